@@ -1,0 +1,402 @@
+// The event ring: a single-producer, multi-consumer broadcast buffer of variable-length
+// records in shared memory. One writer; any number of readers, each reading every record.
+//
+// PROTOCOL
+//
+// The data area is `capacity` bytes (a power of two). Positions count bytes from the
+// ring's creation and never wrap; a position's offset in the data area is
+// position & (capacity - 1). A record is a RecordHeader (24 bytes) and its payload,
+// aligned to kRecordAlignment. A record that would run past the end of the data area is
+// preceded by a padding record that fills the rest, so every record is contiguous.
+//
+// Writer (one thread of one process), publishing a record of aligned length L at tail T:
+//   W1 intent = T + L, plus the padding if the record must wrap
+//   W2 tail_intent.store(intent, relaxed); atomic_thread_fence(release)       [SYNC A]
+//   W3 write the padding record (if any), the header and the payload
+//   W4 latest.store(start of this record, relaxed)
+//   W5 tail.store(intent, release)                                            [SYNC B]
+//   W6 if registry.sleeping_readers != 0: futex_wake(tail)
+// Reader, at its private cursor C (the start of the next record it wants):
+//   R1 t = tail.load(acquire)                                                 [SYNC B]
+//      t == C: nothing new.  t - C > capacity: lapped (R4).
+//   R2 copy the header and the payload at offset(C) into a private buffer
+//   R3 atomic_thread_fence(acquire); intent = tail_intent.load(relaxed)       [SYNC A]
+//      intent - C > capacity: the writer has begun to overwrite the bytes just copied;
+//      the copy may be torn, so it is thrown away (R4).
+//      Otherwise the copy is exactly what the writer published: hand it out, C += L.
+//   R4 lapped: count it, move C to `latest` (the newest record), and report how many
+//      sequence numbers were skipped so the caller can fetch them from the journal.
+//
+// Why R3 suffices: the writer announces its intent before touching any byte (W2's release
+// fence orders the intent store before the data stores) and the reader reads the intent
+// after copying (R3's acquire fence orders the copy before the intent load). If the copy
+// saw a single overwritten byte, the two fences synchronize and R3 must see that intent
+// or a later one. The writer never reads anything a reader writes on this path, so no
+// reader can slow it down or stop it: a slow reader is lapped, never waited for.
+// This is the protocol of Aeron's broadcast buffer.
+//
+// Readers map the ring read-only (PROT_READ): no plugin bug can corrupt the stream.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "evring/clock.hpp"
+#include "evring/error.hpp"
+#include "evring/layout.hpp"
+#include "evring/process.hpp"
+#include "evring/registry.hpp"
+#include "evring/shared_copy.hpp"
+#include "evring/shared_segment.hpp"
+#include "evring/wait_strategy.hpp"
+
+namespace evring {
+
+inline constexpr std::uint32_t kRingLayoutVersion = 1;
+inline constexpr std::uint32_t kRecordAlignment = 8;
+inline constexpr std::uint32_t kPaddingType = 0xFFFF'FFFFu;  // never a user type
+inline constexpr std::uint64_t kMinRingCapacity = 4096;
+inline constexpr std::uint64_t kDefaultRingCapacity = 64ull << 20;
+inline constexpr std::uint32_t kDefaultMaxPayload = 64u << 10;
+inline constexpr std::size_t kRingDataOffset = 4096;  // data starts page-aligned
+
+struct RecordHeader {
+  std::uint32_t length;  // header + payload, before alignment
+  std::uint32_t type;    // user's event type; kPaddingType for padding
+  std::uint64_t seq;     // 1, 2, 3, ... without gaps; 0 in padding
+  std::int64_t publish_ns;  // monotonic_ns() when published
+};
+static_assert(sizeof(RecordHeader) == 24);
+static_assert(sizeof(RecordHeader) % kRecordAlignment == 0);
+
+// Written once by the creator before the preamble says `ready`; read-only after.
+struct RingConfig {
+  std::uint64_t capacity;          // bytes of the data area, a power of two
+  std::uint64_t data_offset;       // from the segment start
+  std::uint32_t record_alignment;  // kRecordAlignment
+  std::uint32_t max_payload;       // largest payload a record may carry
+  std::uint64_t first_seq;         // sequence number of the ring's first record
+};
+
+// Written by the writer on every publish; read by every reader on every poll. The fields
+// share one line on purpose: the writer updates them together, and a reader that reads
+// one reads the others, so one line moves per publish instead of three.
+struct alignas(kFalseSharingRange) RingCursor {
+  std::atomic<std::uint64_t> tail_intent;  // position the writer is writing up to [SYNC A]
+  std::atomic<std::uint64_t> tail;         // position published up to [SYNC B]
+  std::atomic<std::uint64_t> latest;       // start of the newest record (resync point)
+  std::atomic<std::uint64_t> head_seq;     // seq of the newest record
+};
+
+struct RingLayout {
+  SegmentPreamble preamble;
+  RingConfig config;
+  // Written by the writer every ~100 ms; its own line so it never disturbs the cursor.
+  alignas(kFalseSharingRange) std::atomic<std::int64_t> heartbeat_ns;
+  alignas(kFalseSharingRange) RingCursor cursor;
+};
+static_assert(offsetof(RingLayout, config) == sizeof(SegmentPreamble));
+static_assert(offsetof(RingLayout, cursor) % kFalseSharingRange == 0);
+static_assert(sizeof(RingLayout) <= kRingDataOffset);
+
+constexpr std::uint64_t aligned_record_length(std::uint64_t payload_bytes) {
+  return align_up(sizeof(RecordHeader) + payload_bytes, kRecordAlignment);
+}
+
+struct RingOptions {
+  std::string instance = "default";
+  std::uint64_t capacity = kDefaultRingCapacity;
+  std::uint32_t max_payload = kDefaultMaxPayload;
+  std::uint64_t first_seq = 1;  // where the journal says the sequence continues
+  mode_t mode = 0600;
+};
+
+// Throws Error(invalid_argument) if the options cannot make a working ring, saying why.
+void validate_ring_options(const RingOptions& options);
+
+// The writer's side. One per instance, used by one thread only.
+class RingWriter {
+ public:
+  // Creates the instance's ring and registry. A live writer on the same instance is an
+  // Error(writer_running); segments left by a dead writer (or of another layout version)
+  // are marked superseded, so their readers know to reattach, and replaced.
+  static RingWriter create(const RingOptions& options);
+  RingWriter(RingWriter&&) noexcept;
+  RingWriter& operator=(RingWriter&&) noexcept;
+  // Marks the ring closed and removes the segments' names (readers learn it at once).
+  ~RingWriter();
+
+  // Writer thread only. Publishes one record and returns its sequence number. Never waits:
+  // readers that fall a whole ring behind are lapped. Payload at most max_payload().
+  std::uint64_t publish(std::uint32_t type, std::span<const std::byte> payload) {
+    return publish(type, payload, monotonic_ns());
+  }
+  std::uint64_t publish(std::uint32_t type, std::span<const std::byte> payload,
+                        std::int64_t publish_ns);
+
+  // Writer thread only, every ~100 ms: refreshes heartbeats and the registry's totals.
+  void heartbeat();
+
+  std::uint64_t capacity() const noexcept { return capacity_; }
+  std::uint32_t max_payload() const noexcept { return max_payload_; }
+  std::uint64_t incarnation() const noexcept { return layout_->preamble.incarnation; }
+  std::uint64_t next_seq() const noexcept { return next_seq_; }
+  const std::string& instance() const noexcept { return instance_; }
+  Registry& registry() noexcept { return *registry_; }
+
+ private:
+  RingWriter(std::string instance, SharedSegment ring, Registry registry);
+  void write_padding(std::uint64_t offset, std::uint64_t bytes);
+
+  std::string instance_;
+  std::unique_ptr<SharedSegment> ring_segment_;
+  std::unique_ptr<Registry> registry_;
+  RingLayout* layout_ = nullptr;
+  std::byte* data_ = nullptr;
+  std::uint64_t capacity_ = 0;
+  std::uint64_t mask_ = 0;
+  std::uint32_t max_payload_ = 0;
+  // Writer-local copies: the writer is the only one that changes these, so it never has
+  // to load the shared ones back.
+  std::uint64_t tail_ = 0;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t bytes_total_ = 0;
+  std::atomic<std::uint32_t>* sleeping_readers_ = nullptr;
+};
+
+// A private copy of one record, filled by RingReader::poll.
+class RecordBuffer {
+ public:
+  explicit RecordBuffer(std::uint32_t max_payload = kDefaultMaxPayload);
+
+  const RecordHeader& header() const noexcept {
+    return *reinterpret_cast<const RecordHeader*>(storage_.get());
+  }
+  std::uint64_t seq() const noexcept { return header().seq; }
+  std::uint32_t type() const noexcept { return header().type; }
+  std::int64_t publish_ns() const noexcept { return header().publish_ns; }
+  std::span<const std::byte> payload() const noexcept {
+    return {storage_.get() + sizeof(RecordHeader), header().length - sizeof(RecordHeader)};
+  }
+  std::uint32_t max_payload() const noexcept { return max_payload_; }
+  std::byte* raw() noexcept { return storage_.get(); }
+
+ private:
+  struct FreeAligned {
+    void operator()(std::byte* p) const noexcept;
+  };
+  std::unique_ptr<std::byte[], FreeAligned> storage_;
+  std::uint32_t max_payload_;
+};
+
+enum class StartAt {
+  live,      // the next record published after attaching
+  earliest,  // the oldest record still in the ring (first_seq if none was overwritten)
+};
+
+enum class PollStatus {
+  empty,           // nothing new yet
+  record,          // the buffer holds the next record, copied and validated
+  lapped,          // the writer overwrote records before they were read; see PollResult
+  writer_gone,     // the writer exited or died and no new writer has replaced it yet
+  writer_replaced  // a new writer took over the instance: call reattach()
+};
+
+struct PollResult {
+  PollStatus status = PollStatus::empty;
+  // lapped: how many sequence numbers were skipped, and the next one the ring will give.
+  std::uint64_t missed = 0;
+  std::uint64_t resume_seq = 0;
+};
+
+struct ReaderOptions {
+  std::string instance = "default";
+  StartAt start = StartAt::live;
+  ReaderIdentity identity{"reader", "", WaitKind::spin};
+  bool register_slot = true;  // false for tools that only peek (evring tail)
+};
+
+// A reader's side: a read-only mapping of the ring and a slot in the registry.
+// Used by one thread; any number of readers in any number of processes.
+class RingReader {
+ public:
+  // Throws Error(no_instance) naming the command that starts a writer when there is
+  // none, Error(incompatible) for a segment of another layout version, and
+  // Error(writer_gone) when the segment's writer is dead.
+  static RingReader attach(const ReaderOptions& options);
+  RingReader(RingReader&&) noexcept;
+  RingReader& operator=(RingReader&&) noexcept;
+  ~RingReader();  // frees the registry slot
+
+  // Reader thread only. Never blocks. On `record`, `out` holds the record.
+  PollResult poll(RecordBuffer& out);
+  // Reader thread only. Polls, idling per `wait` between polls, until something other
+  // than `empty` happens or timeout_ns passes (then returns `empty`).
+  PollResult wait_next(RecordBuffer& out, WaitKind wait, std::int64_t timeout_ns);
+  // After writer_replaced (or writer_gone, to wait for a new writer): maps the instance's
+  // current segments and continues from their first record. Throws like attach().
+  void reattach();
+
+  std::uint64_t incarnation() const noexcept { return layout_->preamble.incarnation; }
+  std::uint64_t writer_pid() const noexcept { return layout_->preamble.owner_pid; }
+  std::uint64_t capacity() const noexcept { return capacity_; }
+  std::uint32_t max_payload() const noexcept { return max_payload_; }
+  // The next sequence number this reader expects (0 before the first record when live).
+  std::uint64_t expected_seq() const noexcept { return expected_seq_; }
+  std::uint64_t head_seq() const noexcept {
+    // relaxed: an informational snapshot (lag), orders nothing.
+    return layout_->cursor.head_seq.load(std::memory_order_relaxed);
+  }
+  std::uint64_t lapped_count() const noexcept { return lapped_count_; }
+  ReaderSlot* slot() const noexcept { return slot_; }
+  const SharedSegment& ring_segment() const noexcept { return *ring_segment_; }
+
+ private:
+  RingReader() = default;
+  void map_current(bool from_start);
+  PollResult on_lapped();
+  PollStatus check_writer();
+
+  ReaderOptions options_;
+  std::unique_ptr<SharedSegment> ring_segment_;
+  std::unique_ptr<Registry> registry_;
+  const RingLayout* layout_ = nullptr;
+  const std::byte* data_ = nullptr;
+  ReaderSlot* slot_ = nullptr;
+  std::uint64_t capacity_ = 0;
+  std::uint64_t mask_ = 0;
+  std::uint32_t max_payload_ = 0;
+  std::uint64_t cursor_ = 0;
+  std::uint64_t expected_seq_ = 0;
+  std::uint64_t lapped_count_ = 0;
+  std::uint64_t missed_count_ = 0;
+  std::uint32_t empty_polls_ = 0;
+  std::int64_t last_liveness_check_ns_ = 0;
+};
+
+// ---- hot paths, inline -------------------------------------------------------------
+
+inline std::uint64_t RingWriter::publish(std::uint32_t type, std::span<const std::byte> payload,
+                                         std::int64_t publish_ns) {
+  if (payload.size() > max_payload_) [[unlikely]] {
+    throw Error(ErrorCode::invalid_argument,
+                "payload of " + std::to_string(payload.size()) + " bytes exceeds the ring's " +
+                    "maximum of " + std::to_string(max_payload_) + " (raise --max-payload)");
+  }
+  const std::uint64_t record_length = sizeof(RecordHeader) + payload.size();
+  const std::uint64_t aligned_length = align_up(record_length, kRecordAlignment);
+  std::uint64_t record_start = tail_;
+  std::uint64_t offset = record_start & mask_;
+  const std::uint64_t to_end = capacity_ - offset;
+  const bool wraps = to_end < aligned_length;
+  const std::uint64_t intent = record_start + aligned_length + (wraps ? to_end : 0);
+
+  // W2. relaxed store + release fence: the fence orders this store before every data store
+  // below, so a reader whose copy saw new data also sees this intent [SYNC A].
+  layout_->cursor.tail_intent.store(intent, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+
+  if (wraps) {
+    write_padding(offset, to_end);
+    record_start += to_end;
+    offset = 0;
+  }
+  const std::uint64_t seq = next_seq_++;
+  const RecordHeader header{static_cast<std::uint32_t>(record_length), type, seq, publish_ns};
+  std::byte* record = data_ + offset;
+  detail::copy_to_shared(record, &header, sizeof header);
+  if (!payload.empty()) {
+    // Whole 8-byte words; the tail of the last word is junk the reader never hands out.
+    const std::size_t full = payload.size() & ~std::size_t{7};
+    if (full != 0) detail::copy_to_shared(record + sizeof header, payload.data(), full);
+    if (full != payload.size()) {
+      std::byte last[8] = {};
+      std::memcpy(last, payload.data() + full, payload.size() - full);
+      detail::copy_to_shared(record + sizeof header + full, last, 8);
+    }
+  }
+
+  // W4. relaxed: only read by a lapped reader after its acquire load of tail (W5 orders it).
+  layout_->cursor.latest.store(record_start, std::memory_order_relaxed);
+  // relaxed: informational (stat, lag); the record itself carries its seq.
+  layout_->cursor.head_seq.store(seq, std::memory_order_relaxed);
+  // W5. release: pairs with the reader's acquire load of tail (R1); everything written
+  // above is visible to a reader that sees this tail [SYNC B].
+  layout_->cursor.tail.store(intent, std::memory_order_release);
+  tail_ = intent;
+  bytes_total_ += payload.size();
+
+  // W6. relaxed: a sleeper increments this before re-checking tail and sleeping; a wake
+  // missed in the instant between the two is bounded by the sleeper's futex timeout
+  // (see RingReader::wait_next), so the writer needs no store-load fence here.
+  if (sleeping_readers_->load(std::memory_order_relaxed) != 0) [[unlikely]] {
+    futex_wake_shared(reinterpret_cast<std::uint32_t*>(&layout_->cursor.tail));
+  }
+  return seq;
+}
+
+inline PollResult RingReader::poll(RecordBuffer& out) {
+  for (;;) {
+    // R1. acquire: pairs with the writer's release store of tail (W5) [SYNC B].
+    const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_acquire);
+    if (tail == cursor_) {
+      if (++empty_polls_ >= 64) [[unlikely]] {
+        const PollStatus status = check_writer();
+        if (status != PollStatus::empty) return {status};
+      }
+      return {PollStatus::empty};
+    }
+    empty_polls_ = 0;
+    if (tail - cursor_ > capacity_) [[unlikely]] return on_lapped();
+
+    // R2. Copy first, judge after (R3): the header may be mid-overwrite as we read it.
+    const std::byte* record = data_ + (cursor_ & mask_);
+    std::byte* buffer = out.raw();
+    detail::copy_from_shared(buffer, record, sizeof(RecordHeader));
+    const auto* header = reinterpret_cast<const RecordHeader*>(buffer);
+    std::uint64_t length = header->length;
+    const bool sane = length >= sizeof(RecordHeader) &&
+                      length <= sizeof(RecordHeader) + std::uint64_t{out.max_payload()} &&
+                      (cursor_ & mask_) + length <= capacity_;
+    if (sane && header->type != kPaddingType && length > sizeof(RecordHeader)) {
+      detail::copy_from_shared(buffer + sizeof(RecordHeader), record + sizeof(RecordHeader),
+                               align_up(length, kRecordAlignment) - sizeof(RecordHeader));
+    }
+    // R3. acquire fence: orders the copy above before the intent load below, pairing with
+    // the writer's release fence after its intent store (W2) [SYNC A].
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const std::uint64_t intent = layout_->cursor.tail_intent.load(std::memory_order_relaxed);
+    if (intent - cursor_ > capacity_) [[unlikely]] return on_lapped();
+    if (!sane) [[unlikely]] {
+      throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
+                                          "\" holds a record of impossible length " +
+                                          std::to_string(length) + " at position " +
+                                          std::to_string(cursor_));
+    }
+    if (header->type == kPaddingType) {
+      cursor_ += length;  // padding runs exactly to the end of the data area
+      continue;
+    }
+    if (expected_seq_ != 0 && header->seq != expected_seq_) [[unlikely]] {
+      throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
+                                          "\" skipped from seq " + std::to_string(expected_seq_) +
+                                          " to " + std::to_string(header->seq));
+    }
+    cursor_ += align_up(length, kRecordAlignment);
+    expected_seq_ = header->seq + 1;
+    if (slot_ != nullptr) {
+      // relaxed: a lone progress counter for stat; orders nothing.
+      slot_->position_seq.store(header->seq, std::memory_order_relaxed);
+      slot_->position_publish_ns.store(header->publish_ns, std::memory_order_relaxed);
+    }
+    return {PollStatus::record};
+  }
+}
+
+}  // namespace evring

@@ -1,0 +1,23 @@
+// Who owns a segment or a slot: a pid plus the process start time, so a recycled pid
+// is never mistaken for the process that died.
+#pragma once
+
+#include <cstdint>
+#include <sys/types.h>
+
+namespace evring {
+
+struct ProcessIdentity {
+  std::uint64_t pid = 0;
+  std::uint64_t start_ticks = 0;  // field 22 of /proc/PID/stat; 0 where unknown
+
+  // This process. Any thread.
+  static ProcessIdentity self();
+  // True while that very process runs (pid alive and same start time). Any thread.
+  bool alive() const;
+};
+
+// Start time of pid in clock ticks since boot, or 0 when the process does not exist.
+std::uint64_t process_start_ticks(pid_t pid);
+
+}  // namespace evring

@@ -1,0 +1,59 @@
+// A named POSIX shared-memory object (through Boost.Interprocess) and its mapping.
+//
+// Process-local handle: it owns the descriptor and the mapping, never the data's meaning.
+// The data in it is plain structs (layout.hpp, broadcast_ring.hpp, registry.hpp).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <sys/stat.h>
+
+namespace evring {
+
+enum class Access { read_only, read_write };
+
+// Checks an instance name: 1 to 64 characters of [A-Za-z0-9_.-], not starting with '.'.
+// Throws Error(invalid_argument) saying what is allowed. Any thread.
+void validate_instance_name(const std::string& name);
+
+// "evring.<instance>.<part>", the shm object name under /dev/shm.
+std::string segment_name(const std::string& instance, const std::string& part);
+
+class SharedSegment {
+ public:
+  SharedSegment(SharedSegment&&) noexcept;
+  SharedSegment& operator=(SharedSegment&&) noexcept;
+  ~SharedSegment();
+
+  // Creates a new object of `bytes` (zero-filled) with permission bits `mode`, failing
+  // with Error(writer_running) if one by that name exists. The mapping is pre-faulted so
+  // the first publishes do not pay page faults.
+  static SharedSegment create(const std::string& name, std::size_t bytes, mode_t mode);
+  // Opens an existing object; std::nullopt when there is none by that name. read_only
+  // maps it PROT_READ: a stray store through it faults instead of corrupting the data.
+  static std::optional<SharedSegment> open(const std::string& name, Access access);
+  // Unlinks the name; mappings that are open stay valid. False if there was none.
+  static bool remove(const std::string& name);
+
+  std::byte* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  const std::string& name() const noexcept { return name_; }
+  Access access() const noexcept { return access_; }
+  // Permission bits of the object as the OS reports them.
+  mode_t mode() const;
+
+ private:
+  struct Impl;
+  SharedSegment(std::unique_ptr<Impl> impl, std::string name, Access access);
+
+  std::unique_ptr<Impl> impl_;
+  std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::string name_;
+  Access access_ = Access::read_only;
+};
+
+}  // namespace evring

@@ -1,0 +1,370 @@
+#include "evring/broadcast_ring.hpp"
+
+#include <cstdlib>
+#include <new>
+#include <thread>
+
+#include <sched.h>
+
+namespace evring {
+namespace {
+
+constexpr std::int64_t kLivenessCheckIntervalNs = 50'000'000;  // writer pid probe when idle
+constexpr std::int64_t kReadyWaitNs = 2'000'000'000;           // a writer mid-start
+constexpr std::int64_t kFutexBackstopNs = 2'000'000;           // see RingWriter::publish W6
+constexpr int kBlockSpinsBeforeSleep = 512;
+
+std::string no_writer_message(const std::string& instance) {
+  return "instance \"" + instance + "\" has no writer: start evring-writer --name " + instance;
+}
+
+// What a segment's preamble says about it, read without trusting anything after it.
+struct SegmentVerdict {
+  bool ours = false;       // our magic and kind
+  bool same_layout = false;
+  bool owner_alive = false;
+  std::uint32_t state = 0;
+  std::uint32_t layout_version = 0;
+  std::uint64_t owner_pid = 0;
+  std::uint64_t incarnation = 0;
+};
+
+SegmentVerdict inspect(const SharedSegment& segment, SegmentKind kind, std::uint32_t version) {
+  SegmentVerdict verdict;
+  if (segment.size() < sizeof(SegmentPreamble)) return verdict;
+  const auto* preamble = reinterpret_cast<const SegmentPreamble*>(segment.data());
+  // acquire: pairs with the creator's release store of `ready`; the fields are complete.
+  verdict.state = preamble->state.load(std::memory_order_acquire);
+  verdict.ours = preamble->magic == kSegmentMagic && preamble->kind == kind;
+  verdict.layout_version = preamble->layout_version;
+  verdict.same_layout = verdict.ours && preamble->layout_version == version;
+  verdict.owner_pid = preamble->owner_pid;
+  verdict.incarnation = preamble->incarnation;
+  verdict.owner_alive = ProcessIdentity{preamble->owner_pid, preamble->owner_start_ticks}.alive();
+  return verdict;
+}
+
+}  // namespace
+
+void validate_ring_options(const RingOptions& options) {
+  validate_instance_name(options.instance);
+  if (!is_power_of_two(options.capacity) || options.capacity < kMinRingCapacity) {
+    throw Error(ErrorCode::invalid_argument,
+                "ring size " + std::to_string(options.capacity) +
+                    " bytes is not a power of two of at least " +
+                    std::to_string(kMinRingCapacity) + " (try --ring-bytes 64M)");
+  }
+  if (aligned_record_length(options.max_payload) > options.capacity / 4) {
+    throw Error(ErrorCode::invalid_argument,
+                "the largest record (" + std::to_string(options.max_payload) +
+                    " bytes of payload) must fit four times in the ring of " +
+                    std::to_string(options.capacity) +
+                    " bytes: raise --ring-bytes or lower --max-payload");
+  }
+  if (options.first_seq == 0) {
+    throw Error(ErrorCode::invalid_argument, "sequence numbers start at 1, not 0");
+  }
+}
+
+// ---- writer ---------------------------------------------------------------------------
+
+RingWriter::RingWriter(std::string instance, SharedSegment ring, Registry registry)
+    : instance_(std::move(instance)),
+      ring_segment_(std::make_unique<SharedSegment>(std::move(ring))),
+      registry_(std::make_unique<Registry>(std::move(registry))),
+      layout_(reinterpret_cast<RingLayout*>(ring_segment_->data())) {
+  data_ = ring_segment_->data() + layout_->config.data_offset;
+  capacity_ = layout_->config.capacity;
+  mask_ = capacity_ - 1;
+  max_payload_ = layout_->config.max_payload;
+  next_seq_ = layout_->config.first_seq;
+  sleeping_readers_ = &registry_->layout().sleeping_readers;
+}
+
+RingWriter RingWriter::create(const RingOptions& options) {
+  validate_ring_options(options);
+  const std::string ring_name = segment_name(options.instance, "ring");
+  std::uint64_t previous_incarnation = 0;
+  for (int attempt = 0;; ++attempt) {
+    if (std::optional<SharedSegment> existing = SharedSegment::open(ring_name, Access::read_write)) {
+      const SegmentVerdict old = inspect(*existing, SegmentKind::ring, kRingLayoutVersion);
+      const bool finished = old.state == static_cast<std::uint32_t>(SegmentState::superseded) ||
+                            old.state == static_cast<std::uint32_t>(SegmentState::closed);
+      if (old.ours && old.owner_alive && !finished) {
+        throw Error(ErrorCode::writer_running,
+                    "instance \"" + options.instance + "\" already has a writer (pid " +
+                        std::to_string(old.owner_pid) + "); stop it first, or use another --name");
+      }
+      if (old.ours) {
+        previous_incarnation = old.incarnation;
+        // release: readers that load this with acquire (poll's idle check) learn that the
+        // instance moved on; nothing else is published by it.
+        reinterpret_cast<SegmentPreamble*>(existing->data())
+            ->state.store(static_cast<std::uint32_t>(SegmentState::superseded),
+                          std::memory_order_release);
+      }
+      SharedSegment::remove(ring_name);
+    }
+    try {
+      const std::size_t bytes = kRingDataOffset + options.capacity;
+      SharedSegment ring = SharedSegment::create(ring_name, bytes, options.mode);
+      const std::uint64_t incarnation = previous_incarnation + 1;
+      Registry registry = Registry::create(options.instance, incarnation, options.mode);
+      auto* layout = new (ring.data()) RingLayout{};
+      const ProcessIdentity self = ProcessIdentity::self();
+      layout->preamble.magic = kSegmentMagic;
+      layout->preamble.layout_version = kRingLayoutVersion;
+      layout->preamble.kind = SegmentKind::ring;
+      layout->preamble.owner_pid = self.pid;
+      layout->preamble.owner_start_ticks = self.start_ticks;
+      layout->preamble.incarnation = incarnation;
+      layout->preamble.total_bytes = bytes;
+      layout->preamble.created_ns = monotonic_ns();
+      layout->config = RingConfig{options.capacity, kRingDataOffset, kRecordAlignment,
+                                  options.max_payload, options.first_seq};
+      // relaxed: published by the release store of `ready` below.
+      layout->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+      // release: pairs with the readers' acquire load of `state` in attach(); a reader that
+      // sees `ready` sees the config and the registry that was created before it.
+      layout->preamble.state.store(static_cast<std::uint32_t>(SegmentState::ready),
+                                   std::memory_order_release);
+      return RingWriter(options.instance, std::move(ring), std::move(registry));
+    } catch (const Error& e) {
+      // Another writer created the ring between our look and our create: look again, and
+      // that time refuse with its pid.
+      if (e.code() != ErrorCode::writer_running || attempt >= 3) throw;
+    }
+  }
+}
+
+RingWriter::RingWriter(RingWriter&&) noexcept = default;
+RingWriter& RingWriter::operator=(RingWriter&&) noexcept = default;
+
+RingWriter::~RingWriter() {
+  if (layout_ == nullptr || ring_segment_ == nullptr) return;
+  // release: readers that load `closed` (acquire) have seen every record before it.
+  layout_->preamble.state.store(static_cast<std::uint32_t>(SegmentState::closed),
+                                std::memory_order_release);
+  SharedSegment::remove(ring_segment_->name());
+  SharedSegment::remove(registry_->segment().name());
+}
+
+void RingWriter::write_padding(std::uint64_t offset, std::uint64_t bytes) {
+  const RecordHeader padding{static_cast<std::uint32_t>(bytes), kPaddingType, 0, 0};
+  detail::copy_to_shared(data_ + offset, &padding, sizeof padding);
+}
+
+void RingWriter::heartbeat() {
+  const std::int64_t now = monotonic_ns();
+  // relaxed, all: lone values for liveness and display; they order nothing.
+  layout_->heartbeat_ns.store(now, std::memory_order_relaxed);
+  WriterStatus& status = registry_->layout().writer;
+  status.heartbeat_ns.store(now, std::memory_order_relaxed);
+  status.events_total.store(next_seq_ - layout_->config.first_seq, std::memory_order_relaxed);
+  status.bytes_total.store(bytes_total_, std::memory_order_relaxed);
+  status.head_seq.store(next_seq_ - 1, std::memory_order_relaxed);
+}
+
+// ---- record buffer ----------------------------------------------------------------------
+
+void RecordBuffer::FreeAligned::operator()(std::byte* p) const noexcept { std::free(p); }
+
+RecordBuffer::RecordBuffer(std::uint32_t max_payload) : max_payload_(max_payload) {
+  const std::size_t bytes = align_up(aligned_record_length(max_payload), kCacheLine);
+  void* memory = std::aligned_alloc(kCacheLine, bytes);
+  if (memory == nullptr) throw std::bad_alloc();
+  std::memset(memory, 0, bytes);
+  storage_.reset(static_cast<std::byte*>(memory));
+}
+
+// ---- reader -----------------------------------------------------------------------------
+
+RingReader RingReader::attach(const ReaderOptions& options) {
+  RingReader reader;
+  reader.options_ = options;
+  reader.map_current(options.start == StartAt::earliest);
+  return reader;
+}
+
+void RingReader::map_current(bool from_start) {
+  const std::string& instance = options_.instance;
+  const std::string ring_name = segment_name(instance, "ring");
+  const std::int64_t deadline = monotonic_ns() + kReadyWaitNs;
+  std::optional<SharedSegment> ring;
+  for (;;) {
+    ring = SharedSegment::open(ring_name, Access::read_only);
+    if (!ring) throw Error(ErrorCode::no_instance, no_writer_message(instance));
+    const SegmentVerdict verdict = inspect(*ring, SegmentKind::ring, kRingLayoutVersion);
+    if (!verdict.ours) {
+      throw Error(ErrorCode::incompatible,
+                  "/dev/shm/" + ring_name + " is not an evring ring: remove it, then start " +
+                      "evring-writer --name " + instance);
+    }
+    if (!verdict.same_layout) {
+      throw Error(ErrorCode::incompatible,
+                  "/dev/shm/" + ring_name + " has ring layout version " +
+                      std::to_string(verdict.layout_version) + " but this build reads version " +
+                      std::to_string(kRingLayoutVersion) +
+                      ": run the reader built with the writer, or restart the writer with this "
+                      "build");
+    }
+    if (verdict.state == static_cast<std::uint32_t>(SegmentState::ready) && verdict.owner_alive) {
+      break;
+    }
+    if (verdict.state == static_cast<std::uint32_t>(SegmentState::ready) ||
+        verdict.state == static_cast<std::uint32_t>(SegmentState::closed) ||
+        (verdict.state == static_cast<std::uint32_t>(SegmentState::initializing) &&
+         !verdict.owner_alive)) {
+      throw Error(ErrorCode::writer_gone,
+                  "the writer of instance \"" + instance + "\" (pid " +
+                      std::to_string(verdict.owner_pid) +
+                      ") is not running: restart it with evring-writer --name " + instance);
+    }
+    // initializing by a live writer, or superseded and about to be replaced: wait.
+    if (monotonic_ns() > deadline) {
+      throw Error(ErrorCode::no_instance,
+                  "instance \"" + instance + "\" did not become ready within 2 s: is its " +
+                      "writer (pid " + std::to_string(verdict.owner_pid) + ") stuck?");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+
+  auto registry = std::make_unique<Registry>(Registry::open(instance, Access::read_write));
+  if (registry->layout().preamble.incarnation !=
+      reinterpret_cast<const RingLayout*>(ring->data())->preamble.incarnation) {
+    // The ring and the registry come from different writer starts: one is mid-replacement.
+    throw Error(ErrorCode::no_instance,
+                "instance \"" + instance + "\" is being restarted: try again in a moment");
+  }
+  if (slot_ != nullptr) registry_->release_slot(*slot_);
+  slot_ = nullptr;
+  ring_segment_ = std::make_unique<SharedSegment>(std::move(*ring));
+  registry_ = std::move(registry);
+  layout_ = reinterpret_cast<const RingLayout*>(ring_segment_->data());
+  data_ = ring_segment_->data() + layout_->config.data_offset;
+  capacity_ = layout_->config.capacity;
+  mask_ = capacity_ - 1;
+  max_payload_ = layout_->config.max_payload;
+  if (options_.register_slot) slot_ = &registry_->claim_slot(options_.identity);
+  if (from_start) {
+    cursor_ = 0;
+    expected_seq_ = layout_->config.first_seq;
+  } else {
+    // acquire: pairs with the writer's release store of tail (W5); we start at a record
+    // boundary that is fully published.
+    cursor_ = layout_->cursor.tail.load(std::memory_order_acquire);
+    expected_seq_ = 0;  // learned from the first record
+  }
+  empty_polls_ = 0;
+  last_liveness_check_ns_ = monotonic_ns();
+}
+
+RingReader::RingReader(RingReader&&) noexcept = default;
+RingReader& RingReader::operator=(RingReader&&) noexcept = default;
+
+RingReader::~RingReader() {
+  if (slot_ != nullptr && registry_ != nullptr) registry_->release_slot(*slot_);
+}
+
+PollResult RingReader::on_lapped() {
+  for (;;) {
+    // acquire on tail: pairs with W5, so `latest` (stored before it) is at least as new as
+    // that tail's record and its bytes are published.
+    layout_->cursor.tail.load(std::memory_order_acquire);
+    const std::uint64_t latest = layout_->cursor.latest.load(std::memory_order_relaxed);
+    RecordHeader header;
+    detail::copy_from_shared(&header, data_ + (latest & mask_), sizeof header);
+    // acquire fence + intent: the same validation as R3, for this header alone.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const std::uint64_t intent = layout_->cursor.tail_intent.load(std::memory_order_relaxed);
+    if (intent - latest > capacity_) continue;  // lapped again while looking: look again
+    const std::uint64_t missed = expected_seq_ == 0 ? 0 : header.seq - expected_seq_;
+    cursor_ = latest;
+    expected_seq_ = header.seq;
+    ++lapped_count_;
+    missed_count_ += missed;
+    if (slot_ != nullptr) {
+      // relaxed: lone counters for stat.
+      slot_->lapped_count.store(lapped_count_, std::memory_order_relaxed);
+      slot_->missed_count.store(missed_count_, std::memory_order_relaxed);
+    }
+    return {PollStatus::lapped, missed, header.seq};
+  }
+}
+
+PollStatus RingReader::check_writer() {
+  empty_polls_ = 0;
+  // acquire: pairs with the release stores of superseded/closed; records published before
+  // them were already visible through tail.
+  const auto state = layout_->preamble.state.load(std::memory_order_acquire);
+  if (state == static_cast<std::uint32_t>(SegmentState::superseded)) {
+    return PollStatus::writer_replaced;
+  }
+  if (state == static_cast<std::uint32_t>(SegmentState::closed)) return PollStatus::writer_gone;
+  const std::int64_t now = monotonic_ns();
+  if (now - last_liveness_check_ns_ < kLivenessCheckIntervalNs) return PollStatus::empty;
+  last_liveness_check_ns_ = now;
+  // relaxed: our own row's liveness stamp for stat.
+  if (slot_ != nullptr) slot_->heartbeat_ns.store(now, std::memory_order_relaxed);
+  if (!ProcessIdentity{layout_->preamble.owner_pid, layout_->preamble.owner_start_ticks}.alive()) {
+    // A new writer may already own the name; say so rather than "gone" if it does.
+    const std::optional<SharedSegment> current =
+        SharedSegment::open(ring_segment_->name(), Access::read_only);
+    if (current && current->size() >= sizeof(SegmentPreamble) &&
+        reinterpret_cast<const SegmentPreamble*>(current->data())->incarnation != incarnation()) {
+      return PollStatus::writer_replaced;
+    }
+    return PollStatus::writer_gone;
+  }
+  return PollStatus::empty;
+}
+
+PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t timeout_ns) {
+  const std::int64_t deadline = monotonic_ns() + timeout_ns;
+  int spins = 0;
+  for (;;) {
+    const PollResult result = poll(out);
+    if (result.status != PollStatus::empty) return result;
+    if ((++spins & 255) == 0 && monotonic_ns() >= deadline) return result;
+    switch (wait) {
+      case WaitKind::spin:
+        cpu_relax();
+        break;
+      case WaitKind::yield:
+        sched_yield();
+        break;
+      case WaitKind::block: {
+        if (spins < kBlockSpinsBeforeSleep) {
+          cpu_relax();
+          break;
+        }
+        spins = 0;
+        auto& sleepers = registry_->layout().sleeping_readers;
+        // seq_cst: announce the sleep before the last look at tail, so a writer that
+        // publishes after that look sees a sleeper and wakes us (W6).
+        sleepers.fetch_add(1, std::memory_order_seq_cst);
+        const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_seq_cst);
+        if (tail == cursor_) {
+          const std::int64_t remaining = deadline - monotonic_ns();
+          futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&layout_->cursor.tail),
+                            static_cast<std::uint32_t>(tail),
+                            std::min(remaining, kFutexBackstopNs));
+        }
+        // relaxed: the count only gates wake syscalls; a late decrement costs one spare wake.
+        sleepers.fetch_sub(1, std::memory_order_relaxed);
+        // A sleep is long: look at the writer's health on the next empty poll.
+        empty_polls_ = 63;
+        if (monotonic_ns() >= deadline) return poll(out);
+        break;
+      }
+    }
+  }
+}
+
+void RingReader::reattach() {
+  // Starts at the new ring's first record; expected_seq() then says where its sequence
+  // begins, so the caller can compare it with the last one it applied.
+  map_current(/*from_start=*/true);
+}
+
+}  // namespace evring
