@@ -70,8 +70,8 @@ void validate_ring_options(const RingOptions& options) {
 
 RingWriter::RingWriter(std::string instance, SharedSegment ring, Registry registry)
     : instance_(std::move(instance)),
-      ring_segment_(std::make_unique<SharedSegment>(std::move(ring))),
-      registry_(std::make_unique<Registry>(std::move(registry))),
+      ring_segment_(std::make_shared<SharedSegment>(std::move(ring))),
+      registry_(std::make_shared<Registry>(std::move(registry))),
       layout_(reinterpret_cast<RingLayout*>(ring_segment_->data())) {
   data_ = ring_segment_->data() + layout_->config.data_offset;
   capacity_ = layout_->config.capacity;
@@ -150,6 +150,7 @@ RingWriter::~RingWriter() {
 }
 
 void RingWriter::write_padding(std::uint64_t offset, std::uint64_t bytes) {
+  if (bytes < sizeof(RecordHeader)) return;  // readers skip a rest this short unannounced
   const RecordHeader padding{static_cast<std::uint32_t>(bytes), kPaddingType, 0, 0};
   detail::copy_to_shared(data_ + offset, &padding, sizeof padding);
 }
@@ -229,16 +230,29 @@ void RingReader::map_current(bool from_start) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 
-  auto registry = std::make_unique<Registry>(Registry::open(instance, Access::read_write));
+  auto registry = std::make_shared<Registry>(Registry::open(instance, Access::read_write));
   if (registry->layout().preamble.incarnation !=
       reinterpret_cast<const RingLayout*>(ring->data())->preamble.incarnation) {
     // The ring and the registry come from different writer starts: one is mid-replacement.
     throw Error(ErrorCode::no_instance,
                 "instance \"" + instance + "\" is being restarted: try again in a moment");
   }
+  adopt(std::make_shared<SharedSegment>(std::move(*ring)), std::move(registry), from_start);
+}
+
+RingReader RingReader::attach_in_process(RingWriter& writer, const ReaderOptions& options) {
+  RingReader reader;
+  reader.options_ = options;
+  reader.options_.instance = writer.instance();
+  reader.adopt(writer.ring_segment_, writer.registry_, options.start == StartAt::earliest);
+  return reader;
+}
+
+void RingReader::adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Registry> registry,
+                       bool from_start) {
   if (slot_ != nullptr) registry_->release_slot(*slot_);
   slot_ = nullptr;
-  ring_segment_ = std::make_unique<SharedSegment>(std::move(*ring));
+  ring_segment_ = std::move(ring);
   registry_ = std::move(registry);
   layout_ = reinterpret_cast<const RingLayout*>(ring_segment_->data());
   data_ = ring_segment_->data() + layout_->config.data_offset;

@@ -7,7 +7,8 @@
 // ring's creation and never wrap; a position's offset in the data area is
 // position & (capacity - 1). A record is a RecordHeader (24 bytes) and its payload,
 // aligned to kRecordAlignment. A record that would run past the end of the data area is
-// preceded by a padding record that fills the rest, so every record is contiguous.
+// preceded by a padding record that fills the rest, so every record is contiguous; a rest
+// too short to hold a RecordHeader is padding without a header (both sides know it).
 //
 // Writer (one thread of one process), publishing a record of aligned length L at tail T:
 //   W1 intent = T + L, plus the padding if the record must wrap
@@ -154,9 +155,11 @@ class RingWriter {
   RingWriter(std::string instance, SharedSegment ring, Registry registry);
   void write_padding(std::uint64_t offset, std::uint64_t bytes);
 
+  friend class RingReader;  // attach_in_process shares the writer's mappings
+
   std::string instance_;
-  std::unique_ptr<SharedSegment> ring_segment_;
-  std::unique_ptr<Registry> registry_;
+  std::shared_ptr<SharedSegment> ring_segment_;
+  std::shared_ptr<Registry> registry_;
   RingLayout* layout_ = nullptr;
   std::byte* data_ = nullptr;
   std::uint64_t capacity_ = 0;
@@ -230,6 +233,11 @@ class RingReader {
   // none, Error(incompatible) for a segment of another layout version, and
   // Error(writer_gone) when the segment's writer is dead.
   static RingReader attach(const ReaderOptions& options);
+  // A reader thread inside the writer's own process, sharing the writer's mapping instead
+  // of mapping the ring again (at another address). For in-process consumers and for the
+  // ThreadSanitizer stress tests, which can only see races on one address. The writer
+  // must outlive the reader.
+  static RingReader attach_in_process(RingWriter& writer, const ReaderOptions& options);
   RingReader(RingReader&&) noexcept;
   RingReader& operator=(RingReader&&) noexcept;
   ~RingReader();  // frees the registry slot
@@ -263,9 +271,12 @@ class RingReader {
   PollResult on_lapped();
   PollStatus check_writer();
 
+  void adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Registry> registry,
+             bool from_start);
+
   ReaderOptions options_;
-  std::unique_ptr<SharedSegment> ring_segment_;
-  std::unique_ptr<Registry> registry_;
+  std::shared_ptr<SharedSegment> ring_segment_;
+  std::shared_ptr<Registry> registry_;
   const RingLayout* layout_ = nullptr;
   const std::byte* data_ = nullptr;
   ReaderSlot* slot_ = nullptr;
@@ -356,6 +367,10 @@ inline PollResult RingReader::poll(RecordBuffer& out) {
     if (tail - cursor_ > capacity_) [[unlikely]] return on_lapped();
 
     // R2. Copy first, judge after (R3): the header may be mid-overwrite as we read it.
+    if (capacity_ - (cursor_ & mask_) < sizeof(RecordHeader)) {
+      cursor_ += capacity_ - (cursor_ & mask_);  // headerless padding up to the end
+      continue;
+    }
     const std::byte* record = data_ + (cursor_ & mask_);
     std::byte* buffer = out.raw();
     detail::copy_from_shared(buffer, record, sizeof(RecordHeader));

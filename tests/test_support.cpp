@@ -1,0 +1,114 @@
+#include "test_support.hpp"
+
+#include <atomic>
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+namespace evring::test {
+
+std::string unique_instance(const std::string& hint) {
+  static std::atomic<int> counter{0};
+  std::string name = "t-" + hint + "-" + std::to_string(::getpid()) + "-" +
+                     std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+  for (char& c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok) c = '_';
+  }
+  return name.substr(0, 64);
+}
+
+InstanceCleanup::~InstanceCleanup() {
+  SharedSegment::remove(segment_name(instance_, "ring"));
+  SharedSegment::remove(segment_name(instance_, "registry"));
+}
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  return true;
+}
+
+ChildProcess::ChildProcess(const std::function<int()>& body) {
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    int code = 1;
+    try {
+      code = body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child %d: %s\n", ::getpid(), e.what());
+      code = 99;
+    }
+    std::fflush(nullptr);
+    ::_exit(code);  // no atexit handlers, no gtest teardown in the child
+  }
+}
+
+ChildProcess::~ChildProcess() {
+  if (!reaped_) kill_and_reap();
+}
+
+int ChildProcess::wait_for_exit(std::chrono::milliseconds timeout) {
+  if (reaped_) return status_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const pid_t r = ::waitpid(pid_, &status_, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      return status_;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+void ChildProcess::kill_and_reap() {
+  if (reaped_) return;
+  ::kill(pid_, SIGKILL);
+  ::kill(pid_, SIGCONT);  // a stopped child still dies of SIGKILL; this is belt and braces
+  ::waitpid(pid_, &status_, 0);
+  reaped_ = true;
+}
+
+namespace {
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+std::uint32_t payload_length_for(std::uint64_t seq, std::uint32_t max_payload) {
+  // Mostly small records, sometimes large ones, now and then exactly the maximum.
+  const std::uint64_t r = splitmix64(seq * 7919);
+  if (r % 97 == 0) return max_payload;
+  if (r % 13 == 0) return static_cast<std::uint32_t>((r >> 20) % (max_payload + 1));
+  return static_cast<std::uint32_t>((r >> 20) % std::min<std::uint32_t>(256, max_payload + 1));
+}
+
+void fill_payload(std::uint64_t seq, std::span<std::byte> out) {
+  for (std::size_t i = 0; i < out.size(); i += 8) {
+    const std::uint64_t word = splitmix64(seq ^ (i << 40));
+    std::memcpy(out.data() + i, &word, std::min<std::size_t>(8, out.size() - i));
+  }
+}
+
+bool payload_matches(std::uint64_t seq, std::span<const std::byte> payload,
+                     std::uint32_t max_payload) {
+  if (payload.size() != payload_length_for(seq, max_payload)) return false;
+  for (std::size_t i = 0; i < payload.size(); i += 8) {
+    const std::uint64_t word = splitmix64(seq ^ (i << 40));
+    if (std::memcmp(payload.data() + i, &word, std::min<std::size_t>(8, payload.size() - i)) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace evring::test
