@@ -196,7 +196,7 @@ TEST(Ring, LappedReaderReportsExactlyWhatItMissed) {
   RingReader reader = RingReader::attach(reader_options(name));
   RecordBuffer buffer(writer.max_payload());
   for (int i = 0; i < 3; ++i) publish_test_record(writer);
-  ASSERT_EQ(reader.poll(buffer).status, PollStatus::record);  // seq 1
+  ASSERT_EQ(reader.poll(buffer).status, PollStatus::record);   // seq 1
   for (int i = 0; i < 2000; ++i) publish_test_record(writer);  // far more than 8 KiB
   const PollResult lapped = reader.poll(buffer);
   ASSERT_EQ(lapped.status, PollStatus::lapped);
@@ -283,7 +283,8 @@ TEST(Ring, ReaderRefusesAnotherLayoutVersionAndNamesBoth) {
   EXPECT_NE(message.find("99"), std::string::npos) << message;
   EXPECT_NE(message.find(std::to_string(kRingLayoutVersion)), std::string::npos) << message;
   // Its (live) owner keeps it: a new writer refuses rather than pull it from under them.
-  EXPECT_EQ(error_code_of([&] { RingWriter::create(small_ring(name)); }), ErrorCode::writer_running);
+  EXPECT_EQ(error_code_of([&] { RingWriter::create(small_ring(name)); }),
+            ErrorCode::writer_running);
 }
 
 TEST(Ring, WriterReplacesASegmentLeftByADeadWriterOfAnyVersion) {
@@ -382,8 +383,7 @@ TEST(WaitStrategy, ParsesNamesAndRefusesOthers) {
   EXPECT_EQ(parse_wait_kind("yield"), WaitKind::yield);
   EXPECT_EQ(parse_wait_kind("block"), WaitKind::block);
   std::string message;
-  EXPECT_EQ(error_code_of([] { parse_wait_kind("sleep"); }, &message),
-            ErrorCode::invalid_argument);
+  EXPECT_EQ(error_code_of([] { parse_wait_kind("sleep"); }, &message), ErrorCode::invalid_argument);
   EXPECT_NE(message.find("spin, yield or block"), std::string::npos);
 }
 

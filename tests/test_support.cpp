@@ -75,6 +75,16 @@ void ChildProcess::kill_and_reap() {
   reaped_ = true;
 }
 
+char process_state(pid_t pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return '?';
+  char line[1024] = {};
+  const std::size_t n = std::fread(line, 1, sizeof line - 1, f);
+  std::fclose(f);
+  const char* paren = std::strrchr(line, ')');
+  return (n > 0 && paren != nullptr && paren[1] == ' ') ? paren[2] : '?';
+}
+
 namespace {
 std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;

@@ -85,6 +85,9 @@ class SharedBlock {
   T* value_;
 };
 
+// The state letter of /proc/PID/stat ('R', 'S', 'T' for stopped, 'Z'...), '?' if gone.
+char process_state(pid_t pid);
+
 // Deterministic test payloads: the length and every byte follow from (seq, max_payload).
 std::uint32_t payload_length_for(std::uint64_t seq, std::uint32_t max_payload);
 void fill_payload(std::uint64_t seq, std::span<std::byte> out);

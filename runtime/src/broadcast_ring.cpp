@@ -20,7 +20,7 @@ std::string no_writer_message(const std::string& instance) {
 
 // What a segment's preamble says about it, read without trusting anything after it.
 struct SegmentVerdict {
-  bool ours = false;       // our magic and kind
+  bool ours = false;  // our magic and kind
   bool same_layout = false;
   bool owner_alive = false;
   std::uint32_t state = 0;
@@ -49,10 +49,10 @@ SegmentVerdict inspect(const SharedSegment& segment, SegmentKind kind, std::uint
 void validate_ring_options(const RingOptions& options) {
   validate_instance_name(options.instance);
   if (!is_power_of_two(options.capacity) || options.capacity < kMinRingCapacity) {
-    throw Error(ErrorCode::invalid_argument,
-                "ring size " + std::to_string(options.capacity) +
-                    " bytes is not a power of two of at least " +
-                    std::to_string(kMinRingCapacity) + " (try --ring-bytes 64M)");
+    throw Error(ErrorCode::invalid_argument, "ring size " + std::to_string(options.capacity) +
+                                                 " bytes is not a power of two of at least " +
+                                                 std::to_string(kMinRingCapacity) +
+                                                 " (try --ring-bytes 64M)");
   }
   if (aligned_record_length(options.max_payload) > options.capacity / 4) {
     throw Error(ErrorCode::invalid_argument,
@@ -86,7 +86,8 @@ RingWriter RingWriter::create(const RingOptions& options) {
   const std::string ring_name = segment_name(options.instance, "ring");
   std::uint64_t previous_incarnation = 0;
   for (int attempt = 0;; ++attempt) {
-    if (std::optional<SharedSegment> existing = SharedSegment::open(ring_name, Access::read_write)) {
+    if (std::optional<SharedSegment> existing =
+            SharedSegment::open(ring_name, Access::read_write)) {
       const SegmentVerdict old = inspect(*existing, SegmentKind::ring, kRingLayoutVersion);
       const bool finished = old.state == static_cast<std::uint32_t>(SegmentState::superseded) ||
                             old.state == static_cast<std::uint32_t>(SegmentState::closed);
@@ -168,7 +169,9 @@ void RingWriter::heartbeat() {
 
 // ---- record buffer ----------------------------------------------------------------------
 
-void RecordBuffer::FreeAligned::operator()(std::byte* p) const noexcept { std::free(p); }
+void RecordBuffer::FreeAligned::operator()(std::byte* p) const noexcept {
+  std::free(p);
+}
 
 RecordBuffer::RecordBuffer(std::uint32_t max_payload) : max_payload_(max_payload) {
   const std::size_t bytes = align_up(aligned_record_length(max_payload), kCacheLine);
@@ -197,9 +200,9 @@ void RingReader::map_current(bool from_start) {
     if (!ring) throw Error(ErrorCode::no_instance, no_writer_message(instance));
     const SegmentVerdict verdict = inspect(*ring, SegmentKind::ring, kRingLayoutVersion);
     if (!verdict.ours) {
-      throw Error(ErrorCode::incompatible,
-                  "/dev/shm/" + ring_name + " is not an evring ring: remove it, then start " +
-                      "evring-writer --name " + instance);
+      throw Error(ErrorCode::incompatible, "/dev/shm/" + ring_name +
+                                               " is not an evring ring: remove it, then start " +
+                                               "evring-writer --name " + instance);
     }
     if (!verdict.same_layout) {
       throw Error(ErrorCode::incompatible,

@@ -77,9 +77,9 @@ Registry Registry::open(const std::string& instance, Access access) {
   const std::string name = segment_name(instance, "registry");
   std::optional<SharedSegment> segment = SharedSegment::open(name, access);
   if (!segment) {
-    throw Error(ErrorCode::no_instance, "instance \"" + instance +
-                                            "\" has no writer: start evring-writer --name " +
-                                            instance);
+    throw Error(
+        ErrorCode::no_instance,
+        "instance \"" + instance + "\" has no writer: start evring-writer --name " + instance);
   }
   if (segment->size() < sizeof(RegistryLayout)) {
     throw Error(ErrorCode::incompatible, "/dev/shm/" + name + " is too small to be a registry");
@@ -126,9 +126,10 @@ ReaderSlot& Registry::claim_slot(const ReaderIdentity& identity) {
     slot.owner_pid.store(self.pid, std::memory_order_release);
     return slot;
   }
-  throw Error(ErrorCode::resource,
-              "all " + std::to_string(kMaxReaders) + " reader slots of /dev/shm/" + segment_.name() + " are held by " +
-                  "live readers: stop one (evring stat lists them)");
+  throw Error(ErrorCode::resource, "all " + std::to_string(kMaxReaders) +
+                                       " reader slots of /dev/shm/" + segment_.name() +
+                                       " are held by " +
+                                       "live readers: stop one (evring stat lists them)");
 }
 
 void Registry::release_slot(ReaderSlot& slot) {

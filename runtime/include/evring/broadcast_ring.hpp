@@ -68,9 +68,9 @@ inline constexpr std::uint32_t kDefaultMaxPayload = 64u << 10;
 inline constexpr std::size_t kRingDataOffset = 4096;  // data starts page-aligned
 
 struct RecordHeader {
-  std::uint32_t length;  // header + payload, before alignment
-  std::uint32_t type;    // user's event type; kPaddingType for padding
-  std::uint64_t seq;     // 1, 2, 3, ... without gaps; 0 in padding
+  std::uint32_t length;     // header + payload, before alignment
+  std::uint32_t type;       // user's event type; kPaddingType for padding
+  std::uint64_t seq;        // 1, 2, 3, ... without gaps; 0 in padding
   std::int64_t publish_ns;  // monotonic_ns() when published
 };
 static_assert(sizeof(RecordHeader) == 24);
@@ -364,7 +364,8 @@ inline PollResult RingReader::poll(RecordBuffer& out) {
       return {PollStatus::empty};
     }
     empty_polls_ = 0;
-    if (tail - cursor_ > capacity_) [[unlikely]] return on_lapped();
+    if (tail - cursor_ > capacity_) [[unlikely]]
+      return on_lapped();
 
     // R2. Copy first, judge after (R3): the header may be mid-overwrite as we read it.
     if (capacity_ - (cursor_ & mask_) < sizeof(RecordHeader)) {
@@ -387,7 +388,8 @@ inline PollResult RingReader::poll(RecordBuffer& out) {
     // the writer's release fence after its intent store (W2) [SYNC A].
     std::atomic_thread_fence(std::memory_order_acquire);
     const std::uint64_t intent = layout_->cursor.tail_intent.load(std::memory_order_relaxed);
-    if (intent - cursor_ > capacity_) [[unlikely]] return on_lapped();
+    if (intent - cursor_ > capacity_) [[unlikely]]
+      return on_lapped();
     if (!sane) [[unlikely]] {
       throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
                                           "\" holds a record of impossible length " +

@@ -40,9 +40,7 @@ class LatencyRecorder {
   const std::int64_t* data() const noexcept { return samples_.data(); }
 
   // Sorts the kept samples (so call it once, at the end).
-  LatencySummary summarize() {
-    return summarize_samples(samples_.data(), count_);
-  }
+  LatencySummary summarize() { return summarize_samples(samples_.data(), count_); }
 
   // Percentiles by the nearest-rank method over samples[0, n); sorts them in place.
   static LatencySummary summarize_samples(std::int64_t* samples, std::size_t n) {

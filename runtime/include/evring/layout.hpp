@@ -30,8 +30,8 @@ enum class SegmentState : std::uint32_t {
 };
 
 struct SegmentPreamble {
-  std::uint64_t magic;            // kSegmentMagic
-  std::uint32_t layout_version;   // of the whole segment after the preamble
+  std::uint64_t magic;           // kSegmentMagic
+  std::uint32_t layout_version;  // of the whole segment after the preamble
   SegmentKind kind;
   // Written last by the creator with release, read first by openers with acquire: once an
   // opener sees `ready`, every field the creator wrote before is visible to it.

@@ -2,8 +2,8 @@
 // is never mistaken for the process that died.
 #pragma once
 
-#include <cstdint>
 #include <sys/types.h>
+#include <cstdint>
 
 namespace evring {
 

@@ -32,10 +32,10 @@ inline constexpr std::size_t kReaderIdBytes = 48;
 inline constexpr std::size_t kReaderViewBytes = 32;
 
 struct alignas(kFalseSharingRange) WriterStatus {
-  std::atomic<std::int64_t> heartbeat_ns;      // monotonic_ns(), refreshed by the writer
-  std::atomic<std::uint64_t> events_total;     // refreshed at heartbeat, not per publish
+  std::atomic<std::int64_t> heartbeat_ns;   // monotonic_ns(), refreshed by the writer
+  std::atomic<std::uint64_t> events_total;  // refreshed at heartbeat, not per publish
   std::atomic<std::uint64_t> bytes_total;
-  std::atomic<std::uint64_t> head_seq;         // last published sequence, at heartbeat
+  std::atomic<std::uint64_t> head_seq;  // last published sequence, at heartbeat
 };
 
 struct alignas(kFalseSharingRange) ReaderSlot {
@@ -49,8 +49,8 @@ struct alignas(kFalseSharingRange) ReaderSlot {
   std::uint32_t reserved0;
   // Progress, written by the owner only; relaxed everywhere: each is a lone counter that
   // orders nothing else, and readers of it (stat) only need an eventually fresh value.
-  alignas(kCacheLine) std::atomic<std::uint64_t> position_seq;   // last seq delivered
-  std::atomic<std::int64_t> position_publish_ns;                 // its publish time
+  alignas(kCacheLine) std::atomic<std::uint64_t> position_seq;  // last seq delivered
+  std::atomic<std::int64_t> position_publish_ns;                // its publish time
   std::atomic<std::uint64_t> lapped_count;
   std::atomic<std::uint64_t> missed_count;
   std::atomic<std::uint64_t> replay_count;
