@@ -1,0 +1,146 @@
+// The journal: the durable, replayable history of an instance's events. The ring is its
+// live tail; the journal is the source of truth.
+//
+// FORMAT
+//
+// A directory of segment files named journal-<first seq, 20 digits>.evj, each
+// pre-allocated to a fixed size (zero-filled) and written through a shared mapping, so an
+// append is a memcpy into the page cache: it survives kill -9 of the writer without a
+// system call. Each file starts with a JournalSegmentHeader (64 bytes); records follow end
+// to end, each a JournalRecordHeader (32 bytes) and its payload, padded to 8 bytes. A
+// record's CRC32C covers its header (after the crc field) and its payload. Zeros after
+// the last record mark the end. A record that does not fit starts the next segment.
+//
+// On open, the writer scans the last segment: the first record that is incomplete or
+// fails its CRC is a torn tail (a crash mid-append); it and everything after it are cut
+// off, and the report says so. A bad record in any earlier segment is not a torn tail and
+// is refused as corruption, never silently dropped.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace evring {
+
+inline constexpr std::uint64_t kJournalMagic = 0x314C'4E52'4A56'4545ull;  // "EEVJRNL1"
+inline constexpr std::uint32_t kJournalFormatVersion = 1;
+inline constexpr std::uint64_t kDefaultJournalSegmentBytes = 64ull << 20;
+
+enum class Durability {
+  none,   // no journal: a lapped or late reader cannot catch up
+  async,  // appended to the page cache before publishing: survives kill -9 of the writer
+  sync,   // and made durable with fdatasync before the reply (group commit)
+};
+// "none", "async" or "sync"; throws Error(invalid_argument) naming the choices.
+Durability parse_durability(std::string_view text);
+std::string_view to_string(Durability durability);
+
+struct JournalSegmentHeader {
+  std::uint64_t magic;
+  std::uint32_t format_version;
+  std::uint32_t header_bytes;
+  std::uint64_t first_seq;
+  std::uint64_t segment_bytes;
+  std::int64_t created_unix_ns;
+  std::uint8_t reserved[20];
+  std::uint32_t header_crc;  // CRC32C of the bytes before it
+};
+static_assert(sizeof(JournalSegmentHeader) == 64);
+
+struct JournalRecordHeader {
+  std::uint32_t crc;  // CRC32C of the rest of the header and the payload
+  std::uint32_t payload_bytes;
+  std::uint32_t type;
+  std::uint32_t reserved;  // 0
+  std::uint64_t seq;
+  std::int64_t publish_ns;
+};
+static_assert(sizeof(JournalRecordHeader) == 32);
+
+struct JournalOptions {
+  std::filesystem::path directory;
+  std::uint64_t segment_bytes = kDefaultJournalSegmentBytes;
+  std::uint32_t max_payload = 64u << 10;
+  mode_t mode = 0600;  // for the files; the directory gets the same bits plus x
+};
+
+// What opening the journal found and did.
+struct JournalRecovery {
+  std::uint64_t first_seq = 0;  // of the oldest record kept (0 if none)
+  std::uint64_t last_seq = 0;   // of the newest record kept (0 if none)
+  std::size_t segments = 0;
+  bool cut_torn_tail = false;
+  std::uint64_t cut_at_offset = 0;  // in the last segment
+  std::string cut_reason;           // why the first dropped record was judged torn
+  std::filesystem::path cut_segment;
+};
+
+// One thread of the writer process. Appends records with consecutive sequence numbers.
+class JournalWriter {
+ public:
+  // Opens (creating if needed) the journal in options.directory and recovers its tail.
+  // Throws Error(incompatible) for files of another format version, Error(corrupt) for a
+  // bad record before the last segment's tail, Error(permission_denied/resource/io) with
+  // what to do for the file system's refusals.
+  static JournalWriter open(const JournalOptions& options, JournalRecovery* recovery = nullptr);
+  JournalWriter(JournalWriter&&) noexcept;
+  JournalWriter& operator=(JournalWriter&&) noexcept;
+  ~JournalWriter();
+
+  // Appends the record with sequence number next_seq() and returns it. Throws
+  // Error(resource) when the disk is full: nothing is appended then.
+  std::uint64_t append(std::uint32_t type, std::span<const std::byte> payload,
+                       std::int64_t publish_ns);
+  // Makes everything appended so far durable (fdatasync). Call once for a batch.
+  void sync();
+  std::uint64_t next_seq() const noexcept;
+  const std::filesystem::path& directory() const noexcept;
+
+ private:
+  struct State;
+  explicit JournalWriter(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// One record as a journal reader hands it out; `payload` points into the reader's mapping
+// and is valid until the next call on that reader.
+struct JournalRecord {
+  std::uint64_t seq = 0;
+  std::uint32_t type = 0;
+  std::int64_t publish_ns = 0;
+  std::span<const std::byte> payload;
+};
+
+// Reads the journal from a sequence number on, read-only, while a writer may be appending.
+// One thread.
+class JournalReader {
+ public:
+  // Throws Error(no_instance) if the directory holds no journal.
+  static JournalReader open(const std::filesystem::path& directory, std::uint64_t from_seq);
+  JournalReader(JournalReader&&) noexcept;
+  JournalReader& operator=(JournalReader&&) noexcept;
+  ~JournalReader();
+
+  // The next record, or false at the current end (call again later for more). Throws
+  // Error(corrupt) for a bad record that is followed by a later segment (not a tail).
+  bool next(JournalRecord& out);
+  std::uint64_t next_seq() const noexcept;
+
+ private:
+  struct State;
+  explicit JournalReader(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// The segment files of a journal directory in sequence order (for tools and tests).
+std::vector<std::filesystem::path> journal_segments(const std::filesystem::path& directory);
+
+}  // namespace evring
