@@ -1,0 +1,188 @@
+// evring-bench: the command line. Parses flags, runs one subcommand, prints the machine and
+// the table, writes --json. Every error exits 2 with a message that says what to do.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "child_process.hpp"
+#include "evring/error.hpp"
+#include "report.hpp"
+#include "subcommands.hpp"
+
+namespace {
+
+using evring::Error;
+using evring::ErrorCode;
+using namespace evring::bench;
+
+constexpr int kExitError = 2;
+
+constexpr const char* kExamples = R"(Examples:
+  evring-bench latency                         # 64 B at 100k msgs/s, spinning reader, vs the floor
+  evring-bench latency --rate 0                # flat out: the next message once the last arrived
+  evring-bench latency --payload 64,1024,16K --wait spin,block --samples 200000
+  evring-bench throughput                      # 1 and 2 readers, 64 B and 1 KiB, stopped reader
+  evring-bench throughput --readers 1 --payload 64 --duration 3 --json out.json
+Every subcommand takes --json FILE. Processes are pinned (--writer-cpu, --reader-cpu);
+segments are named bench-<pid>-... and removed at the end, also on error or Ctrl-C.)";
+
+// A payload must fit four times in the ring (RingOptions' rule); say which flag to change.
+void check_payloads(const std::vector<std::uint32_t>& payloads, std::uint64_t ring_bytes) {
+  for (std::uint32_t payload : payloads) {
+    if (payload == 0) {
+      throw Error(ErrorCode::invalid_argument, "--payload 0: give sizes of at least 1 byte");
+    }
+    if (evring::aligned_record_length(payload) > ring_bytes / 4) {
+      throw Error(ErrorCode::invalid_argument,
+                  fmt::format("--payload {} does not fit four times in a ring of {} bytes: lower "
+                              "--payload or raise --ring-bytes",
+                              payload, ring_bytes));
+    }
+  }
+}
+
+void check_cpus(unsigned writer_cpu, unsigned reader_cpu) {
+  const unsigned cpus = online_cpus();
+  if (writer_cpu >= cpus || reader_cpu >= cpus) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("--writer-cpu {} / --reader-cpu {}: this machine has CPUs 0..{}",
+                            writer_cpu, reader_cpu, cpus - 1));
+  }
+}
+
+void add_common_options(CLI::App& command, std::vector<std::uint32_t>& payloads,
+                        unsigned& writer_cpu, unsigned& reader_cpu, std::uint64_t& ring_bytes,
+                        std::string& json_path) {
+  command
+      .add_option("--payload", payloads,
+                  "payload bytes, a comma-separated list (suffixes K, M: 16K = 16384)")
+      ->delimiter(',')
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  command.add_option("--writer-cpu", writer_cpu, "CPU the writer is pinned to")
+      ->capture_default_str();
+  command.add_option("--reader-cpu", reader_cpu, "CPU the (first) reader is pinned to")
+      ->capture_default_str();
+  command.add_option("--ring-bytes", ring_bytes, "ring data size, a power of two (e.g. 1M, 64M)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  command.add_option("--json", json_path, "also write the results to FILE as JSON");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "evring-bench: latency and throughput of the evring shared-memory ring between pinned "
+      "processes, measured against the physical floor (one cache line bounced between the "
+      "same two cores)."};
+  app.footer(kExamples);
+  app.require_subcommand(1, 1);
+
+  LatencyOptions latency;
+  std::vector<std::string> latency_waits{"spin"};
+  std::string latency_json;
+  CLI::App* latency_command = app.add_subcommand(
+      "latency",
+      "one-way writer->reader latency across two processes, evring and the floor, at a fixed "
+      "send rate (stamped at the intended send time, so stalls are not hidden) or flat out");
+  add_common_options(*latency_command, latency.payloads, latency.writer_cpu, latency.reader_cpu,
+                     latency.ring_bytes, latency_json);
+  latency_command
+      ->add_option("--rate", latency.rate,
+                   "messages per second; 0 = flat out, the next message as soon as the reader "
+                   "acknowledged the last")
+      ->capture_default_str();
+  latency_command
+      ->add_option("--wait", latency_waits, "reader wait strategies, a list of spin, yield, block")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"spin", "yield", "block"}))
+      ->capture_default_str();
+  latency_command
+      ->add_option("--samples", latency.samples,
+                   "measured messages per row (p99.99 needs well over 10,000)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}))
+      ->capture_default_str();
+  latency_command->add_option("--warmup", latency.warmup,
+                              "messages sent and not measured first (default: max(10000, "
+                              "samples/20))");
+
+  ThroughputOptions throughput;
+  std::string throughput_wait = "auto";
+  std::string throughput_json;
+  CLI::App* throughput_command = app.add_subcommand(
+      "throughput",
+      "records/s and bytes/s from one writer to 1..N reader processes (each checks sequence "
+      "contiguity and counts laps), and the writer's rate with no, a live and a stopped reader");
+  add_common_options(*throughput_command, throughput.payloads, throughput.writer_cpu,
+                     throughput.reader_cpu, throughput.ring_bytes, throughput_json);
+  throughput_command->add_option("--readers", throughput.readers, "reader process counts, a list")
+      ->delimiter(',')
+      ->check(CLI::Range(1u, 60u))
+      ->capture_default_str();
+  throughput_command
+      ->add_option("--wait", throughput_wait,
+                   "reader wait strategy; auto = spin when every process has its own core, "
+                   "else yield")
+      ->check(CLI::IsMember({"auto", "spin", "yield", "block"}))
+      ->capture_default_str();
+  throughput_command
+      ->add_option("--duration", throughput.duration_s, "seconds the writer publishes per row")
+      ->check(CLI::Range(0.01, 600.0))
+      ->capture_default_str();
+  throughput_command
+      ->add_option("--stopped-rounds", throughput.stopped_rounds,
+                   "rounds of the no/live/stopped reader comparison (first payload); 0 skips it")
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::fprintf(stderr,
+                 "evring-bench: %s\nRun 'evring-bench --help' or 'evring-bench %s --help' "
+                 "for the flags and examples.\n",
+                 e.what(),
+                 app.get_subcommands().empty() ? "latency"
+                                               : app.get_subcommands().front()->get_name().c_str());
+    return kExitError;
+  }
+
+  try {
+    install_interrupt_handler();
+    const MachineInfo machine = probe_machine();
+    print_machine(stdout, machine);
+    std::vector<ResultRow> rows;
+    std::string json_path;
+    if (latency_command->parsed()) {
+      latency.waits.clear();
+      for (const std::string& wait : latency_waits) {
+        latency.waits.push_back(evring::parse_wait_kind(wait));
+      }
+      check_cpus(latency.writer_cpu, latency.reader_cpu);
+      check_payloads(latency.payloads, latency.ring_bytes);
+      rows = run_latency(latency);
+      json_path = latency_json;
+    } else {
+      throughput.wait_auto = throughput_wait == "auto";
+      if (!throughput.wait_auto) throughput.wait = evring::parse_wait_kind(throughput_wait);
+      check_cpus(throughput.writer_cpu, throughput.reader_cpu);
+      check_payloads(throughput.payloads, throughput.ring_bytes);
+      rows = run_throughput(throughput);
+      json_path = throughput_json;
+    }
+    if (!json_path.empty()) {
+      write_json(json_path, machine, command_line(argc, argv), rows);
+      fmt::print("wrote {}\n", json_path);
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "evring-bench: %s\n", e.what());
+    return kExitError;
+  }
+}

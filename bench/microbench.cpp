@@ -1,0 +1,225 @@
+// evring-microbench: Google Benchmark micro-benchmarks of the ring's two hot calls,
+// RingWriter::publish and RingReader::poll, in one process.
+//
+//   BM_Publish/<payload>/<readers>        publish cost with no reader, or with one reader
+//                                         thread (pinned to another CPU) tailing the ring
+//   BM_PublishStamped/<payload>           the same with the stamp passed in: the
+//                                         difference is the cost of reading the clock
+//   BM_PollRecord/<payload>               poll one record from a pre-filled ring
+//   BM_PollEmpty                          poll a ring with nothing new
+//
+// One ring serves every benchmark (creating and pre-faulting 64 MiB per run would dominate);
+// its name is "bench-micro-<pid>" and its writer's destructor removes it at exit.
+#include <benchmark/benchmark.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "evring/broadcast_ring.hpp"
+#include "evring/clock.hpp"
+#include "evring/layout.hpp"
+#include "payload_pattern.hpp"
+
+namespace {
+
+using namespace evring;
+
+constexpr std::uint32_t kBenchRecordType = 1;
+constexpr int kPublisherCpu = 0;
+constexpr int kReaderCpu = 1;
+
+std::optional<RingWriter> g_ring;  // created in main, destroyed before exit
+
+RingWriter& ring() {
+  return *g_ring;
+}
+
+// Best effort: on a one-CPU machine the reader thread simply shares the core.
+void pin_current_thread(int cpu) {
+  if (cpu >= static_cast<int>(std::thread::hardware_concurrency())) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+std::vector<std::byte> make_payload(std::int64_t bytes) {
+  std::vector<std::byte> payload(static_cast<std::size_t>(bytes));
+  bench::fill_pattern(1, payload);
+  return payload;
+}
+
+ReaderOptions reader_options(StartAt start) {
+  ReaderOptions options;
+  options.instance = ring().instance();
+  options.start = start;
+  options.identity = ReaderIdentity{"microbench", "bench", WaitKind::spin};
+  return options;
+}
+
+// A reader thread with its own read-only mapping, as a reader process would have, tailing
+// the ring while the benchmark publishes.
+class BackgroundReader {
+ public:
+  BackgroundReader() {
+    thread_ = std::thread([this] {
+      pin_current_thread(kReaderCpu);
+      RingReader reader = RingReader::attach(reader_options(StartAt::live));
+      RecordBuffer buffer(reader.max_payload());
+      // release: pairs with the constructor's acquire wait; the reader is attached.
+      attached_.store(true, std::memory_order_release);
+      // relaxed: a stop request orders no data; the thread's counts are handed over by join.
+      while (!stop_.load(std::memory_order_relaxed)) {
+        const PollResult result = reader.poll(buffer);
+        if (result.status == PollStatus::record) {
+          ++records_;
+        } else if (result.status == PollStatus::lapped) {
+          ++lapped_;
+        } else {
+          cpu_relax();
+        }
+      }
+    });
+    // acquire: pairs with the thread's release store; publishing starts after it attached.
+    while (!attached_.load(std::memory_order_acquire)) std::this_thread::yield();
+  }
+  BackgroundReader(const BackgroundReader&) = delete;
+  BackgroundReader& operator=(const BackgroundReader&) = delete;
+  ~BackgroundReader() { stop(); }
+
+  void stop() {
+    if (!thread_.joinable()) return;
+    stop_.store(true, std::memory_order_relaxed);  // relaxed: see the loop above
+    thread_.join();                                // join: the counts are safe to read after this
+  }
+  std::uint64_t records() const { return records_; }
+  std::uint64_t lapped() const { return lapped_; }
+
+ private:
+  std::thread thread_;
+  std::atomic<bool> attached_{false};
+  std::atomic<bool> stop_{false};
+  std::uint64_t records_ = 0;
+  std::uint64_t lapped_ = 0;
+};
+
+void report_bytes(benchmark::State& state, std::int64_t payload_bytes) {
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * payload_bytes);
+}
+
+void BM_Publish(benchmark::State& state) {
+  pin_current_thread(kPublisherCpu);
+  const std::vector<std::byte> payload = make_payload(state.range(0));
+  std::optional<BackgroundReader> reader;
+  if (state.range(1) != 0) reader.emplace();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ring().publish(kBenchRecordType, payload));
+  }
+  report_bytes(state, state.range(0));
+  if (reader) {
+    reader->stop();
+    // How much of what was published the reader got, and how often it fell a ring behind.
+    state.counters["read_fraction"] =
+        static_cast<double>(reader->records()) / static_cast<double>(state.iterations());
+    state.counters["lapped"] = static_cast<double>(reader->lapped());
+  }
+}
+
+void BM_PublishStamped(benchmark::State& state) {
+  pin_current_thread(kPublisherCpu);
+  const std::vector<std::byte> payload = make_payload(state.range(0));
+  const std::int64_t stamp = monotonic_ns();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ring().publish(kBenchRecordType, payload, stamp));
+  }
+  report_bytes(state, state.range(0));
+}
+
+// Publishes as many records as fit without lapping a reader that is fully caught up.
+void refill(const std::vector<std::byte>& payload) {
+  const std::uint64_t fit = ring().capacity() / aligned_record_length(payload.size()) - 2;
+  for (std::uint64_t i = 0; i < fit; ++i) ring().publish(kBenchRecordType, payload);
+}
+
+void BM_PollRecord(benchmark::State& state) {
+  pin_current_thread(kPublisherCpu);
+  const std::vector<std::byte> payload = make_payload(state.range(0));
+  RingReader reader = RingReader::attach(reader_options(StartAt::live));
+  RecordBuffer buffer(reader.max_payload());
+  refill(payload);
+  for (auto _ : state) {
+    PollResult result = reader.poll(buffer);
+    if (result.status == PollStatus::empty) [[unlikely]] {
+      // Once per ring's worth of records: not part of the poll cost.
+      state.PauseTiming();
+      refill(payload);
+      state.ResumeTiming();
+      result = reader.poll(buffer);
+    }
+    if (result.status != PollStatus::record) {
+      state.SkipWithError("poll did not return a record: the ring was lapped or closed");
+      break;
+    }
+    benchmark::DoNotOptimize(buffer.seq());
+  }
+  report_bytes(state, state.range(0));
+}
+
+void BM_PollEmpty(benchmark::State& state) {
+  pin_current_thread(kPublisherCpu);
+  RingReader reader = RingReader::attach(reader_options(StartAt::live));
+  RecordBuffer buffer(reader.max_payload());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(reader.poll(buffer).status);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void payload_sizes(benchmark::internal::Benchmark* bench, bool with_reader_variant) {
+  for (std::int64_t bytes : {16, 64, 256, 1024, 4096, 16384, 65536}) {
+    if (with_reader_variant) {
+      bench->Args({bytes, 0});
+      bench->Args({bytes, 1});
+    } else {
+      bench->Arg(bytes);
+    }
+  }
+}
+
+BENCHMARK(BM_Publish)
+    ->ArgNames({"payload", "readers"})
+    ->Apply([](benchmark::internal::Benchmark* b) { payload_sizes(b, true); });
+BENCHMARK(BM_PublishStamped)->ArgName("payload")->Apply([](benchmark::internal::Benchmark* b) {
+  payload_sizes(b, false);
+});
+BENCHMARK(BM_PollRecord)->ArgName("payload")->Apply([](benchmark::internal::Benchmark* b) {
+  payload_sizes(b, false);
+});
+BENCHMARK(BM_PollEmpty);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  try {
+    RingOptions options;
+    options.instance = "bench-micro-" + std::to_string(::getpid());
+    g_ring.emplace(RingWriter::create(options));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "evring-microbench: cannot create the ring: %s\n", e.what());
+    return 2;
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  g_ring.reset();  // removes the segments
+  return 0;
+}

@@ -1,0 +1,54 @@
+// A benchmark ring and the reader processes that tail it: what the latency and throughput
+// subcommands share beyond plain fork plumbing (child_process.hpp).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "child_process.hpp"
+#include "evring/broadcast_ring.hpp"
+#include "evring/layout.hpp"
+#include "evring/wait_strategy.hpp"
+
+namespace evring::bench {
+
+// Set once by a child when it is attached and ready; the parent waits for it.
+struct alignas(kFalseSharingRange) ReadyFlag {
+  std::atomic<std::uint32_t> ready;
+
+  // release: pairs with is_set()'s acquire; what the child set up before is visible.
+  void announce() noexcept { ready.store(1, std::memory_order_release); }
+  bool is_set() const noexcept { return ready.load(std::memory_order_acquire) != 0; }
+};
+
+// A ring for one measurement, named "bench-<pid>-<tag>-<n>", large enough for
+// `largest_payload`. Its destructor removes the segments, also when unwinding an error.
+RingWriter create_bench_ring(const std::string& tag, std::uint64_t ring_bytes,
+                             std::uint32_t largest_payload);
+
+// CPUs for `count` readers: reader_cpu first, then the CPUs nobody uses, then the writer's
+// (a reader there can only run when the writer is preempted, and will be lapped).
+std::vector<unsigned> reader_cpus(unsigned count, unsigned writer_cpu, unsigned reader_cpu);
+
+// Forks a reader process: pins it to `cpu`, attaches to the writer's instance from its
+// first record, announces `ready`, then runs `body`, whose return value is the exit status.
+ChildProcess spawn_ring_reader(const std::string& role, const RingWriter& writer, unsigned cpu,
+                               WaitKind wait, ReadyFlag& ready,
+                               const std::function<int(RingReader&)>& body);
+
+// The next poll result: polls first (no clock read when a record is there), and only when
+// the ring is empty idles per `wait` up to timeout_ns.
+inline PollResult next_record(RingReader& reader, RecordBuffer& buffer, WaitKind wait,
+                              std::int64_t timeout_ns) {
+  const PollResult result = reader.poll(buffer);
+  if (result.status != PollStatus::empty) return result;
+  return reader.wait_next(buffer, wait, timeout_ns);
+}
+
+// Throws Error(corrupt/io) for a poll result a benchmark reader cannot go on from.
+void throw_if_writer_lost(const PollResult& result, const std::string& instance);
+
+}  // namespace evring::bench

@@ -1,0 +1,314 @@
+// evring-bench throughput: records/s and bytes/s from one writer to 1..N reader processes,
+// and the writer's publish rate with no reader, a live reader and a stopped (SIGSTOP)
+// reader, which shows that no reader can slow the writer down.
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "child_process.hpp"
+#include "evring/clock.hpp"
+#include "evring/error.hpp"
+#include "payload_pattern.hpp"
+#include "ring_processes.hpp"
+#include "subcommands.hpp"
+
+namespace evring::bench {
+namespace {
+
+constexpr std::uint32_t kBenchRecordType = 1;
+constexpr std::int64_t kAttachTimeoutNs = 5'000'000'000;
+constexpr std::int64_t kDrainTimeoutNs = 10'000'000'000;  // readers finish after the writer
+constexpr std::int64_t kIdleSliceNs = 1'000'000;
+constexpr std::uint64_t kClockCheckEvery = 1024;  // publishes between looks at the clock
+
+// Writer -> readers: 0 while publishing, then the last sequence number published.
+struct alignas(kFalseSharingRange) WriterFinish {
+  std::atomic<std::uint64_t> final_seq;
+};
+
+struct ReaderCounts {
+  std::uint64_t records = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t lapped = 0;
+  std::uint64_t missed = 0;
+  std::uint64_t gaps = 0;         // a sequence jump no lap explains: a ring bug
+  std::uint64_t bad_payload = 0;  // first word not what the writer stamped
+  std::int64_t first_ns = 0;      // first record received
+  std::int64_t drained_ns = 0;    // writer's last record received
+};
+
+// One reader's report, written by that reader only: counts before `finished`.
+struct alignas(kFalseSharingRange) ReaderTally {
+  ReadyFlag ready;
+  ReaderCounts counts;
+  std::atomic<std::uint32_t> finished;
+};
+
+enum class ReaderRole { live, stopped };
+
+struct Setup {
+  std::uint32_t payload_bytes = 64;
+  unsigned readers = 1;
+  ReaderRole role = ReaderRole::live;
+  WaitKind wait = WaitKind::spin;
+  double duration_s = 1.0;
+};
+
+struct Measurement {
+  double writer_msgs_per_s = 0;
+  std::vector<ReaderCounts> counts;  // live readers only
+};
+
+int run_counting_reader(RingReader& reader, const WriterFinish& finish, ReaderTally& tally,
+                        WaitKind wait, const std::string& instance) {
+  RecordBuffer buffer(reader.max_payload());
+  // Counted in a local, published once at the end: the hot loop touches no shared line
+  // but the ring's.
+  ReaderCounts counts;
+  std::uint64_t last_seq = 0;
+  std::int64_t done_deadline = 0;
+  for (;;) {
+    PollResult result = reader.poll(buffer);
+    if (result.status == PollStatus::empty) {
+      // acquire: pairs with the writer's release store; final_seq is its true last record.
+      const std::uint64_t final_seq = finish.final_seq.load(std::memory_order_acquire);
+      if (final_seq != 0) {
+        if (last_seq >= final_seq) break;
+        if (done_deadline == 0) done_deadline = monotonic_ns() + kDrainTimeoutNs;
+        if (monotonic_ns() > done_deadline) {
+          throw Error(ErrorCode::io, "stuck at seq " + std::to_string(last_seq) + " of " +
+                                         std::to_string(final_seq));
+        }
+      }
+      result = reader.wait_next(buffer, wait, kIdleSliceNs);
+    }
+    switch (result.status) {
+      case PollStatus::record: {
+        const std::uint64_t seq = buffer.seq();
+        if (counts.records == 0) counts.first_ns = monotonic_ns();
+        if (last_seq != 0 && seq != last_seq + 1) ++counts.gaps;
+        last_seq = seq;
+        const auto payload = buffer.payload();
+        ++counts.records;
+        counts.bytes += payload.size();
+        if (!first_word_matches(seq, payload)) ++counts.bad_payload;
+        break;
+      }
+      case PollStatus::lapped:
+        ++counts.lapped;
+        counts.missed += result.missed;
+        last_seq = result.resume_seq - 1;  // the ring continues there: not a gap
+        break;
+      case PollStatus::empty:
+        break;
+      default:
+        throw_if_writer_lost(result, instance);
+    }
+  }
+  counts.drained_ns = monotonic_ns();
+  tally.counts = counts;
+  // release: pairs with the parent's acquire load; the counts above are complete.
+  tally.finished.store(1, std::memory_order_release);
+  return 0;
+}
+
+// Publishes flat out for duration_s; returns the publish rate.
+double publish_flat_out(RingWriter& writer, std::uint32_t payload_bytes, double duration_s,
+                        std::vector<ChildProcess>& readers) {
+  std::vector<std::byte> payload(payload_bytes);
+  fill_pattern(0, payload);  // touch it once; each record then stamps its first word
+  const std::int64_t start = monotonic_ns();
+  const std::int64_t end = start + static_cast<std::int64_t>(duration_s * 1e9);
+  std::uint64_t published = 0;
+  for (;;) {
+    stamp_first_word(writer.next_seq(), payload);
+    writer.publish(kBenchRecordType, payload);
+    if (++published % kClockCheckEvery == 0 && monotonic_ns() >= end) break;
+  }
+  const std::int64_t elapsed = monotonic_ns() - start;
+  // A reader that died mid-run would make its row meaningless: say so now.
+  for (ChildProcess& reader : readers) reader.check_running();
+  throw_if_interrupted();
+  return static_cast<double>(published) * 1e9 / static_cast<double>(elapsed);
+}
+
+Measurement measure(const Setup& setup, const ThroughputOptions& options) {
+  RingWriter writer = create_bench_ring("throughput", options.ring_bytes, setup.payload_bytes);
+  SharedArray<WriterFinish> finish;
+  SharedArray<ReaderTally> tallies(std::max(setup.readers, 1u));
+  const std::vector<unsigned> cpus =
+      reader_cpus(setup.readers, options.writer_cpu, options.reader_cpu);
+
+  std::vector<ChildProcess> readers;
+  std::vector<ChildProcess*> watched;
+  readers.reserve(setup.readers);
+  for (unsigned i = 0; i < setup.readers; ++i) {
+    readers.push_back(spawn_ring_reader(fmt::format("reader {}", i), writer, cpus[i], setup.wait,
+                                        tallies[i].ready, [&, i](RingReader& reader) {
+                                          return run_counting_reader(reader, *finish, tallies[i],
+                                                                     setup.wait, writer.instance());
+                                        }));
+    watched.push_back(&readers.back());
+  }
+  wait_until(
+      [&] {
+        for (unsigned i = 0; i < setup.readers; ++i) {
+          if (!tallies[i].ready.is_set()) return false;
+        }
+        return true;
+      },
+      watched, monotonic_ns() + kAttachTimeoutNs, "the readers to attach");
+  if (setup.role == ReaderRole::stopped) {
+    for (ChildProcess& reader : readers) reader.stop();
+  }
+
+  Measurement result;
+  result.writer_msgs_per_s =
+      publish_flat_out(writer, setup.payload_bytes, setup.duration_s, readers);
+  // release: pairs with the readers' acquire load; every record is published before it.
+  finish->final_seq.store(writer.next_seq() - 1, std::memory_order_release);
+
+  if (setup.role == ReaderRole::stopped) {
+    for (ChildProcess& reader : readers) reader.kill_now();  // lapped many times over
+    return result;
+  }
+  const std::int64_t deadline = monotonic_ns() + kDrainTimeoutNs;
+  for (ChildProcess& reader : readers) reader.join(deadline);
+  for (unsigned i = 0; i < setup.readers; ++i) {
+    // acquire: pairs with the reader's release store of `finished`.
+    if (tallies[i].finished.load(std::memory_order_acquire) == 0) {
+      throw Error(ErrorCode::io, fmt::format("reader {} exited without its counts", i));
+    }
+    result.counts.push_back(tallies[i].counts);
+  }
+  return result;
+}
+
+ResultRow to_row(const Setup& setup, const Measurement& measurement, const std::string& mode) {
+  ResultRow row;
+  row.system = "evring";
+  row.payload_bytes = setup.payload_bytes;
+  row.wait = setup.readers == 0 ? "-" : std::string(to_string(setup.wait));
+  row.mode = mode;
+  row.readers = setup.readers;
+  row.writer_msgs_per_s = measurement.writer_msgs_per_s;
+  row.msgs_per_s = measurement.writer_msgs_per_s;
+  row.bytes_per_s = measurement.writer_msgs_per_s * setup.payload_bytes;
+  bool first = true;
+  for (const ReaderCounts& counts : measurement.counts) {
+    // The slowest reader sets the row's delivered rate.
+    const double seconds = static_cast<double>(counts.drained_ns - counts.first_ns) / 1e9;
+    const double rate = seconds > 0 ? static_cast<double>(counts.records) / seconds : 0;
+    if (first || rate < row.msgs_per_s) {
+      row.msgs_per_s = rate;
+      row.bytes_per_s = seconds > 0 ? static_cast<double>(counts.bytes) / seconds : 0;
+      row.samples = counts.records;
+    }
+    first = false;
+    row.lapped += counts.lapped;
+    row.missed += counts.missed;
+    row.errors += counts.gaps + counts.bad_payload;
+  }
+  return row;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+void print_throughput_table(const std::vector<ResultRow>& rows) {
+  TextTable table({"mode", "readers", "payload", "wait", "writer rec/s", "per-reader rec/s",
+                   "per-reader bytes/s", "lapped", "missed", "errors"});
+  for (const ResultRow& row : rows) {
+    const bool has_readers = row.mode == "throughput";
+    table.add_row({row.mode, std::to_string(row.readers), fmt::format("{} B", row.payload_bytes),
+                   row.wait, format_count(row.writer_msgs_per_s.value_or(0)),
+                   has_readers ? format_count(row.msgs_per_s) : "-",
+                   has_readers ? format_bytes(row.bytes_per_s) : "-", std::to_string(row.lapped),
+                   std::to_string(row.missed), std::to_string(row.errors)});
+  }
+  table.print(stdout);
+}
+
+WaitKind choose_wait(const ThroughputOptions& options, unsigned readers) {
+  if (!options.wait_auto) return options.wait;
+  return readers + 1 <= online_cpus() ? WaitKind::spin : WaitKind::yield;
+}
+
+// Writer rate with no reader, one live reader and one stopped reader, interleaved over
+// rounds so drift on a shared machine hits all three alike; the median of each is kept.
+void compare_stopped_reader(const ThroughputOptions& options, std::vector<ResultRow>& rows) {
+  const std::uint32_t payload = options.payloads.front();
+  const WaitKind wait = choose_wait(options, 1);
+  const double slice_s = options.duration_s / 2;
+  struct Variant {
+    std::string mode;
+    unsigned readers;
+    ReaderRole role;
+    std::vector<double> rates;
+  };
+  std::vector<Variant> variants{{"no-reader", 0, ReaderRole::live, {}},
+                                {"live-reader", 1, ReaderRole::live, {}},
+                                {"stopped-reader", 1, ReaderRole::stopped, {}}};
+  for (unsigned round = 0; round < options.stopped_rounds; ++round) {
+    for (Variant& variant : variants) {
+      const Setup setup{payload, variant.readers, variant.role, wait, slice_s};
+      variant.rates.push_back(measure(setup, options).writer_msgs_per_s);
+    }
+  }
+  for (const Variant& variant : variants) {
+    Measurement summary;
+    summary.writer_msgs_per_s = median(variant.rates);
+    const Setup setup{payload, variant.readers, variant.role, wait, slice_s};
+    rows.push_back(to_row(setup, summary, variant.mode));
+  }
+}
+
+}  // namespace
+
+std::vector<ResultRow> run_throughput(const ThroughputOptions& options) {
+  pin_to_cpu(options.writer_cpu);
+  const unsigned cores = online_cpus();
+  fmt::print("throughput: writer on CPU {}, flat out for {:.1f} s per row\n", options.writer_cpu,
+             options.duration_s);
+  for (unsigned readers : options.readers) {
+    if (options.wait_auto && readers + 1 > cores) {
+      fmt::print(
+          "note: {} readers + 1 writer > {} cores: those readers wait with yield, and "
+          "the one sharing the writer's core can only run when the writer is preempted "
+          "(expect laps; pass --wait spin to force spinning)\n",
+          readers, cores);
+    }
+  }
+  flush_stdio();
+
+  std::vector<ResultRow> rows;
+  for (unsigned readers : options.readers) {
+    for (std::uint32_t payload : options.payloads) {
+      const Setup setup{payload, readers, ReaderRole::live, choose_wait(options, readers),
+                        options.duration_s};
+      rows.push_back(to_row(setup, measure(setup, options), "throughput"));
+    }
+  }
+  if (options.stopped_rounds > 0) compare_stopped_reader(options, rows);
+  print_throughput_table(rows);
+
+  if (options.stopped_rounds > 0) {
+    const double none = rows[rows.size() - 3].writer_msgs_per_s.value_or(0);
+    const double live = rows[rows.size() - 2].writer_msgs_per_s.value_or(0);
+    const double stopped = rows[rows.size() - 1].writer_msgs_per_s.value_or(0);
+    fmt::print(
+        "writer rate, {} B records, median of {} rounds: live reader {:.3f}x and stopped "
+        "reader {:.3f}x of no reader\n",
+        options.payloads.front(), options.stopped_rounds, live / none, stopped / none);
+  }
+  return rows;
+}
+
+}  // namespace evring::bench
