@@ -1,6 +1,7 @@
 // evring-bench: the command line. Parses flags, runs one subcommand, prints the machine and
 // the table, writes --json. Every error exits 2 with a message that says what to do.
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -28,7 +29,8 @@ constexpr const char* kExamples = R"(Examples:
   evring-bench throughput                      # 1 and 2 readers, 64 B and 1 KiB, stopped reader
   evring-bench throughput --readers 1 --payload 64 --duration 3 --json out.json
 Every subcommand takes --json FILE. Processes are pinned (--writer-cpu, --reader-cpu);
-segments are named bench-<pid>-... and removed at the end, also on error or Ctrl-C.)";
+segments are named bench-<pid>-... and removed at the end, also on error or Ctrl-C.
+)";
 
 // A payload must fit four times in the ring (RingOptions' rule); say which flag to change.
 void check_payloads(const std::vector<std::uint32_t>& payloads, std::uint64_t ring_bytes) {
@@ -54,6 +56,17 @@ void check_cpus(unsigned writer_cpu, unsigned reader_cpu) {
   }
 }
 
+// Fails before measuring rather than after: the file is created (empty) now.
+void check_writable(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) {
+    throw Error(ErrorCode::invalid_argument, "--json " + path + ": cannot create it (" +
+                                                 evring::errno_text(errno) +
+                                                 "); check the directory exists and is writable");
+  }
+  std::fclose(file);
+}
+
 void add_common_options(CLI::App& command, std::vector<std::uint32_t>& payloads,
                         unsigned& writer_cpu, unsigned& reader_cpu, std::uint64_t& ring_bytes,
                         std::string& json_path) {
@@ -70,7 +83,8 @@ void add_common_options(CLI::App& command, std::vector<std::uint32_t>& payloads,
   command.add_option("--ring-bytes", ring_bytes, "ring data size, a power of two (e.g. 1M, 64M)")
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
-  command.add_option("--json", json_path, "also write the results to FILE as JSON");
+  command.add_option("--json", json_path, "also write the results to FILE as JSON")
+      ->option_text("FILE");
 }
 
 }  // namespace
@@ -154,27 +168,28 @@ int main(int argc, char** argv) {
 
   try {
     install_interrupt_handler();
-    const MachineInfo machine = probe_machine();
-    print_machine(stdout, machine);
-    std::vector<ResultRow> rows;
-    std::string json_path;
-    if (latency_command->parsed()) {
+    const bool run_latency_command = latency_command->parsed();
+    const std::string json_path = run_latency_command ? latency_json : throughput_json;
+    // Every flag is checked before the first measurement, so a typo costs no run.
+    if (run_latency_command) {
       latency.waits.clear();
       for (const std::string& wait : latency_waits) {
         latency.waits.push_back(evring::parse_wait_kind(wait));
       }
       check_cpus(latency.writer_cpu, latency.reader_cpu);
       check_payloads(latency.payloads, latency.ring_bytes);
-      rows = run_latency(latency);
-      json_path = latency_json;
     } else {
       throughput.wait_auto = throughput_wait == "auto";
       if (!throughput.wait_auto) throughput.wait = evring::parse_wait_kind(throughput_wait);
       check_cpus(throughput.writer_cpu, throughput.reader_cpu);
       check_payloads(throughput.payloads, throughput.ring_bytes);
-      rows = run_throughput(throughput);
-      json_path = throughput_json;
     }
+    if (!json_path.empty()) check_writable(json_path);
+
+    const MachineInfo machine = probe_machine();
+    print_machine(stdout, machine);
+    const std::vector<ResultRow> rows =
+        run_latency_command ? run_latency(latency) : run_throughput(throughput);
     if (!json_path.empty()) {
       write_json(json_path, machine, command_line(argc, argv), rows);
       fmt::print("wrote {}\n", json_path);

@@ -89,7 +89,11 @@ ChildProcess::~ChildProcess() {
 
 std::string ChildProcess::describe_status(int status) const {
   const std::string who = "the " + role_ + " (pid " + std::to_string(pid_) + ")";
-  if (WIFEXITED(status)) return who + " exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFEXITED(status)) {
+    // A child that fails prints why on stderr before it exits (ChildProcess::spawn).
+    return who + " exited with status " + std::to_string(WEXITSTATUS(status)) +
+           (WEXITSTATUS(status) != 0 ? " (its message is above)" : "");
+  }
   if (WIFSIGNALED(status)) {
     return who + " was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
            ::strsignal(WTERMSIG(status)) + ")";
@@ -102,7 +106,7 @@ void ChildProcess::check_running() {
   int status = 0;
   const pid_t reaped = ::waitpid(pid_, &status, WNOHANG);
   if (reaped == pid_) {
-    std::string message = describe_status(status) + " early; see its message above";
+    std::string message = describe_status(status) + " before the run ended";
     pid_ = -1;
     throw Error(ErrorCode::io, message);
   }
@@ -117,7 +121,7 @@ void ChildProcess::join(std::int64_t deadline_ns) {
       const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
       const std::string message = describe_status(status);
       pid_ = -1;
-      if (!clean) throw Error(ErrorCode::io, message + "; see its message above");
+      if (!clean) throw Error(ErrorCode::io, message);
       return;
     }
     if (monotonic_ns() > deadline_ns || interrupted()) {

@@ -3,7 +3,7 @@
 //
 //   BM_Publish/<payload>/<readers>        publish cost with no reader, or with one reader
 //                                         thread (pinned to another CPU) tailing the ring
-//   BM_PublishStamped/<payload>           the same with the stamp passed in: the
+//   BM_PublishStamped/<payload>/<readers> the same with the stamp passed in: the
 //                                         difference is the cost of reading the clock
 //   BM_PollRecord/<payload>               poll one record from a pre-filled ring
 //   BM_PollEmpty                          poll a ring with nothing new
@@ -115,6 +115,14 @@ void report_bytes(benchmark::State& state, std::int64_t payload_bytes) {
   state.SetBytesProcessed(state.iterations() * payload_bytes);
 }
 
+// How much of what was published the reader got, and how often it fell a ring behind.
+void report_reader(benchmark::State& state, BackgroundReader& reader) {
+  reader.stop();
+  state.counters["read_fraction"] =
+      static_cast<double>(reader.records()) / static_cast<double>(state.iterations());
+  state.counters["lapped"] = static_cast<double>(reader.lapped());
+}
+
 void BM_Publish(benchmark::State& state) {
   pin_current_thread(kPublisherCpu);
   const std::vector<std::byte> payload = make_payload(state.range(0));
@@ -124,23 +132,20 @@ void BM_Publish(benchmark::State& state) {
     benchmark::DoNotOptimize(ring().publish(kBenchRecordType, payload));
   }
   report_bytes(state, state.range(0));
-  if (reader) {
-    reader->stop();
-    // How much of what was published the reader got, and how often it fell a ring behind.
-    state.counters["read_fraction"] =
-        static_cast<double>(reader->records()) / static_cast<double>(state.iterations());
-    state.counters["lapped"] = static_cast<double>(reader->lapped());
-  }
+  if (reader) report_reader(state, *reader);
 }
 
 void BM_PublishStamped(benchmark::State& state) {
   pin_current_thread(kPublisherCpu);
   const std::vector<std::byte> payload = make_payload(state.range(0));
+  std::optional<BackgroundReader> reader;
+  if (state.range(1) != 0) reader.emplace();
   const std::int64_t stamp = monotonic_ns();
   for (auto _ : state) {
     benchmark::DoNotOptimize(ring().publish(kBenchRecordType, payload, stamp));
   }
   report_bytes(state, state.range(0));
+  if (reader) report_reader(state, *reader);
 }
 
 // Publishes as many records as fit without lapping a reader that is fully caught up.
@@ -197,9 +202,9 @@ void payload_sizes(benchmark::internal::Benchmark* bench, bool with_reader_varia
 BENCHMARK(BM_Publish)
     ->ArgNames({"payload", "readers"})
     ->Apply([](benchmark::internal::Benchmark* b) { payload_sizes(b, true); });
-BENCHMARK(BM_PublishStamped)->ArgName("payload")->Apply([](benchmark::internal::Benchmark* b) {
-  payload_sizes(b, false);
-});
+BENCHMARK(BM_PublishStamped)
+    ->ArgNames({"payload", "readers"})
+    ->Apply([](benchmark::internal::Benchmark* b) { payload_sizes(b, true); });
 BENCHMARK(BM_PollRecord)->ArgName("payload")->Apply([](benchmark::internal::Benchmark* b) {
   payload_sizes(b, false);
 });

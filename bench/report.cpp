@@ -135,30 +135,34 @@ std::string format_bytes(double value) {
 }
 
 void TextTable::print(std::FILE* out) const {
-  std::vector<std::size_t> widths(headers_.size());
-  for (std::size_t c = 0; c < headers_.size(); ++c) widths[c] = headers_[c].size();
+  const std::size_t columns = headers_.size();
+  std::vector<std::size_t> widths(columns);
+  // A column of numbers is right-aligned, header included; the first column never is.
+  std::vector<bool> numeric(columns, true);
+  numeric[0] = false;
+  for (std::size_t c = 0; c < columns; ++c) widths[c] = headers_[c].size();
   for (const auto& row : rows_) {
-    for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c) {
+    for (std::size_t c = 0; c < row.size() && c < columns; ++c) {
       widths[c] = std::max(widths[c], row[c].size());
+      if (!row[c].empty() && !looks_numeric(row[c])) numeric[c] = false;
     }
   }
-  auto print_row = [&](const std::vector<std::string>& cells, bool header) {
+  auto print_row = [&](const std::vector<std::string>& cells) {
     std::string line;
-    for (std::size_t c = 0; c < widths.size(); ++c) {
+    for (std::size_t c = 0; c < columns; ++c) {
       const std::string cell = c < cells.size() ? cells[c] : "";
-      const bool right = !header && c != 0 && looks_numeric(cell);
-      line += c == 0 ? "" : "  ";
-      line +=
-          right ? fmt::format("{:>{}}", cell, widths[c]) : fmt::format("{:<{}}", cell, widths[c]);
+      if (c != 0) line += "  ";
+      line += numeric[c] ? fmt::format("{:>{}}", cell, widths[c])
+                         : fmt::format("{:<{}}", cell, widths[c]);
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     fmt::print(out, "{}\n", line);
   };
-  print_row(headers_, true);
-  std::size_t total = 0;
+  print_row(headers_);
+  std::size_t total = 2 * (columns - 1);
   for (std::size_t w : widths) total += w;
-  fmt::print(out, "{}\n", std::string(total + 2 * (widths.size() - 1), '-'));
-  for (const auto& row : rows_) print_row(row, false);
+  fmt::print(out, "{}\n", std::string(total, '-'));
+  for (const auto& row : rows_) print_row(row);
 }
 
 }  // namespace evring::bench
