@@ -7,6 +7,7 @@
 //                                         difference is the cost of reading the clock
 //   BM_PollRecord/<payload>               poll one record from a pre-filled ring
 //   BM_PollEmpty                          poll a ring with nothing new
+//   BM_WriterLivenessProbe                what an idle poll pays every 50 ms
 //
 // One ring serves every benchmark (creating and pre-faulting 64 MiB per run would dominate);
 // its name is "bench-micro-<pid>" and its writer's destructor removes it at exit.
@@ -25,6 +26,7 @@
 #include "evring/broadcast_ring.hpp"
 #include "evring/clock.hpp"
 #include "evring/layout.hpp"
+#include "evring/process.hpp"
 #include "payload_pattern.hpp"
 
 namespace {
@@ -209,6 +211,15 @@ BENCHMARK(BM_PollRecord)->ArgName("payload")->Apply([](benchmark::internal::Benc
   payload_sizes(b, false);
 });
 BENCHMARK(BM_PollEmpty);
+
+// The liveness probe an idle reader's poll makes every 50 ms (RingReader::check_writer):
+// a spinning reader is deaf for this long, once per probe.
+void BM_WriterLivenessProbe(benchmark::State& state) {
+  const ProcessIdentity self = ProcessIdentity::self();
+  for (auto _ : state) benchmark::DoNotOptimize(self.alive());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_WriterLivenessProbe);
 
 }  // namespace
 
