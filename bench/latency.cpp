@@ -306,6 +306,13 @@ void print_latency_table(const std::vector<ResultRow>& rows, const ResultRow& fl
 
 }  // namespace
 
+ResultRow measure_floor(unsigned reader_cpu, std::uint64_t samples) {
+  LatencyOptions options;
+  options.reader_cpu = reader_cpu;
+  const Trial trial{"floor", kFloorMessageBytes, WaitKind::spin, 0, 10'000, samples};
+  return run_trial(trial, options);
+}
+
 std::vector<ResultRow> run_latency(const LatencyOptions& options) {
   pin_to_cpu(options.writer_cpu);
   if (options.writer_cpu == options.reader_cpu) {

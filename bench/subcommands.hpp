@@ -24,6 +24,12 @@ struct LatencyOptions {
 
 std::vector<ResultRow> run_latency(const LatencyOptions& options);
 
+// The physical floor alone: `samples` messages flat out (one in flight) through one cache
+// line, from the calling thread (pinned by the caller) to a process on reader_cpu. What
+// moving a line between these two cores costs right now; on a VM it changes when the host
+// moves the vCPUs, so every subcommand measures it in the same run as its own figures.
+ResultRow measure_floor(unsigned reader_cpu, std::uint64_t samples);
+
 struct ThroughputOptions {
   std::vector<unsigned> readers{1, 2};
   std::vector<std::uint32_t> payloads{64, 1024};

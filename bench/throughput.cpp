@@ -25,6 +25,7 @@ constexpr std::int64_t kAttachTimeoutNs = 5'000'000'000;
 constexpr std::int64_t kDrainTimeoutNs = 10'000'000'000;  // readers finish after the writer
 constexpr std::int64_t kIdleSliceNs = 1'000'000;
 constexpr std::uint64_t kClockCheckEvery = 1024;  // publishes between looks at the clock
+constexpr std::uint64_t kFloorSamples = 200'000;  // ~50 ms flat out
 
 // Writer -> readers: 0 while publishing, then the last sequence number published.
 struct alignas(kFalseSharingRange) WriterFinish {
@@ -226,6 +227,7 @@ void print_throughput_table(const std::vector<ResultRow>& rows) {
   TextTable table({"mode", "readers", "payload", "wait", "writer rec/s", "per-reader rec/s",
                    "per-reader bytes/s", "lapped", "missed", "errors"});
   for (const ResultRow& row : rows) {
+    if (row.system == "floor") continue;  // printed on its own line: a latency, not a rate
     const bool has_readers = row.mode == "throughput";
     table.add_row({row.mode, std::to_string(row.readers), fmt::format("{} B", row.payload_bytes),
                    row.wait, format_count(row.writer_msgs_per_s.value_or(0)),
@@ -289,6 +291,13 @@ std::vector<ResultRow> run_throughput(const ThroughputOptions& options) {
   flush_stdio();
 
   std::vector<ResultRow> rows;
+  rows.push_back(measure_floor(options.reader_cpu, kFloorSamples));
+  const LatencySummary& floor = *rows.back().latency;
+  fmt::print(
+      "floor: one cache line CPU {} -> CPU {}, flat out: p50 {}, p99 {} (the transfer "
+      "every record pays at least once; it moves when the host moves the vCPUs)\n",
+      options.writer_cpu, options.reader_cpu, format_ns(floor.p50_ns), format_ns(floor.p99_ns));
+  flush_stdio();
   for (unsigned readers : options.readers) {
     for (std::uint32_t payload : options.payloads) {
       const Setup setup{payload, readers, ReaderRole::live, choose_wait(options, readers),
