@@ -15,6 +15,7 @@
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
 #include "evring/latency_recorder.hpp"
+#include "machine_stalls.hpp"
 #include "pacer.hpp"
 #include "payload_pattern.hpp"
 #include "ring_processes.hpp"
@@ -28,6 +29,7 @@ constexpr std::uint32_t kFloorMessageBytes = sizeof(std::uint64_t) + sizeof(std:
 constexpr std::int64_t kAttachTimeoutNs = 5'000'000'000;
 constexpr std::int64_t kPollSliceNs = 50'000'000;      // reader re-checks its deadline
 constexpr std::uint64_t kHealthCheckEvery = 1u << 14;  // writer messages between checks
+constexpr std::int64_t kStallLookNs = 1'000'000'000;
 
 // The floor's message: what the ring carries minus everything but one cache line.
 struct alignas(kFalseSharingRange) FloorLine {
@@ -342,6 +344,15 @@ std::vector<ResultRow> run_latency(const LatencyOptions& options) {
     }
   }
   print_latency_table(rows, floor_row);
+
+  // Afterwards, so it cannot disturb the trials: what the machine itself took away.
+  const MachineStalls stalls = measure_machine_stalls(options.reader_cpu, kStallLookNs);
+  fmt::print(
+      "machine stalls (a pinned thread spinning on the clock; gaps > {} ns):\n  {}\n  "
+      "{}\nat a fixed rate each stall delays every message due during it, on any "
+      "transport: the tail percentiles above cannot be lower than these allow\n",
+      kStallThresholdNs, describe(options.writer_cpu, stalls.writer_cpu),
+      describe(options.reader_cpu, stalls.reader_cpu));
   return rows;
 }
 
