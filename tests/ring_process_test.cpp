@@ -61,6 +61,28 @@ TEST(RingProcesses, StoppedReaderIsLappedReportsWhatItMissedAndNeverYieldsABadRe
               static_cast<unsigned long long>(report.missed.load()));
 }
 
+TEST(RingProcesses, StoppedSleepingReaderCostsTheWriterOneWakeNotOnePerPublish) {
+  const std::string name = unique_instance("stopsleep");
+  InstanceCleanup cleanup(name);
+  RingWriter writer = RingWriter::create(ring_options(name, 1u << 20));
+  std::atomic<std::uint32_t>& wake_requested = writer.registry().layout().wake_requested;
+  ChildProcess sleeper([&] {
+    ReaderOptions options;
+    options.instance = name;
+    options.identity = {"sleeper", "test", WaitKind::block};
+    RingReader reader = RingReader::attach(options);
+    RecordBuffer buffer(reader.max_payload());
+    for (;;) reader.wait_next(buffer, WaitKind::block, 60'000'000'000);
+    return 0;
+  });
+  ASSERT_TRUE(test::wait_until([&] { return wake_requested.load() == 1; }, 20s)) << "asleep";
+  sleeper.signal(SIGSTOP);
+  ASSERT_TRUE(test::wait_until([&] { return test::process_state(sleeper.pid()) == 'T'; }, 5s));
+  for (int i = 0; i < 10'000; ++i) publish_test_record(writer);
+  EXPECT_EQ(writer.wake_calls(), 1u) << "a stopped sleeper must not tax every publish";
+  sleeper.signal(SIGCONT);
+}
+
 TEST(RingProcessesDeathTest, ReaderThatWritesIntoTheRingDiesAndOthersCarryOn) {
   const std::string name = unique_instance("readonly");
   InstanceCleanup cleanup(name);

@@ -59,7 +59,7 @@ void validate_ring_options(const RingOptions& options) {
                 "the largest record (" + std::to_string(options.max_payload) +
                     " bytes of payload) must fit four times in the ring of " +
                     std::to_string(options.capacity) +
-                    " bytes: raise --ring-bytes or lower --max-payload");
+                    " bytes: raise the ring size (--ring-bytes) or lower the maximum payload");
   }
   if (options.first_seq == 0) {
     throw Error(ErrorCode::invalid_argument, "sequence numbers start at 1, not 0");
@@ -78,7 +78,7 @@ RingWriter::RingWriter(std::string instance, SharedSegment ring, Registry regist
   mask_ = capacity_ - 1;
   max_payload_ = layout_->config.max_payload;
   next_seq_ = layout_->config.first_seq;
-  sleeping_readers_ = &registry_->layout().sleeping_readers;
+  wake_requested_ = &registry_->layout().wake_requested;
 }
 
 RingWriter RingWriter::create(const RingOptions& options) {
@@ -263,6 +263,8 @@ void RingReader::adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Regi
   mask_ = capacity_ - 1;
   max_payload_ = layout_->config.max_payload;
   if (options_.register_slot) slot_ = &registry_->claim_slot(options_.identity);
+  writer_watch_ = ProcessWatch(
+      ProcessIdentity{layout_->preamble.owner_pid, layout_->preamble.owner_start_ticks});
   if (from_start) {
     cursor_ = 0;
     expected_seq_ = layout_->config.first_seq;
@@ -323,7 +325,7 @@ PollStatus RingReader::check_writer() {
   last_liveness_check_ns_ = now;
   // relaxed: our own row's liveness stamp for stat.
   if (slot_ != nullptr) slot_->heartbeat_ns.store(now, std::memory_order_relaxed);
-  if (!ProcessIdentity{layout_->preamble.owner_pid, layout_->preamble.owner_start_ticks}.alive()) {
+  if (writer_watch_.exited()) {
     // A new writer may already own the name; say so rather than "gone" if it does.
     const std::optional<SharedSegment> current =
         SharedSegment::open(ring_segment_->name(), Access::read_only);
@@ -337,10 +339,12 @@ PollStatus RingReader::check_writer() {
 }
 
 PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t timeout_ns) {
+  PollResult result = poll(out);
+  if (result.status != PollStatus::empty) return result;  // the common case reads no clock
   const std::int64_t deadline = monotonic_ns() + timeout_ns;
   int spins = 0;
   for (;;) {
-    const PollResult result = poll(out);
+    result = poll(out);
     if (result.status != PollStatus::empty) return result;
     if ((++spins & 255) == 0 && monotonic_ns() >= deadline) return result;
     switch (wait) {
@@ -356,10 +360,9 @@ PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t 
           break;
         }
         spins = 0;
-        auto& sleepers = registry_->layout().sleeping_readers;
-        // seq_cst: announce the sleep before the last look at tail, so a writer that
-        // publishes after that look sees a sleeper and wakes us (W6).
-        sleepers.fetch_add(1, std::memory_order_seq_cst);
+        // seq_cst store and load: announce the sleep before the last look at tail, so a
+        // writer that publishes after that look sees the request and wakes us (W6).
+        registry_->layout().wake_requested.store(1, std::memory_order_seq_cst);
         const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_seq_cst);
         if (tail == cursor_) {
           const std::int64_t remaining = deadline - monotonic_ns();
@@ -367,8 +370,6 @@ PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t 
                             static_cast<std::uint32_t>(tail),
                             std::min(remaining, kFutexBackstopNs));
         }
-        // relaxed: the count only gates wake syscalls; a late decrement costs one spare wake.
-        sleepers.fetch_sub(1, std::memory_order_relaxed);
         // A sleep is long: look at the writer's health on the next empty poll.
         empty_polls_ = 63;
         if (monotonic_ns() >= deadline) return poll(out);

@@ -6,7 +6,11 @@
 #include <cstring>
 #include <string>
 
+#include <utility>
+
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace evring {
@@ -71,6 +75,40 @@ bool ProcessIdentity::alive() const {
   // A zombie has exited; only its parent has not reaped it yet.
   if (stat.state == 'Z' || stat.state == 'X') return false;
   return start_ticks == 0 || stat.start_ticks == start_ticks;
+}
+
+ProcessWatch::ProcessWatch(const ProcessIdentity& process) : process_(process) {
+  const long fd = ::syscall(SYS_pidfd_open, static_cast<pid_t>(process.pid), 0);
+  if (fd < 0) return;
+  pidfd_ = static_cast<int>(fd);
+  // The pid may have been recycled before we opened it: then watch nothing (exited).
+  if (!process.alive()) {
+    ::close(pidfd_);
+    pidfd_ = -1;
+    process_ = {};
+  }
+}
+
+ProcessWatch::ProcessWatch(ProcessWatch&& other) noexcept
+    : process_(other.process_), pidfd_(std::exchange(other.pidfd_, -1)) {}
+
+ProcessWatch& ProcessWatch::operator=(ProcessWatch&& other) noexcept {
+  if (this != &other) {
+    if (pidfd_ >= 0) ::close(pidfd_);
+    process_ = other.process_;
+    pidfd_ = std::exchange(other.pidfd_, -1);
+  }
+  return *this;
+}
+
+ProcessWatch::~ProcessWatch() {
+  if (pidfd_ >= 0) ::close(pidfd_);
+}
+
+bool ProcessWatch::exited() const {
+  if (pidfd_ < 0) return !process_.alive();
+  pollfd probe{pidfd_, POLLIN, 0};
+  return ::poll(&probe, 1, 0) != 0;  // readable (or an error) once the process has exited
 }
 
 }  // namespace evring

@@ -16,7 +16,7 @@
 //   W3 write the padding record (if any), the header and the payload
 //   W4 latest.store(start of this record, relaxed)
 //   W5 tail.store(intent, release)                                            [SYNC B]
-//   W6 if registry.sleeping_readers != 0: futex_wake(tail)
+//   W6 if registry.wake_requested: clear it, futex_wake(tail)
 // Reader, at its private cursor C (the start of the next record it wants):
 //   R1 t = tail.load(acquire)                                                 [SYNC B]
 //      t == C: nothing new.  t - C > capacity: lapped (R4).
@@ -150,6 +150,8 @@ class RingWriter {
   std::uint64_t next_seq() const noexcept { return next_seq_; }
   const std::string& instance() const noexcept { return instance_; }
   Registry& registry() noexcept { return *registry_; }
+  // How many futex wakes this writer has made (each costs a system call).
+  std::uint64_t wake_calls() const noexcept { return wake_calls_; }
 
  private:
   RingWriter(std::string instance, SharedSegment ring, Registry registry);
@@ -170,7 +172,8 @@ class RingWriter {
   std::uint64_t tail_ = 0;
   std::uint64_t next_seq_ = 1;
   std::uint64_t bytes_total_ = 0;
-  std::atomic<std::uint32_t>* sleeping_readers_ = nullptr;
+  std::atomic<std::uint32_t>* wake_requested_ = nullptr;
+  std::uint64_t wake_calls_ = 0;
 };
 
 // A private copy of one record, filled by RingReader::poll.
@@ -289,6 +292,7 @@ class RingReader {
   std::uint64_t missed_count_ = 0;
   std::uint32_t empty_polls_ = 0;
   std::int64_t last_liveness_check_ns_ = 0;
+  ProcessWatch writer_watch_;
 };
 
 // ---- hot paths, inline -------------------------------------------------------------
@@ -343,11 +347,15 @@ inline std::uint64_t RingWriter::publish(std::uint32_t type, std::span<const std
   tail_ = intent;
   bytes_total_ += payload.size();
 
-  // W6. relaxed: a sleeper increments this before re-checking tail and sleeping; a wake
-  // missed in the instant between the two is bounded by the sleeper's futex timeout
-  // (see RingReader::wait_next), so the writer needs no store-load fence here.
-  if (sleeping_readers_->load(std::memory_order_relaxed) != 0) [[unlikely]] {
-    futex_wake_shared(reinterpret_cast<std::uint32_t*>(&layout_->cursor.tail));
+  // W6. relaxed load: a sleeper sets the flag before its last look at tail; a wake missed
+  // in the instant between the two is bounded by the sleeper's futex timeout (see
+  // RingReader::wait_next), so the writer needs no store-load fence on this path. The
+  // exchange (taken only when a reader asked) makes one wake serve every sleeper so far.
+  if (wake_requested_->load(std::memory_order_relaxed) != 0) [[unlikely]] {
+    if (wake_requested_->exchange(0, std::memory_order_relaxed) != 0) {
+      futex_wake_shared(reinterpret_cast<std::uint32_t*>(&layout_->cursor.tail));
+      ++wake_calls_;
+    }
   }
   return seq;
 }

@@ -2,8 +2,8 @@
 //
 // Ownership, field by field (each group on its own cache lines):
 //   WriterStatus       written only by the writer, read by anyone (evring stat).
-//   sleeping_readers   incremented/decremented by readers about to sleep on the futex,
-//                      read by the writer after each publish (wait_strategy.hpp).
+//   wake_requested     set by readers about to sleep on the futex, read by the writer
+//                      after each publish and cleared when it wakes them (wait_strategy.hpp).
 //   ReaderSlot[i]      written only by the reader that claimed it; read by anyone.
 // Claiming and releasing a slot happens under a process-shared robust mutex, so a reader
 // that dies holding it cannot wedge the others; a slot whose owner died is reclaimed by the
@@ -61,13 +61,16 @@ struct RegistryLayout {
   SegmentPreamble preamble;
   pthread_mutex_t claim_mutex;  // PTHREAD_PROCESS_SHARED + PTHREAD_MUTEX_ROBUST
   alignas(kFalseSharingRange) WriterStatus writer;
-  alignas(kFalseSharingRange) std::atomic<std::uint32_t> sleeping_readers;
+  // 1 while some reader may sleep on the futex. The writer clears it when it wakes them,
+  // so a sleeper that is stopped (SIGSTOP) or dead costs the writer one wake, not one per
+  // publish.
+  alignas(kFalseSharingRange) std::atomic<std::uint32_t> wake_requested;
   alignas(kFalseSharingRange) ReaderSlot slots[kMaxReaders];
 };
 
 static_assert(sizeof(ReaderSlot) % kFalseSharingRange == 0);
 static_assert(offsetof(RegistryLayout, writer) % kFalseSharingRange == 0);
-static_assert(offsetof(RegistryLayout, sleeping_readers) % kFalseSharingRange == 0);
+static_assert(offsetof(RegistryLayout, wake_requested) % kFalseSharingRange == 0);
 static_assert(offsetof(RegistryLayout, slots) % kFalseSharingRange == 0);
 
 // A row of the registry as a tool sees it.
