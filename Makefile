@@ -1,0 +1,78 @@
+# The front door: `make demo` and `make test` work on a fresh Debian 12 machine.
+# Each target installs what is missing (scripts/install-deps.sh), configures a build
+# directory only when it has none, builds, then runs.
+
+JOBS ?= $(shell nproc)
+BUILD_TYPE ?= Release
+CMAKE_COMMON := -DEVRING_WERROR=ON
+DEMO_ARGS ?=
+# Short runs: `make bench` is a smoke run, not a measurement for the README.
+MICROBENCH_ARGS ?= --benchmark_min_time=0.1
+BENCH_LATENCY_ARGS ?=
+BENCH_THROUGHPUT_ARGS ?=
+
+BUILD := build
+BUILD_ASAN := build-asan
+BUILD_TSAN := build-tsan
+CTEST := ctest --output-on-failure -j$(JOBS) --timeout 300
+
+.PHONY: all deps build demo test test-asan test-tsan bench format format-check clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+# Configure once per build directory; afterwards `cmake --build` re-runs cmake by itself
+# whenever a CMakeLists.txt changes. `| deps`: install first, but never force a reconfigure.
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+$(BUILD_ASAN)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_ASAN) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DEVRING_SANITIZE=address -DEVRING_BUILD_BENCH=OFF
+
+$(BUILD_TSAN)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_TSAN) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DEVRING_SANITIZE=thread -DEVRING_BUILD_BENCH=OFF
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	$(BUILD)/bin/evring demo $(DEMO_ARGS)
+
+test: build
+	$(CTEST) --test-dir $(BUILD)
+
+test-asan: $(BUILD_ASAN)/CMakeCache.txt
+	cmake --build $(BUILD_ASAN) -j$(JOBS)
+	$(CTEST) --test-dir $(BUILD_ASAN) -L 'unit|multiprocess' -LE heavy
+
+# setarch -R turns address-space randomization off for the tests: TSan's fixed shadow
+# layout fails ("unexpected memory mapping") on kernels with high mmap randomization.
+test-tsan: $(BUILD_TSAN)/CMakeCache.txt
+	cmake --build $(BUILD_TSAN) -j$(JOBS)
+	setarch $$(uname -m) -R $(CTEST) --test-dir $(BUILD_TSAN) -L tsan
+
+bench: build
+	@if [ -x $(BUILD)/bin/evring-microbench ]; then \
+	  $(BUILD)/bin/evring-microbench $(MICROBENCH_ARGS); \
+	else echo "bench: $(BUILD)/bin/evring-microbench is not built yet, skipping"; fi
+	@if [ -x $(BUILD)/bin/evring-bench ]; then \
+	  $(BUILD)/bin/evring-bench latency $(BENCH_LATENCY_ARGS) && \
+	  $(BUILD)/bin/evring-bench throughput $(BENCH_THROUGHPUT_ARGS); \
+	else echo "bench: $(BUILD)/bin/evring-bench is not built yet, skipping"; fi
+
+# Tracked C++ files only: build trees and others' scratch files are not ours to judge.
+CXX_FILES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' '*.cc')
+
+format: | deps
+	clang-format -i $(CXX_FILES)
+
+format-check: | deps
+	@clang-format --dry-run --Werror $(CXX_FILES) && \
+	  echo "format-check: $(words $(CXX_FILES)) files are formatted"
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages evring builds with, and only those that are missing.
+# Idempotent and quick when everything is present: one dpkg-query, no network.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(
+  build-essential cmake g++ make
+  libboost-dev libconcurrentqueue-dev libbenchmark-dev libgtest-dev
+  libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
+  clang-format gnuplot-nox
+)
+
+# dpkg-query prints one status line per package it knows; unknown ones go to stderr.
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${packages[@]}" 2>/dev/null |
+  awk '$2 == "installed" { print $1 }' || true)
+
+missing=()
+for package in "${packages[@]}"; do
+  grep -qx -- "$package" <<<"$installed" || missing+=("$package")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+install_command="apt-get install -y --no-install-recommends ${missing[*]}"
+if ((EUID != 0)); then
+  echo "evring needs these Debian packages: ${missing[*]}" >&2
+  echo "install them as root, then run make again:" >&2
+  echo "  sudo apt-get update && sudo $install_command" >&2
+  exit 1
+fi
+
+echo "installing ${missing[*]}"
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
