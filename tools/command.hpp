@@ -1,0 +1,19 @@
+// How main.cpp meets the subcommands: each subcommand file adds itself to the command line
+// and hands back what to run if the user chose it.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace evring::tools {
+
+struct Command {
+  CLI::App* app = nullptr;   // parsed into by CLI11; chosen when *app is true
+  std::function<int()> run;  // returns the exit status; throws evring::Error on failure
+};
+
+// One per subcommand file.
+Command add_demo_command(CLI::App& parent);
+
+}  // namespace evring::tools

@@ -1,0 +1,18 @@
+// Exit statuses of the evring command (DESIGN.md, "the contract") and the one place that
+// turns an error into the message a user reads.
+#pragma once
+
+#include <string>
+
+#include "evring/error.hpp"
+
+namespace evring::tools {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 2;  // bad flags, no such instance, writer not running, ...
+
+// The error's own message (what went wrong and what to do), prefixed with its kind, and a
+// hint for the kinds whose remedy lies outside evring.
+std::string describe(const Error& error);
+
+}  // namespace evring::tools

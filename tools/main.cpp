@@ -1,0 +1,51 @@
+// evring: the command-line tool. Parses the command line, runs the chosen subcommand, and
+// turns any failure into a message and exit status 2 (exit_status.hpp).
+#include <cstdio>
+#include <exception>
+#include <vector>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "command.hpp"
+#include "evring/error.hpp"
+#include "exit_status.hpp"
+
+namespace {
+
+constexpr const char* kFooter = R"(Examples:
+  evring demo                      # a writer and two readers for 3 s, then latency per reader
+  evring demo --seconds 10 --wait block
+  evring demo --help               # every demo flag
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace evring::tools;
+
+  CLI::App app{"evring: the command-line tool of the evring event runtime."};
+  app.footer(kFooter);
+  app.require_subcommand(1, 1);
+  const std::vector<Command> commands{add_demo_command(app)};
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints help (exit 0) or the parse error (exit 2, as our contract wants).
+    const int status = app.exit(e);
+    return status == 0 ? kExitOk : kExitError;
+  }
+
+  try {
+    for (const Command& command : commands) {
+      if (*command.app) return command.run();
+    }
+    return kExitError;  // unreachable: require_subcommand(1, 1)
+  } catch (const evring::Error& e) {
+    fmt::print(stderr, "evring: {}\n", describe(e));
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "evring: unexpected error: {}\n", e.what());
+  }
+  return kExitError;
+}
