@@ -3,6 +3,8 @@
 # directory only when it has none, builds, then runs.
 
 JOBS ?= $(shell nproc)
+# Quieter output from the make that cmake runs.
+MAKEFLAGS += --no-print-directory
 BUILD_TYPE ?= Release
 CMAKE_COMMON := -DEVRING_WERROR=ON
 DEMO_ARGS ?=
