@@ -1,5 +1,6 @@
 #include "evring/broadcast_ring.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 #include <thread>
@@ -13,6 +14,9 @@ constexpr std::int64_t kLivenessCheckIntervalNs = 50'000'000;  // writer pid pro
 constexpr std::int64_t kReadyWaitNs = 2'000'000'000;           // a writer mid-start
 constexpr std::int64_t kFutexBackstopNs = 2'000'000;           // see RingWriter::publish W6
 constexpr int kBlockSpinsBeforeSleep = 512;
+// A reader copies at most this much per batch (or one largest record): big enough to
+// drain a backlog in few trips to the cursor line, small enough to stay in L1/L2.
+constexpr std::size_t kReaderBatchBytes = 32 << 10;
 
 std::string no_writer_message(const std::string& instance) {
   return "instance \"" + instance + "\" has no writer: start evring-writer --name " + instance;
@@ -78,6 +82,7 @@ RingWriter::RingWriter(std::string instance, SharedSegment ring, Registry regist
   mask_ = capacity_ - 1;
   max_payload_ = layout_->config.max_payload;
   next_seq_ = layout_->config.first_seq;
+  intent_slack_ = capacity_ / 16;
   wake_requested_ = &registry_->layout().wake_requested;
 }
 
@@ -173,12 +178,18 @@ void RecordBuffer::FreeAligned::operator()(std::byte* p) const noexcept {
   std::free(p);
 }
 
-RecordBuffer::RecordBuffer(std::uint32_t max_payload) : max_payload_(max_payload) {
-  const std::size_t bytes = align_up(aligned_record_length(max_payload), kCacheLine);
+RecordBuffer::RecordBuffer(std::uint32_t max_payload)
+    : RecordBuffer(max_payload, aligned_record_length(max_payload)) {}
+
+RecordBuffer::RecordBuffer(std::uint32_t max_payload, std::size_t record_bytes)
+    : max_payload_(max_payload) {
+  const std::size_t bytes =
+      align_up(std::max<std::size_t>(record_bytes, aligned_record_length(max_payload)), kCacheLine);
   void* memory = std::aligned_alloc(kCacheLine, bytes);
   if (memory == nullptr) throw std::bad_alloc();
   std::memset(memory, 0, bytes);
   storage_.reset(static_cast<std::byte*>(memory));
+  record_ = storage_.get();
 }
 
 // ---- reader -----------------------------------------------------------------------------
@@ -263,6 +274,9 @@ void RingReader::adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Regi
   mask_ = capacity_ - 1;
   max_payload_ = layout_->config.max_payload;
   if (options_.register_slot) slot_ = &registry_->claim_slot(options_.identity);
+  batch_capacity_ = std::max<std::size_t>(kReaderBatchBytes, aligned_record_length(max_payload_));
+  batch_ = RecordBuffer(max_payload_, batch_capacity_);
+  drop_batch();
   writer_watch_ = ProcessWatch(
       ProcessIdentity{layout_->preamble.owner_pid, layout_->preamble.owner_start_ticks});
   if (from_start) {
@@ -285,7 +299,70 @@ RingReader::~RingReader() {
   if (slot_ != nullptr && registry_ != nullptr) registry_->release_slot(*slot_);
 }
 
+PollResult RingReader::refill() {
+  for (;;) {
+    // R1. acquire: pairs with the writer's release store of tail (W5) [SYNC B].
+    const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_acquire);
+    if (tail == cursor_) {
+      if (++empty_polls_ >= 64) [[unlikely]] {
+        const PollStatus status = check_writer();
+        if (status != PollStatus::empty) return {status};
+      }
+      return {PollStatus::empty};
+    }
+    empty_polls_ = 0;
+    if (tail - cursor_ > capacity_) [[unlikely]]
+      return on_lapped();
+    const std::uint64_t offset = cursor_ & mask_;
+    if (capacity_ - offset < sizeof(RecordHeader)) {
+      cursor_ += capacity_ - offset;  // headerless padding up to the end
+      continue;
+    }
+    // R2. Copy first, judge after (R3): these bytes may be mid-overwrite as we read them.
+    const std::size_t bytes = static_cast<std::size_t>(
+        std::min<std::uint64_t>({tail - cursor_, capacity_ - offset, batch_capacity_}));
+    detail::copy_from_shared(batch_.raw(), data_ + offset, bytes);
+    // R3. acquire fence: orders the copy above before the intent load below, pairing with
+    // the writer's release fence after its intent store (W2) [SYNC A].
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const std::uint64_t intent = layout_->cursor.tail_intent.load(std::memory_order_relaxed);
+    if (intent - cursor_ > capacity_) [[unlikely]]
+      return on_lapped();
+
+    // The copy is what the writer published: find the whole records in it. Lengths are
+    // trustworthy now, so a nonsensical one is corruption, not a race.
+    std::size_t end = 0;
+    while (end + sizeof(RecordHeader) <= bytes) {
+      const auto* header = reinterpret_cast<const RecordHeader*>(batch_.raw() + end);
+      const bool padding = header->type == kPaddingType;
+      if (header->length < sizeof(RecordHeader) ||
+          (!padding && header->length > sizeof(RecordHeader) + std::uint64_t{max_payload_})) {
+        throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
+                                            "\" holds a record of impossible length " +
+                                            std::to_string(header->length) + " at position " +
+                                            std::to_string(cursor_ + end));
+      }
+      const std::size_t aligned = align_up(header->length, kRecordAlignment);
+      if (end + aligned > bytes) break;  // cut by the batch size: the next batch has it
+      if (padding) {
+        if (end == 0) {
+          cursor_ += aligned;  // padding runs exactly to the end of the data area
+          break;
+        }
+        break;  // deliver what came before; the padding starts the next batch
+      }
+      end += aligned;
+    }
+    if (end == 0) continue;  // skipped a padding record
+    batch_start_ = cursor_;
+    batch_read_ = 0;
+    batch_size_ = end;
+    return {PollStatus::record};
+  }
+}
+
 PollResult RingReader::on_lapped() {
+  drop_batch();
   for (;;) {
     // acquire on tail: pairs with W5, so `latest` (stored before it) is at least as new as
     // that tail's record and its bytes are published.

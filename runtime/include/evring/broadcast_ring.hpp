@@ -11,20 +11,27 @@
 // too short to hold a RecordHeader is padding without a header (both sides know it).
 //
 // Writer (one thread of one process), publishing a record of aligned length L at tail T:
-//   W1 intent = T + L, plus the padding if the record must wrap
-//   W2 tail_intent.store(intent, relaxed); atomic_thread_fence(release)       [SYNC A]
+//   W1 end = T + L, plus the padding if the record must wrap
+//   W2 if end > the intent announced last: announce intent = end + slack with
+//      tail_intent.store(intent, relaxed); atomic_thread_fence(release)       [SYNC A]
+//      (announcing a slack of capacity/16 ahead makes this store rare, so the line it
+//      lives on stays put; readers just count as lapped a little earlier)
 //   W3 write the padding record (if any), the header and the payload
 //   W4 latest.store(start of this record, relaxed)
-//   W5 tail.store(intent, release)                                            [SYNC B]
+//   W5 tail.store(end, release)                                               [SYNC B]
 //   W6 if registry.wake_requested: clear it, futex_wake(tail)
 // Reader, at its private cursor C (the start of the next record it wants):
 //   R1 t = tail.load(acquire)                                                 [SYNC B]
 //      t == C: nothing new.  t - C > capacity: lapped (R4).
-//   R2 copy the header and the payload at offset(C) into a private buffer
+//   R2 copy the bytes [C, t) (up to the end of the data area and the size of its batch
+//      buffer) into a private batch buffer: every record published so far, in one go
 //   R3 atomic_thread_fence(acquire); intent = tail_intent.load(relaxed)       [SYNC A]
-//      intent - C > capacity: the writer has begun to overwrite the bytes just copied;
-//      the copy may be torn, so it is thrown away (R4).
-//      Otherwise the copy is exactly what the writer published: hand it out, C += L.
+//      intent - C > capacity: the writer has begun to overwrite bytes just copied; the
+//      copy may be torn, so it is thrown away (R4).
+//      Otherwise the copy is exactly what the writer published: hand its records out one
+//      by one from the private buffer, without touching shared memory, then C = t.
+// One R1 and one R3 per batch rather than per record: the cursor line, which the writer
+// rewrites on every publish, moves between the cores once per batch.
 //   R4 lapped: count it, move C to `latest` (the newest record), and report how many
 //      sequence numbers were skipped so the caller can fetch them from the journal.
 //
@@ -85,14 +92,15 @@ struct RingConfig {
   std::uint64_t first_seq;         // sequence number of the ring's first record
 };
 
-// Written by the writer on every publish; read by every reader on every poll. The fields
-// share one line on purpose: the writer updates them together, and a reader that reads
-// one reads the others, so one line moves per publish instead of three.
+// Written by the writer on every publish; read by readers once per batch. The fields
+// share one line on purpose: the writer updates them together, so one line moves per
+// publish instead of three. tail_intent has a line of its own: it changes rarely (W2),
+// and a reader's look at it must not take the hot line away from the writer.
 struct alignas(kFalseSharingRange) RingCursor {
-  std::atomic<std::uint64_t> tail_intent;  // position the writer is writing up to [SYNC A]
-  std::atomic<std::uint64_t> tail;         // position published up to [SYNC B]
-  std::atomic<std::uint64_t> latest;       // start of the newest record (resync point)
-  std::atomic<std::uint64_t> head_seq;     // seq of the newest record
+  std::atomic<std::uint64_t> tail;      // position published up to [SYNC B]
+  std::atomic<std::uint64_t> latest;    // start of the newest record (resync point)
+  std::atomic<std::uint64_t> head_seq;  // seq of the newest record
+  alignas(kFalseSharingRange) std::atomic<std::uint64_t> tail_intent;  // [SYNC A]
 };
 
 struct RingLayout {
@@ -170,34 +178,42 @@ class RingWriter {
   // Writer-local copies: the writer is the only one that changes these, so it never has
   // to load the shared ones back.
   std::uint64_t tail_ = 0;
+  std::uint64_t announced_intent_ = 0;
+  std::uint64_t intent_slack_ = 0;
   std::uint64_t next_seq_ = 1;
   std::uint64_t bytes_total_ = 0;
   std::atomic<std::uint32_t>* wake_requested_ = nullptr;
   std::uint64_t wake_calls_ = 0;
 };
 
-// A private copy of one record, filled by RingReader::poll.
+// One record handed out by RingReader::poll: a view into the reader's private, validated
+// copy, valid until the next poll on that reader (copy what you keep longer).
 class RecordBuffer {
  public:
   explicit RecordBuffer(std::uint32_t max_payload = kDefaultMaxPayload);
+  // Room for `bytes` of records (at least one of max_payload).
+  RecordBuffer(std::uint32_t max_payload, std::size_t bytes);
 
   const RecordHeader& header() const noexcept {
-    return *reinterpret_cast<const RecordHeader*>(storage_.get());
+    return *reinterpret_cast<const RecordHeader*>(record_);
   }
   std::uint64_t seq() const noexcept { return header().seq; }
   std::uint32_t type() const noexcept { return header().type; }
   std::int64_t publish_ns() const noexcept { return header().publish_ns; }
   std::span<const std::byte> payload() const noexcept {
-    return {storage_.get() + sizeof(RecordHeader), header().length - sizeof(RecordHeader)};
+    return {record_ + sizeof(RecordHeader), header().length - sizeof(RecordHeader)};
   }
   std::uint32_t max_payload() const noexcept { return max_payload_; }
   std::byte* raw() noexcept { return storage_.get(); }
 
  private:
+  friend class RingReader;
+
   struct FreeAligned {
     void operator()(std::byte* p) const noexcept;
   };
   std::unique_ptr<std::byte[], FreeAligned> storage_;
+  const std::byte* record_ = nullptr;  // the record shown: in storage_ or a reader's batch
   std::uint32_t max_payload_;
 };
 
@@ -272,6 +288,8 @@ class RingReader {
   RingReader() = default;
   void map_current(bool from_start);
   PollResult on_lapped();
+  PollResult refill();
+  void drop_batch() noexcept { batch_read_ = batch_size_ = 0; }
   PollStatus check_writer();
 
   void adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Registry> registry,
@@ -293,6 +311,13 @@ class RingReader {
   std::uint32_t empty_polls_ = 0;
   std::int64_t last_liveness_check_ns_ = 0;
   ProcessWatch writer_watch_;
+  // The last validated copy (R2, R3): records [batch_read_, batch_size_) of it are still
+  // to be handed out; batch_start_ is the ring position of its first byte.
+  RecordBuffer batch_{0};
+  std::size_t batch_capacity_ = 0;
+  std::size_t batch_read_ = 0;
+  std::size_t batch_size_ = 0;
+  std::uint64_t batch_start_ = 0;
 };
 
 // ---- hot paths, inline -------------------------------------------------------------
@@ -310,12 +335,16 @@ inline std::uint64_t RingWriter::publish(std::uint32_t type, std::span<const std
   std::uint64_t offset = record_start & mask_;
   const std::uint64_t to_end = capacity_ - offset;
   const bool wraps = to_end < aligned_length;
-  const std::uint64_t intent = record_start + aligned_length + (wraps ? to_end : 0);
+  const std::uint64_t end = record_start + aligned_length + (wraps ? to_end : 0);
 
-  // W2. relaxed store + release fence: the fence orders this store before every data store
-  // below, so a reader whose copy saw new data also sees this intent [SYNC A].
-  layout_->cursor.tail_intent.store(intent, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
+  if (end > announced_intent_) [[unlikely]] {
+    // W2. relaxed store + release fence: the fence orders this store before every data
+    // store that follows (in this publish and the next ones up to the announced intent),
+    // so a reader whose copy saw new data also sees this intent or a later one [SYNC A].
+    announced_intent_ = end + intent_slack_;
+    layout_->cursor.tail_intent.store(announced_intent_, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+  }
 
   if (wraps) {
     write_padding(offset, to_end);
@@ -343,8 +372,8 @@ inline std::uint64_t RingWriter::publish(std::uint32_t type, std::span<const std
   layout_->cursor.head_seq.store(seq, std::memory_order_relaxed);
   // W5. release: pairs with the reader's acquire load of tail (R1); everything written
   // above is visible to a reader that sees this tail [SYNC B].
-  layout_->cursor.tail.store(intent, std::memory_order_release);
-  tail_ = intent;
+  layout_->cursor.tail.store(end, std::memory_order_release);
+  tail_ = end;
   bytes_total_ += payload.size();
 
   // W6. relaxed load: a sleeper sets the flag before its last look at tail; a wake missed
@@ -361,67 +390,29 @@ inline std::uint64_t RingWriter::publish(std::uint32_t type, std::span<const std
 }
 
 inline PollResult RingReader::poll(RecordBuffer& out) {
-  for (;;) {
-    // R1. acquire: pairs with the writer's release store of tail (W5) [SYNC B].
-    const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_acquire);
-    if (tail == cursor_) {
-      if (++empty_polls_ >= 64) [[unlikely]] {
-        const PollStatus status = check_writer();
-        if (status != PollStatus::empty) return {status};
-      }
-      return {PollStatus::empty};
-    }
-    empty_polls_ = 0;
-    if (tail - cursor_ > capacity_) [[unlikely]]
-      return on_lapped();
-
-    // R2. Copy first, judge after (R3): the header may be mid-overwrite as we read it.
-    if (capacity_ - (cursor_ & mask_) < sizeof(RecordHeader)) {
-      cursor_ += capacity_ - (cursor_ & mask_);  // headerless padding up to the end
-      continue;
-    }
-    const std::byte* record = data_ + (cursor_ & mask_);
-    std::byte* buffer = out.raw();
-    detail::copy_from_shared(buffer, record, sizeof(RecordHeader));
-    const auto* header = reinterpret_cast<const RecordHeader*>(buffer);
-    std::uint64_t length = header->length;
-    const bool sane = length >= sizeof(RecordHeader) &&
-                      length <= sizeof(RecordHeader) + std::uint64_t{out.max_payload()} &&
-                      (cursor_ & mask_) + length <= capacity_;
-    if (sane && header->type != kPaddingType && length > sizeof(RecordHeader)) {
-      detail::copy_from_shared(buffer + sizeof(RecordHeader), record + sizeof(RecordHeader),
-                               align_up(length, kRecordAlignment) - sizeof(RecordHeader));
-    }
-    // R3. acquire fence: orders the copy above before the intent load below, pairing with
-    // the writer's release fence after its intent store (W2) [SYNC A].
-    std::atomic_thread_fence(std::memory_order_acquire);
-    const std::uint64_t intent = layout_->cursor.tail_intent.load(std::memory_order_relaxed);
-    if (intent - cursor_ > capacity_) [[unlikely]]
-      return on_lapped();
-    if (!sane) [[unlikely]] {
-      throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
-                                          "\" holds a record of impossible length " +
-                                          std::to_string(length) + " at position " +
-                                          std::to_string(cursor_));
-    }
-    if (header->type == kPaddingType) {
-      cursor_ += length;  // padding runs exactly to the end of the data area
-      continue;
-    }
-    if (expected_seq_ != 0 && header->seq != expected_seq_) [[unlikely]] {
-      throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
-                                          "\" skipped from seq " + std::to_string(expected_seq_) +
-                                          " to " + std::to_string(header->seq));
-    }
-    cursor_ += align_up(length, kRecordAlignment);
-    expected_seq_ = header->seq + 1;
-    if (slot_ != nullptr) {
-      // relaxed: a lone progress counter for stat; orders nothing.
-      slot_->position_seq.store(header->seq, std::memory_order_relaxed);
-      slot_->position_publish_ns.store(header->publish_ns, std::memory_order_relaxed);
-    }
-    return {PollStatus::record};
+  while (batch_read_ == batch_size_) {
+    const PollResult result = refill();
+    if (result.status != PollStatus::record) return result;
   }
+  // Hand out the next record of the validated private copy: no shared memory touched.
+  const std::byte* record = batch_.raw() + batch_read_;
+  const auto* header = reinterpret_cast<const RecordHeader*>(record);
+  const std::uint64_t aligned = align_up(header->length, kRecordAlignment);
+  if (expected_seq_ != 0 && header->seq != expected_seq_) [[unlikely]] {
+    throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
+                                        "\" skipped from seq " + std::to_string(expected_seq_) +
+                                        " to " + std::to_string(header->seq));
+  }
+  out.record_ = record;
+  batch_read_ += aligned;
+  cursor_ = batch_start_ + batch_read_;
+  expected_seq_ = header->seq + 1;
+  if (slot_ != nullptr) {
+    // relaxed: a lone progress counter for stat; orders nothing.
+    slot_->position_seq.store(header->seq, std::memory_order_relaxed);
+    slot_->position_publish_ns.store(header->publish_ns, std::memory_order_relaxed);
+  }
+  return {PollStatus::record};
 }
 
 }  // namespace evring
