@@ -117,15 +117,7 @@ RingWriter RingWriter::create(const RingOptions& options) {
       const std::uint64_t incarnation = previous_incarnation + 1;
       Registry registry = Registry::create(options.instance, incarnation, options.mode);
       auto* layout = new (ring.data()) RingLayout{};
-      const ProcessIdentity self = ProcessIdentity::self();
-      layout->preamble.magic = kSegmentMagic;
-      layout->preamble.layout_version = kRingLayoutVersion;
-      layout->preamble.kind = SegmentKind::ring;
-      layout->preamble.owner_pid = self.pid;
-      layout->preamble.owner_start_ticks = self.start_ticks;
-      layout->preamble.incarnation = incarnation;
-      layout->preamble.total_bytes = bytes;
-      layout->preamble.created_ns = monotonic_ns();
+      write_preamble(layout->preamble, SegmentKind::ring, kRingLayoutVersion, incarnation, bytes);
       layout->config = RingConfig{options.capacity, kRingDataOffset, kRecordAlignment,
                                   options.max_payload, options.first_seq};
       // relaxed: published by the release store of `ready` below.

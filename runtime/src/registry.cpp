@@ -56,15 +56,8 @@ Registry Registry::create(const std::string& instance, std::uint64_t incarnation
   pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
   pthread_mutex_init(&layout->claim_mutex, &attr);
   pthread_mutexattr_destroy(&attr);
-  const ProcessIdentity self = ProcessIdentity::self();
-  layout->preamble.magic = kSegmentMagic;
-  layout->preamble.layout_version = kRegistryLayoutVersion;
-  layout->preamble.kind = SegmentKind::registry;
-  layout->preamble.owner_pid = self.pid;
-  layout->preamble.owner_start_ticks = self.start_ticks;
-  layout->preamble.incarnation = incarnation;
-  layout->preamble.total_bytes = sizeof(RegistryLayout);
-  layout->preamble.created_ns = monotonic_ns();
+  write_preamble(layout->preamble, SegmentKind::registry, kRegistryLayoutVersion, incarnation,
+                 sizeof(RegistryLayout));
   // relaxed: published to other processes by the ring's `ready` store, which comes later.
   layout->writer.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
   // release: pairs with the acquire load in open(); the fields above are visible first.

@@ -7,7 +7,10 @@
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 
+#include "evring/clock.hpp"
 #include "evring/error.hpp"
+#include "evring/layout.hpp"
+#include "evring/process.hpp"
 
 namespace bip = boost::interprocess;
 
@@ -31,6 +34,19 @@ void validate_instance_name(const std::string& name) {
                 "bad instance name \"" + name +
                     "\": use 1 to 64 letters, digits, '_', '-' or '.', not starting with '.'");
   }
+}
+
+void write_preamble(SegmentPreamble& preamble, SegmentKind kind, std::uint32_t layout_version,
+                    std::uint64_t incarnation, std::uint64_t total_bytes) {
+  const ProcessIdentity self = ProcessIdentity::self();
+  preamble.magic = kSegmentMagic;
+  preamble.layout_version = layout_version;
+  preamble.kind = kind;
+  preamble.owner_pid = self.pid;
+  preamble.owner_start_ticks = self.start_ticks;
+  preamble.incarnation = incarnation;
+  preamble.total_bytes = total_bytes;
+  preamble.created_ns = monotonic_ns();
 }
 
 std::string segment_name(const std::string& instance, const std::string& part) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,14 @@ void validate_instance_name(const std::string& name);
 
 // "evring.<instance>.<part>", the shm object name under /dev/shm.
 std::string segment_name(const std::string& instance, const std::string& part);
+
+struct SegmentPreamble;
+enum class SegmentKind : std::uint32_t;
+
+// The creator of a segment: fills in its preamble with this process as owner. The state
+// stays `initializing` until the creator stores `ready` (with release) when all is set.
+void write_preamble(SegmentPreamble& preamble, SegmentKind kind, std::uint32_t layout_version,
+                    std::uint64_t incarnation, std::uint64_t total_bytes);
 
 class SharedSegment {
  public:
