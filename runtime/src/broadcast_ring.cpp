@@ -24,7 +24,8 @@ std::string no_writer_message(const std::string& instance) {
 
 // What a segment's preamble says about it, read without trusting anything after it.
 struct SegmentVerdict {
-  bool ours = false;  // our magic and kind
+  bool ours = false;        // our magic and kind
+  bool magic_zero = false;  // nothing written yet (a creator mid-way)
   bool same_layout = false;
   bool owner_alive = false;
   std::uint32_t state = 0;
@@ -40,6 +41,7 @@ SegmentVerdict inspect(const SharedSegment& segment, SegmentKind kind, std::uint
   // acquire: pairs with the creator's release store of `ready`; the fields are complete.
   verdict.state = preamble->state.load(std::memory_order_acquire);
   verdict.ours = preamble->magic == kSegmentMagic && preamble->kind == kind;
+  verdict.magic_zero = preamble->magic == 0;
   verdict.layout_version = preamble->layout_version;
   verdict.same_layout = verdict.ours && preamble->layout_version == version;
   verdict.owner_pid = preamble->owner_pid;
@@ -202,6 +204,12 @@ void RingReader::map_current(bool from_start) {
     ring = SharedSegment::open(ring_name, Access::read_only);
     if (!ring) throw Error(ErrorCode::no_instance, no_writer_message(instance));
     const SegmentVerdict verdict = inspect(*ring, SegmentKind::ring, kRingLayoutVersion);
+    const bool still_blank = verdict.magic_zero && ring->size() >= kRingDataOffset;
+    if (!verdict.ours && still_blank && monotonic_ns() < deadline) {
+      // A writer is sizing and zeroing a new segment and has not written its header yet.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
     if (!verdict.ours) {
       throw Error(ErrorCode::incompatible, "/dev/shm/" + ring_name +
                                                " is not an evring ring: remove it, then start " +

@@ -39,8 +39,9 @@
 // fence orders the intent store before the data stores) and the reader reads the intent
 // after copying (R3's acquire fence orders the copy before the intent load). If the copy
 // saw a single overwritten byte, the two fences synchronize and R3 must see that intent
-// or a later one. The writer never reads anything a reader writes on this path, so no
-// reader can slow it down or stop it: a slow reader is lapped, never waited for.
+// or a later one. The only thing the writer reads that readers write is the wake-request
+// flag (W6), and it never waits on it, so no reader can stop the writer: a slow reader is
+// lapped, never waited for.
 // This is the protocol of Aeron's broadcast buffer.
 //
 // Readers map the ring read-only (PROT_READ): no plugin bug can corrupt the stream.

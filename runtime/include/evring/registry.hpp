@@ -26,7 +26,7 @@
 
 namespace evring {
 
-inline constexpr std::uint32_t kRegistryLayoutVersion = 1;
+inline constexpr std::uint32_t kRegistryLayoutVersion = 2;  // 2: wake_requested flag
 inline constexpr std::size_t kMaxReaders = 64;
 inline constexpr std::size_t kReaderIdBytes = 48;
 inline constexpr std::size_t kReaderViewBytes = 32;
