@@ -13,7 +13,7 @@ namespace {
 constexpr std::int64_t kLivenessCheckIntervalNs = 50'000'000;  // writer pid probe when idle
 constexpr std::int64_t kReadyWaitNs = 2'000'000'000;           // a writer mid-start
 constexpr std::int64_t kFutexBackstopNs = 2'000'000;           // see RingWriter::publish W6
-constexpr int kBlockSpinsBeforeSleep = 512;
+constexpr std::uint32_t kBlockSpinsBeforeSleep = 512;
 // A reader copies at most this much per batch (or one largest record): big enough to
 // drain a backlog in few trips to the cursor line, small enough to stay in L1/L2.
 constexpr std::size_t kReaderBatchBytes = 32 << 10;
@@ -117,7 +117,16 @@ RingWriter RingWriter::create(const RingOptions& options) {
       const std::size_t bytes = kRingDataOffset + options.capacity;
       SharedSegment ring = SharedSegment::create(ring_name, bytes, options.mode);
       const std::uint64_t incarnation = previous_incarnation + 1;
-      Registry registry = Registry::create(options.instance, incarnation, options.mode);
+      // The ring's name is ours now; if the registry cannot be made, give the name back
+      // rather than leave a ring that stays `initializing`.
+      Registry registry = [&] {
+        try {
+          return Registry::create(options.instance, incarnation, options.mode);
+        } catch (...) {
+          SharedSegment::remove(ring_name);
+          throw;
+        }
+      }();
       auto* layout = new (ring.data()) RingLayout{};
       write_preamble(layout->preamble, SegmentKind::ring, kRingLayoutVersion, incarnation, bytes);
       layout->config = RingConfig{options.capacity, kRingDataOffset, kRecordAlignment,
@@ -138,10 +147,9 @@ RingWriter RingWriter::create(const RingOptions& options) {
 }
 
 RingWriter::RingWriter(RingWriter&&) noexcept = default;
-RingWriter& RingWriter::operator=(RingWriter&&) noexcept = default;
 
 RingWriter::~RingWriter() {
-  if (layout_ == nullptr || ring_segment_ == nullptr) return;
+  if (ring_segment_ == nullptr) return;  // moved from
   // release: readers that load `closed` (acquire) have seen every record before it.
   layout_->preamble.state.store(static_cast<std::uint32_t>(SegmentState::closed),
                                 std::memory_order_release);
@@ -293,10 +301,9 @@ void RingReader::adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Regi
 }
 
 RingReader::RingReader(RingReader&&) noexcept = default;
-RingReader& RingReader::operator=(RingReader&&) noexcept = default;
 
 RingReader::~RingReader() {
-  if (slot_ != nullptr && registry_ != nullptr) registry_->release_slot(*slot_);
+  if (slot_ != nullptr && registry_ != nullptr) registry_->release_slot(*slot_);  // not moved from
 }
 
 PollResult RingReader::refill() {
@@ -345,11 +352,10 @@ PollResult RingReader::refill() {
       const std::size_t aligned = align_up(header->length, kRecordAlignment);
       if (end + aligned > bytes) break;  // cut by the batch size: the next batch has it
       if (padding) {
-        if (end == 0) {
-          cursor_ += aligned;  // padding runs exactly to the end of the data area
-          break;
-        }
-        break;  // deliver what came before; the padding starts the next batch
+        // Padding runs exactly to the end of the data area: skip it if it comes first,
+        // else deliver what came before it and let it start the next batch.
+        if (end == 0) cursor_ += aligned;
+        break;
       }
       end += aligned;
     }
@@ -419,11 +425,13 @@ PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t 
   PollResult result = poll(out);
   if (result.status != PollStatus::empty) return result;  // the common case reads no clock
   const std::int64_t deadline = monotonic_ns() + timeout_ns;
-  int spins = 0;
-  for (;;) {
+  for (std::uint32_t round = 1;; ++round) {
     result = poll(out);
     if (result.status != PollStatus::empty) return result;
-    if ((++spins & 255) == 0 && monotonic_ns() >= deadline) return result;
+    // A yield can last a whole time slice, so it looks at the clock every round; the
+    // spinning strategies every 256 rounds, to keep the clock off their fast loop.
+    const bool look_at_clock = wait == WaitKind::yield || (round & 255) == 0;
+    if (look_at_clock && monotonic_ns() >= deadline) return result;
     switch (wait) {
       case WaitKind::spin:
         cpu_relax();
@@ -432,11 +440,10 @@ PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t 
         sched_yield();
         break;
       case WaitKind::block: {
-        if (spins < kBlockSpinsBeforeSleep) {
+        if (round % kBlockSpinsBeforeSleep != 0) {
           cpu_relax();
           break;
         }
-        spins = 0;
         // seq_cst store and load: announce the sleep before the last look at tail, so a
         // writer that publishes after that look sees the request and wakes us (W6).
         registry_->layout().wake_requested.store(1, std::memory_order_seq_cst);

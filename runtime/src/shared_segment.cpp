@@ -102,10 +102,9 @@ SharedSegment SharedSegment::create(const std::string& name, std::size_t bytes, 
     // Touch every page now: tmpfs allocates on first write, and a page fault in the middle
     // of a publish would cost microseconds. It also surfaces a too-small /dev/shm here
     // (as an error) rather than as a SIGBUS later.
-    if (::posix_fallocate(impl->object.get_mapping_handle().handle, 0, static_cast<off_t>(bytes)) !=
-        0) {
-      throw bip::interprocess_exception(bip::error_info(ENOSPC));
-    }
+    const int err =
+        ::posix_fallocate(impl->object.get_mapping_handle().handle, 0, static_cast<off_t>(bytes));
+    if (err != 0) throw bip::interprocess_exception(bip::error_info(err));
     std::memset(impl->region.get_address(), 0, bytes);
   } catch (const bip::interprocess_exception& e) {
     bip::shared_memory_object::remove(name.c_str());

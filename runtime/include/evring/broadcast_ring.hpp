@@ -138,7 +138,8 @@ class RingWriter {
   // are marked superseded, so their readers know to reattach, and replaced.
   static RingWriter create(const RingOptions& options);
   RingWriter(RingWriter&&) noexcept;
-  RingWriter& operator=(RingWriter&&) noexcept;
+  // Not assignable: overwriting a live writer would have to close its instance first.
+  RingWriter& operator=(RingWriter&&) = delete;
   // Marks the ring closed and removes the segments' names (readers learn it at once).
   ~RingWriter();
 
@@ -259,7 +260,8 @@ class RingReader {
   // must outlive the reader.
   static RingReader attach_in_process(RingWriter& writer, const ReaderOptions& options);
   RingReader(RingReader&&) noexcept;
-  RingReader& operator=(RingReader&&) noexcept;
+  // Not assignable: overwriting a reader would have to release its registry slot first.
+  RingReader& operator=(RingReader&&) = delete;
   ~RingReader();  // frees the registry slot
 
   // Reader thread only. Never blocks. On `record`, `out` holds the record.
