@@ -357,7 +357,9 @@ std::uint64_t JournalWriter::append(std::uint32_t type, std::span<const std::byt
   }
   const std::size_t total = sizeof(JournalRecordHeader) + align_up(payload.size(), 8);
   if (s.offset + total > s.segment.size()) {
-    // Roll: the old segment's unused tail stays zero, which readers read as its end.
+    // Roll: the old segment's unused tail stays zero, which readers read as its end. Its
+    // records are made durable now, since sync() only reaches the current segment.
+    if (::fdatasync(s.segment.fd()) != 0) throw_file_error("cannot sync", s.segment.path(), errno);
     MappedFile next = create_segment(s.options, s.next_seq);
     s.segment = std::move(next);
     s.offset = sizeof(JournalSegmentHeader);
