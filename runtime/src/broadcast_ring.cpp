@@ -347,7 +347,8 @@ PollResult RingReader::refill() {
         throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
                                             "\" holds a record of impossible length " +
                                             std::to_string(header->length) + " at position " +
-                                            std::to_string(cursor_ + end));
+                                            std::to_string(cursor_ + end) +
+                                            ": the ring is corrupt; restart its writer");
       }
       const std::size_t aligned = align_up(header->length, kRecordAlignment);
       if (end + aligned > bytes) break;  // cut by the batch size: the next batch has it

@@ -24,12 +24,14 @@ std::string read_name(const char* src, std::size_t capacity) {
 // still consistent (every write under it is a plain field store), so mark it so.
 class ClaimLock {
  public:
-  explicit ClaimLock(pthread_mutex_t* mutex) : mutex_(mutex) {
+  ClaimLock(pthread_mutex_t* mutex, const std::string& segment_name) : mutex_(mutex) {
     const int rc = pthread_mutex_lock(mutex_);
     if (rc == EOWNERDEAD) {
       pthread_mutex_consistent(mutex_);
     } else if (rc != 0) {
-      throw Error(ErrorCode::io, "cannot lock the reader registry: " + errno_text(rc));
+      throw Error(ErrorCode::io, "cannot lock the reader registry /dev/shm/" + segment_name + ": " +
+                                     errno_text(rc) +
+                                     " (restart the instance's writer to renew it)");
     }
   }
   ~ClaimLock() { pthread_mutex_unlock(mutex_); }
@@ -97,7 +99,7 @@ Registry Registry::open(const std::string& instance, Access access) {
 
 ReaderSlot& Registry::claim_slot(const ReaderIdentity& identity) {
   const ProcessIdentity self = ProcessIdentity::self();
-  ClaimLock lock(&layout_->claim_mutex);
+  ClaimLock lock(&layout_->claim_mutex, segment_.name());
   for (ReaderSlot& slot : layout_->slots) {
     // relaxed: under the claim mutex, which orders claims among themselves.
     const std::uint64_t pid = slot.owner_pid.load(std::memory_order_relaxed);
@@ -126,7 +128,7 @@ ReaderSlot& Registry::claim_slot(const ReaderIdentity& identity) {
 }
 
 void Registry::release_slot(ReaderSlot& slot) {
-  ClaimLock lock(&layout_->claim_mutex);
+  ClaimLock lock(&layout_->claim_mutex, segment_.name());
   // release: the row's last counters are visible to whoever claims it next.
   slot.owner_pid.store(0, std::memory_order_release);
 }

@@ -404,7 +404,8 @@ inline PollResult RingReader::poll(RecordBuffer& out) {
   if (expected_seq_ != 0 && header->seq != expected_seq_) [[unlikely]] {
     throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
                                         "\" skipped from seq " + std::to_string(expected_seq_) +
-                                        " to " + std::to_string(header->seq));
+                                        " to " + std::to_string(header->seq) +
+                                        ": the ring is corrupt; restart its writer");
   }
   out.record_ = record;
   batch_read_ += aligned;
