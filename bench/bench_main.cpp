@@ -9,8 +9,9 @@
 
 #include <fmt/format.h>
 
-#include "child_process.hpp"
 #include "evring/error.hpp"
+#include "harness/cpu_pinning.hpp"
+#include "harness/interrupt.hpp"
 #include "report.hpp"
 #include "subcommands.hpp"
 
@@ -19,6 +20,7 @@ namespace {
 using evring::Error;
 using evring::ErrorCode;
 using namespace evring::bench;
+using evring::harness::online_cpus;
 
 constexpr int kExitError = 2;
 
@@ -167,7 +169,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    install_interrupt_handler();
+    evring::harness::install_interrupt_handlers();
     const bool run_latency_command = latency_command->parsed();
     const std::string json_path = run_latency_command ? latency_json : throughput_json;
     // Every flag is checked before the first measurement, so a typo costs no run.

@@ -11,10 +11,13 @@
 
 #include <fmt/format.h>
 
-#include "child_process.hpp"
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
 #include "evring/latency_recorder.hpp"
+#include "harness/child_process.hpp"
+#include "harness/cpu_pinning.hpp"
+#include "harness/interrupt.hpp"
+#include "harness/shared_memory.hpp"
 #include "machine_stalls.hpp"
 #include "pacer.hpp"
 #include "payload_pattern.hpp"
@@ -23,6 +26,13 @@
 
 namespace evring::bench {
 namespace {
+
+using harness::ChildProcess;
+using harness::flush_stdio;
+using harness::pin_to_cpu;
+using harness::SharedArray;
+using harness::throw_if_interrupted;
+using harness::wait_until;
 
 constexpr std::uint32_t kBenchRecordType = 1;
 constexpr std::uint32_t kFloorMessageBytes = sizeof(std::uint64_t) + sizeof(std::int64_t);

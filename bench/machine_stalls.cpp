@@ -5,13 +5,18 @@
 
 #include <fmt/format.h>
 
-#include "child_process.hpp"
 #include "evring/clock.hpp"
 #include "evring/layout.hpp"
+#include "harness/child_process.hpp"
+#include "harness/cpu_pinning.hpp"
+#include "harness/shared_memory.hpp"
 #include "report.hpp"
 
 namespace evring::bench {
 namespace {
+
+using harness::ChildProcess;
+using harness::SharedArray;
 
 constexpr std::int64_t kStartTimeoutNs = 5'000'000'000;
 
@@ -47,7 +52,7 @@ MachineStalls measure_machine_stalls(unsigned reader_cpu, std::int64_t duration_
   // Both sides start at the same instant, so they watch the same stretch of time.
   const std::int64_t start = monotonic_ns() + 20'000'000;
   ChildProcess child = ChildProcess::spawn("stall watcher", [&] {
-    pin_to_cpu(reader_cpu);
+    harness::pin_to_cpu(reader_cpu);
     child_half->stalls = watch_clock(start, duration_ns);
     // release: pairs with the parent's acquire below; the summary is complete.
     child_half->finished.store(1, std::memory_order_release);

@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "child_process.hpp"
 #include "evring/error.hpp"
+#include "harness/cpu_pinning.hpp"
 
 namespace evring::bench {
 namespace {
@@ -55,7 +55,7 @@ MachineInfo probe_machine() {
     }
   }
   if (machine.cpu.empty()) machine.cpu = "unknown";
-  machine.cores = online_cpus();
+  machine.cores = harness::online_cpus();
   utsname names{};
   machine.kernel = ::uname(&names) == 0 ? names.release : "unknown";
   return machine;

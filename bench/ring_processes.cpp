@@ -1,10 +1,22 @@
 #include "ring_processes.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "evring/error.hpp"
+#include "harness/cpu_pinning.hpp"
 
 namespace evring::bench {
+namespace {
+
+// "bench-<pid>-<tag>-<n>": unique per run and per call, so concurrent runs never meet.
+std::string unique_instance_name(const std::string& tag) {
+  static unsigned counter = 0;
+  return "bench-" + std::to_string(::getpid()) + "-" + tag + "-" + std::to_string(counter++);
+}
+
+}  // namespace
 
 RingWriter create_bench_ring(const std::string& tag, std::uint64_t ring_bytes,
                              std::uint32_t largest_payload) {
@@ -17,7 +29,7 @@ RingWriter create_bench_ring(const std::string& tag, std::uint64_t ring_bytes,
 
 std::vector<unsigned> reader_cpus(unsigned count, unsigned writer_cpu, unsigned reader_cpu) {
   std::vector<unsigned> order{reader_cpu};
-  for (unsigned cpu = 0; cpu < online_cpus(); ++cpu) {
+  for (unsigned cpu = 0; cpu < harness::online_cpus(); ++cpu) {
     if (cpu != writer_cpu && cpu != reader_cpu) order.push_back(cpu);
   }
   if (writer_cpu != reader_cpu) order.push_back(writer_cpu);
@@ -26,12 +38,12 @@ std::vector<unsigned> reader_cpus(unsigned count, unsigned writer_cpu, unsigned 
   return cpus;
 }
 
-ChildProcess spawn_ring_reader(const std::string& role, const RingWriter& writer, unsigned cpu,
-                               WaitKind wait, ReadyFlag& ready,
-                               const std::function<int(RingReader&)>& body) {
+harness::ChildProcess spawn_ring_reader(const std::string& role, const RingWriter& writer,
+                                        unsigned cpu, WaitKind wait, ReadyFlag& ready,
+                                        const std::function<int(RingReader&)>& body) {
   const std::string instance = writer.instance();
-  return ChildProcess::spawn(role, [&, instance] {
-    pin_to_cpu(cpu);
+  return harness::ChildProcess::spawn(role, [&, instance] {
+    harness::pin_to_cpu(cpu);
     ReaderOptions options;
     options.instance = instance;
     options.start = StartAt::earliest;

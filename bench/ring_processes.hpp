@@ -1,5 +1,5 @@
 // A benchmark ring and the reader processes that tail it: what the latency and throughput
-// subcommands share beyond plain fork plumbing (child_process.hpp).
+// subcommands share beyond plain fork plumbing (harness/child_process.hpp).
 #pragma once
 
 #include <atomic>
@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "child_process.hpp"
 #include "evring/broadcast_ring.hpp"
 #include "evring/layout.hpp"
 #include "evring/wait_strategy.hpp"
+#include "harness/child_process.hpp"
 
 namespace evring::bench {
 
@@ -35,9 +35,9 @@ std::vector<unsigned> reader_cpus(unsigned count, unsigned writer_cpu, unsigned 
 
 // Forks a reader process: pins it to `cpu`, attaches to the writer's instance from its
 // first record, announces `ready`, then runs `body`, whose return value is the exit status.
-ChildProcess spawn_ring_reader(const std::string& role, const RingWriter& writer, unsigned cpu,
-                               WaitKind wait, ReadyFlag& ready,
-                               const std::function<int(RingReader&)>& body);
+harness::ChildProcess spawn_ring_reader(const std::string& role, const RingWriter& writer,
+                                        unsigned cpu, WaitKind wait, ReadyFlag& ready,
+                                        const std::function<int(RingReader&)>& body);
 
 // The next poll result: polls first (no clock read when a record is there), and only when
 // the ring is empty idles per `wait` up to timeout_ns.

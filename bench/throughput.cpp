@@ -10,15 +10,23 @@
 
 #include <fmt/format.h>
 
-#include "child_process.hpp"
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
+#include "harness/child_process.hpp"
+#include "harness/cpu_pinning.hpp"
+#include "harness/interrupt.hpp"
+#include "harness/shared_memory.hpp"
 #include "payload_pattern.hpp"
 #include "ring_processes.hpp"
 #include "subcommands.hpp"
 
 namespace evring::bench {
 namespace {
+
+using harness::ChildProcess;
+using harness::flush_stdio;
+using harness::online_cpus;
+using harness::SharedArray;
 
 constexpr std::uint32_t kBenchRecordType = 1;
 constexpr std::int64_t kAttachTimeoutNs = 5'000'000'000;
@@ -134,7 +142,7 @@ double publish_flat_out(RingWriter& writer, std::uint32_t payload_bytes, double 
   const std::int64_t elapsed = monotonic_ns() - start;
   // A reader that died mid-run would make its row meaningless: say so now.
   for (ChildProcess& reader : readers) reader.check_running();
-  throw_if_interrupted();
+  harness::throw_if_interrupted();
   return static_cast<double>(published) * 1e9 / static_cast<double>(elapsed);
 }
 
@@ -156,7 +164,7 @@ Measurement measure(const Setup& setup, const ThroughputOptions& options) {
                                         }));
     watched.push_back(&readers.back());
   }
-  wait_until(
+  harness::wait_until(
       [&] {
         for (unsigned i = 0; i < setup.readers; ++i) {
           if (!tallies[i].ready.is_set()) return false;
@@ -175,7 +183,7 @@ Measurement measure(const Setup& setup, const ThroughputOptions& options) {
   finish->final_seq.store(writer.next_seq() - 1, std::memory_order_release);
 
   if (setup.role == ReaderRole::stopped) {
-    for (ChildProcess& reader : readers) reader.kill_now();  // lapped many times over
+    for (ChildProcess& reader : readers) reader.kill_and_reap();  // lapped many times over
     return result;
   }
   const std::int64_t deadline = monotonic_ns() + kDrainTimeoutNs;
@@ -275,7 +283,7 @@ void compare_stopped_reader(const ThroughputOptions& options, std::vector<Result
 }  // namespace
 
 std::vector<ResultRow> run_throughput(const ThroughputOptions& options) {
-  pin_to_cpu(options.writer_cpu);
+  harness::pin_to_cpu(options.writer_cpu);
   const unsigned cores = online_cpus();
   fmt::print("throughput: writer on CPU {}, flat out for {:.1f} s per row\n", options.writer_cpu,
              options.duration_s);

@@ -184,7 +184,7 @@ TEST_F(JournalTest, DamageBeforeTheLastSegmentIsCorruptionNotATornTail) {
 
 TEST_F(JournalTest, KillNineMidAppendLosesNothingAppendedBefore) {
   test::SharedBlock<std::atomic<std::uint64_t>> appended;
-  test::ChildProcess child([&] {
+  test::ChildProcess child = test::ChildProcess::spawn("journal writer", [&] {
     JournalWriter journal = JournalWriter::open(options(256 << 10));
     std::vector<std::byte> bytes(kMaxPayload);
     for (;;) {

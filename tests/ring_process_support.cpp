@@ -93,9 +93,9 @@ void every_reader_sees_every_record(std::uint64_t records) {
   RingWriter writer = RingWriter::create(ring_options(name, 8u << 20));
   std::vector<std::unique_ptr<ChildProcess>> readers;
   for (int i = 0; i < 3; ++i) {
-    readers.push_back(std::make_unique<ChildProcess>([&, i] {
-      return run_reader(name, "reader-" + std::to_string(i), *shared, shared->readers[i]);
-    }));
+    const std::string id = "reader-" + std::to_string(i);
+    readers.push_back(std::make_unique<ChildProcess>(ChildProcess::spawn(
+        id, [&, i, id] { return run_reader(name, id, *shared, shared->readers[i]); })));
   }
   ASSERT_TRUE(wait_until([&] { return writer.registry().readers().size() == 3; }, 20s));
   constexpr std::uint64_t kWindow = 8000;  // records: well under what 8 MiB holds

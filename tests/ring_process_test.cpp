@@ -27,7 +27,8 @@ TEST(RingProcesses, StoppedReaderIsLappedReportsWhatItMissedAndNeverYieldsABadRe
   SharedBlock<Shared> shared;
   RingWriter writer = RingWriter::create(ring_options(name, 1u << 16));
   ReaderReport& report = shared->readers[0];
-  ChildProcess reader([&] { return run_reader(name, "stopped", *shared, report); });
+  ChildProcess reader = ChildProcess::spawn(
+      "stopped reader", [&] { return run_reader(name, "stopped", *shared, report); });
   ASSERT_TRUE(test::wait_until([&] { return report.attached.load() == 1; }, 20s));
   for (int i = 0; i < 1000; ++i) publish_test_record(writer);
   ASSERT_TRUE(test::wait_until([&] { return report.last_seq.load() == 1000; }, 20s));
@@ -66,7 +67,7 @@ TEST(RingProcesses, StoppedSleepingReaderCostsTheWriterOneWakeNotOnePerPublish) 
   InstanceCleanup cleanup(name);
   RingWriter writer = RingWriter::create(ring_options(name, 1u << 20));
   std::atomic<std::uint32_t>& wake_requested = writer.registry().layout().wake_requested;
-  ChildProcess sleeper([&] {
+  ChildProcess sleeper = ChildProcess::spawn("sleeping reader", [&] {
     ReaderOptions options;
     options.instance = name;
     options.identity = {"sleeper", "test", WaitKind::block};
@@ -89,7 +90,8 @@ TEST(RingProcessesDeathTest, ReaderThatWritesIntoTheRingDiesAndOthersCarryOn) {
   SharedBlock<Shared> shared;
   RingWriter writer = RingWriter::create(ring_options(name, 1u << 20));
   ReaderReport& report = shared->readers[0];
-  ChildProcess good_reader([&] { return run_reader(name, "good", *shared, report); });
+  ChildProcess good_reader =
+      ChildProcess::spawn("good reader", [&] { return run_reader(name, "good", *shared, report); });
   ASSERT_TRUE(test::wait_until([&] { return report.attached.load() == 1; }, 20s));
   for (int i = 0; i < 100; ++i) publish_test_record(writer);
 
@@ -119,7 +121,8 @@ TEST(RingProcesses, WriterKilledMidStreamIsSeenGoneThenReplacedByANewIncarnation
   const std::string name = unique_instance("crash");
   InstanceCleanup cleanup(name);
   SharedBlock<std::atomic<std::uint64_t>> published;
-  auto first = std::make_unique<ChildProcess>([&] { return run_paced_writer(name, *published); });
+  auto first = std::make_unique<ChildProcess>(
+      ChildProcess::spawn("first writer", [&] { return run_paced_writer(name, *published); }));
   ASSERT_TRUE(test::wait_until([&] { return published->load() >= 10; }, 20s));
 
   ReaderOptions options;
@@ -148,7 +151,8 @@ TEST(RingProcesses, WriterKilledMidStreamIsSeenGoneThenReplacedByANewIncarnation
   first.reset();
 
   published->store(0);
-  ChildProcess second([&] { return run_paced_writer(name, *published); });
+  ChildProcess second =
+      ChildProcess::spawn("second writer", [&] { return run_paced_writer(name, *published); });
   ASSERT_TRUE(test::wait_until([&] { return published->load() >= 10; }, 20s));
   r = reader.wait_next(buffer, WaitKind::yield, 5'000'000'000);
   ASSERT_EQ(r.status, PollStatus::writer_replaced);

@@ -299,7 +299,7 @@ TEST(Ring, ReaderRefusesAnotherLayoutVersionAndNamesBoth) {
 TEST(Ring, WriterReplacesASegmentLeftByADeadWriterOfAnyVersion) {
   const std::string name = unique_instance("stale");
   InstanceCleanup cleanup(name);
-  test::ChildProcess dead([] { return 0; });
+  test::ChildProcess dead = test::ChildProcess::spawn("dead writer", [] { return 0; });
   ASSERT_NE(dead.wait_for_exit(std::chrono::seconds(10)), -1);
   forge_ring(name, 99, static_cast<std::uint64_t>(dead.pid()));
   SharedSegment old_view = *SharedSegment::open(segment_name(name, "ring"), Access::read_only);
@@ -371,7 +371,7 @@ TEST(Registry, SlotOfADeadReaderIsShownDeadAndReclaimed) {
   const std::string name = unique_instance("deadslot");
   InstanceCleanup cleanup(name);
   RingWriter writer = RingWriter::create(small_ring(name));
-  test::ChildProcess child([&] {
+  test::ChildProcess child = test::ChildProcess::spawn("crashing reader", [&] {
     RingReader reader = RingReader::attach(reader_options(name));
     ::_exit(0);  // dies holding its slot, as a crash would
     return 0;

@@ -33,48 +33,6 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
   return true;
 }
 
-ChildProcess::ChildProcess(const std::function<int()>& body) {
-  pid_ = ::fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    int code = 1;
-    try {
-      code = body();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child %d: %s\n", ::getpid(), e.what());
-      code = 99;
-    }
-    std::fflush(nullptr);
-    ::_exit(code);  // no atexit handlers, no gtest teardown in the child
-  }
-}
-
-ChildProcess::~ChildProcess() {
-  if (!reaped_) kill_and_reap();
-}
-
-int ChildProcess::wait_for_exit(std::chrono::milliseconds timeout) {
-  if (reaped_) return status_;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const pid_t r = ::waitpid(pid_, &status_, WNOHANG);
-    if (r == pid_) {
-      reaped_ = true;
-      return status_;
-    }
-    if (std::chrono::steady_clock::now() > deadline) return -1;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-}
-
-void ChildProcess::kill_and_reap() {
-  if (reaped_) return;
-  ::kill(pid_, SIGKILL);
-  ::kill(pid_, SIGCONT);  // a stopped child still dies of SIGKILL; this is belt and braces
-  ::waitpid(pid_, &status_, 0);
-  reaped_ = true;
-}
-
 char process_state(pid_t pid) {
   FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
   if (f == nullptr) return '?';

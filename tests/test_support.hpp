@@ -1,5 +1,6 @@
-// Helpers shared by the tests: unique instance names, child processes with deadlines,
-// and payloads that a reader can verify from the sequence number alone.
+// Helpers shared by the tests: unique instance names, waits with a timeout, and payloads
+// that a reader can verify from the sequence number alone. Child processes and the memory
+// shared with them are the harness's, as in the tools and benchmarks.
 #pragma once
 
 #include <chrono>
@@ -12,13 +13,14 @@
 #include <vector>
 
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "evring/clock.hpp"
 #include "evring/shared_segment.hpp"
+#include "harness/child_process.hpp"
+#include "harness/shared_memory.hpp"
 
 namespace evring::test {
 
@@ -40,50 +42,13 @@ class InstanceCleanup {
 // Polls `done` every 100 µs until it returns true or `timeout` passes.
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
-// A forked child running `body`; its return value is the exit code. Killed (SIGKILL) and
-// reaped at destruction if still running, so no test leaves a process behind.
-class ChildProcess {
- public:
-  explicit ChildProcess(const std::function<int()>& body);
-  ~ChildProcess();
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
+// A forked child, killed and reaped at destruction if still running, so no test leaves a
+// process behind. wait_for_exit returns the raw wait status, or -1 (kStillRunning).
+using ChildProcess = harness::ChildProcess;
 
-  pid_t pid() const { return pid_; }
-  void signal(int sig) const { ::kill(pid_, sig); }
-  // Waits for exit up to `timeout`; returns the raw wait status, or -1 on timeout.
-  int wait_for_exit(std::chrono::milliseconds timeout);
-  // SIGKILL and reap.
-  void kill_and_reap();
-  bool exited() const { return reaped_; }
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  int status_ = 0;
-};
-
-// Memory shared with forked children (MAP_SHARED | MAP_ANONYMOUS), zero-initialized.
+// One T shared with forked children, value-initialized.
 template <typename T>
-class SharedBlock {
- public:
-  SharedBlock() {
-    void* p = ::mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    value_ = new (p) T{};
-  }
-  ~SharedBlock() {
-    value_->~T();
-    ::munmap(value_, sizeof(T));
-  }
-  SharedBlock(const SharedBlock&) = delete;
-  SharedBlock& operator=(const SharedBlock&) = delete;
-  T* operator->() const { return value_; }
-  T& operator*() const { return *value_; }
-
- private:
-  T* value_;
-};
+using SharedBlock = harness::SharedArray<T>;
 
 // The state letter of /proc/PID/stat ('R', 'S', 'T' for stopped, 'Z'...), '?' if gone.
 char process_state(pid_t pid);

@@ -2,12 +2,11 @@
 // drives a few seconds of traffic, shows progress, then what each reader saw and how long
 // records took from the writer to it. Every exit path kills the children and removes the
 // instance's segments.
-#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -18,7 +17,6 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "child_process.hpp"
 #include "command.hpp"
 #include "demo_board.hpp"
 #include "demo_payload.hpp"
@@ -28,9 +26,15 @@
 #include "evring/error.hpp"
 #include "evring/shared_segment.hpp"
 #include "exit_status.hpp"
+#include "harness/child_process.hpp"
+#include "harness/interrupt.hpp"
+#include "harness/shared_memory.hpp"
 
 namespace evring::tools {
 namespace {
+
+using harness::ChildProcess;
+using harness::interrupted;
 
 constexpr std::int64_t kSecondNs = 1'000'000'000;
 constexpr std::int64_t kStartDeadlineNs = 5 * kSecondNs;  // a child to create or attach
@@ -45,6 +49,19 @@ the end, also on error or Ctrl-C. Exit status 0 on success, 2 on error.)";
 
 // Ctrl-C: not an error of evring's, but the demo did not finish either.
 struct Interrupted {};
+
+// A child's body, whose evring::Error is printed as the evring command prints one (kind and
+// hint), on a line of its own after the progress line; the harness would print the bare
+// message.
+int run_child(const std::string& role, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "\nevring demo: %s (pid %d): %s\n", role.c_str(), ::getpid(),
+                 describe(e).c_str());
+    return kExitError;
+  }
+}
 
 // The demo's processes and the instance they made. The destructor kills the children
 // still running and removes the segments our writer created, on every path out.
@@ -103,7 +120,9 @@ void DemoRun::remove_our_segments() noexcept {
 }
 
 void DemoRun::start_writer() {
-  writer_.emplace(ChildProcess::spawn("writer", [&] { return run_demo_writer(config_, board_); }));
+  writer_.emplace(ChildProcess::spawn("writer", [&] {
+    return run_child("writer", [&] { return run_demo_writer(config_, board_); });
+  }));
   writer_pid_ = writer_->pid();
   wait_until(
       // acquire: pairs with the writer's release store of ready.
@@ -113,8 +132,10 @@ void DemoRun::start_writer() {
 
 void DemoRun::start_readers() {
   for (std::size_t i = 0; i < kDemoReaders; ++i) {
-    readers_.push_back(ChildProcess::spawn(
-        demo_reader_id(i), [this, i] { return run_demo_reader(config_, i, board_); }));
+    const std::string role = demo_reader_id(i);
+    readers_.push_back(ChildProcess::spawn(role, [this, i, role] {
+      return run_child(role, [&] { return run_demo_reader(config_, i, board_); });
+    }));
   }
   wait_until([&] { return all_readers_in(Phase::ready); }, monotonic_ns() + kStartDeadlineNs,
              "the readers to attach");
@@ -175,15 +196,8 @@ void DemoRun::wait_until(const std::function<bool()>& done, std::int64_t deadlin
 void DemoRun::check_children() {
   auto check = [](ChildProcess& child) {
     const std::optional<int> status = child.poll_exit();
-    if (status && WIFSIGNALED(*status) &&
-        (WTERMSIG(*status) == SIGINT || WTERMSIG(*status) == SIGTERM)) {
-      throw Interrupted{};
-    }
-    if (status && *status != 0) {
-      const bool said_why = WIFEXITED(*status);
-      throw Error(ErrorCode::io,
-                  child.describe_exit(*status) + (said_why ? " (see its message above)" : ""));
-    }
+    if (status && harness::killed_by_interrupt(*status)) throw Interrupted{};
+    if (status && *status != 0) throw Error(ErrorCode::io, child.describe_exit(*status));
   };
   if (writer_) check(*writer_);
   for (ChildProcess& reader : readers_) check(reader);
@@ -280,8 +294,8 @@ void check_config(const DemoConfig& config) {
 int run_demo(DemoConfig config) {
   if (config.instance.empty()) config.instance = "demo-" + std::to_string(::getpid());
   check_config(config);
-  install_interrupt_handlers();
-  SharedArea<DemoBoard> board;
+  harness::install_interrupt_handlers();
+  harness::SharedArray<DemoBoard> board;
 
   fmt::print("evring demo: instance {}, 1 writer and {} readers (wait {}), {} for {} s, ring {}\n",
              config.instance, kDemoReaders, to_string(config.wait),
