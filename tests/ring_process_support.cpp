@@ -78,6 +78,16 @@ int run_reader(const std::string& instance, const std::string& id, Shared& share
   }
 }
 
+ChildProcess start_reader_process(const std::string& instance, const std::string& id,
+                                  Shared& shared, ReaderReport& report) {
+  ChildProcess reader =
+      ChildProcess::spawn(id, [&] { return run_reader(instance, id, shared, report); });
+  if (!wait_until([&] { return report.attached.load() == 1; }, 20s)) {
+    throw std::runtime_error("reader " + id + " did not attach within 20 s");
+  }
+  return reader;
+}
+
 std::uint64_t publish_test_record(RingWriter& writer) {
   static thread_local std::vector<std::byte> bytes(kMaxPayload);
   const std::uint64_t seq = writer.next_seq();

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "evring/broadcast_ring.hpp"
+#include "test_support.hpp"
 
 namespace evring::test {
 
@@ -36,6 +37,11 @@ RingOptions ring_options(const std::string& instance, std::uint64_t capacity);
 // record up to final_seq, checking each sequence number and payload.
 int run_reader(const std::string& instance, const std::string& id, Shared& shared,
                ReaderReport& report);
+
+// Starts run_reader in a child process and returns it once the reader has attached
+// (throws if it has not within 20 s).
+ChildProcess start_reader_process(const std::string& instance, const std::string& id,
+                                  Shared& shared, ReaderReport& report);
 
 // Publishes the next test record (payload derived from its seq); returns the seq.
 std::uint64_t publish_test_record(RingWriter& writer);

@@ -27,9 +27,7 @@ TEST(RingProcesses, StoppedReaderIsLappedReportsWhatItMissedAndNeverYieldsABadRe
   SharedBlock<Shared> shared;
   RingWriter writer = RingWriter::create(ring_options(name, 1u << 16));
   ReaderReport& report = shared->readers[0];
-  ChildProcess reader = ChildProcess::spawn(
-      "stopped reader", [&] { return run_reader(name, "stopped", *shared, report); });
-  ASSERT_TRUE(test::wait_until([&] { return report.attached.load() == 1; }, 20s));
+  ChildProcess reader = start_reader_process(name, "stopped", *shared, report);
   for (int i = 0; i < 1000; ++i) publish_test_record(writer);
   ASSERT_TRUE(test::wait_until([&] { return report.last_seq.load() == 1000; }, 20s));
 
@@ -90,9 +88,7 @@ TEST(RingProcessesDeathTest, ReaderThatWritesIntoTheRingDiesAndOthersCarryOn) {
   SharedBlock<Shared> shared;
   RingWriter writer = RingWriter::create(ring_options(name, 1u << 20));
   ReaderReport& report = shared->readers[0];
-  ChildProcess good_reader =
-      ChildProcess::spawn("good reader", [&] { return run_reader(name, "good", *shared, report); });
-  ASSERT_TRUE(test::wait_until([&] { return report.attached.load() == 1; }, 20s));
+  ChildProcess good_reader = start_reader_process(name, "good", *shared, report);
   for (int i = 0; i < 100; ++i) publish_test_record(writer);
 
   EXPECT_DEATH(
