@@ -7,48 +7,17 @@
 
 #include <sched.h>
 
+#include "segment_attach.hpp"
+
 namespace evring {
 namespace {
 
 constexpr std::int64_t kLivenessCheckIntervalNs = 50'000'000;  // writer pid probe when idle
-constexpr std::int64_t kReadyWaitNs = 2'000'000'000;           // a writer mid-start
 constexpr std::int64_t kFutexBackstopNs = 2'000'000;           // see RingWriter::publish W6
 constexpr std::uint32_t kBlockSpinsBeforeSleep = 512;
 // A reader copies at most this much per batch (or one largest record): big enough to
 // drain a backlog in few trips to the cursor line, small enough to stay in L1/L2.
 constexpr std::size_t kReaderBatchBytes = 32 << 10;
-
-std::string no_writer_message(const std::string& instance) {
-  return "instance \"" + instance + "\" has no writer: start evring-writer --name " + instance;
-}
-
-// What a segment's preamble says about it, read without trusting anything after it.
-struct SegmentVerdict {
-  bool ours = false;        // our magic and kind
-  bool magic_zero = false;  // nothing written yet (a creator mid-way)
-  bool same_layout = false;
-  bool owner_alive = false;
-  std::uint32_t state = 0;
-  std::uint32_t layout_version = 0;
-  std::uint64_t owner_pid = 0;
-  std::uint64_t incarnation = 0;
-};
-
-SegmentVerdict inspect(const SharedSegment& segment, SegmentKind kind, std::uint32_t version) {
-  SegmentVerdict verdict;
-  if (segment.size() < sizeof(SegmentPreamble)) return verdict;
-  const auto* preamble = reinterpret_cast<const SegmentPreamble*>(segment.data());
-  // acquire: pairs with the creator's release store of `ready`; the fields are complete.
-  verdict.state = preamble->state.load(std::memory_order_acquire);
-  verdict.ours = preamble->magic == kSegmentMagic && preamble->kind == kind;
-  verdict.magic_zero = preamble->magic == 0;
-  verdict.layout_version = preamble->layout_version;
-  verdict.same_layout = verdict.ours && preamble->layout_version == version;
-  verdict.owner_pid = preamble->owner_pid;
-  verdict.incarnation = preamble->incarnation;
-  verdict.owner_alive = ProcessIdentity{preamble->owner_pid, preamble->owner_start_ticks}.alive();
-  return verdict;
-}
 
 }  // namespace
 
@@ -95,7 +64,8 @@ RingWriter RingWriter::create(const RingOptions& options) {
   for (int attempt = 0;; ++attempt) {
     if (std::optional<SharedSegment> existing =
             SharedSegment::open(ring_name, Access::read_write)) {
-      const SegmentVerdict old = inspect(*existing, SegmentKind::ring, kRingLayoutVersion);
+      const detail::SegmentVerdict old =
+          detail::inspect(*existing, SegmentKind::ring, kRingLayoutVersion);
       const bool finished = old.state == static_cast<std::uint32_t>(SegmentState::superseded) ||
                             old.state == static_cast<std::uint32_t>(SegmentState::closed);
       if (old.ours && old.owner_alive && !finished) {
@@ -205,52 +175,8 @@ RingReader RingReader::attach(const ReaderOptions& options) {
 
 void RingReader::map_current(bool from_start) {
   const std::string& instance = options_.instance;
-  const std::string ring_name = segment_name(instance, "ring");
-  const std::int64_t deadline = monotonic_ns() + kReadyWaitNs;
-  std::optional<SharedSegment> ring;
-  for (;;) {
-    ring = SharedSegment::open(ring_name, Access::read_only);
-    if (!ring) throw Error(ErrorCode::no_instance, no_writer_message(instance));
-    const SegmentVerdict verdict = inspect(*ring, SegmentKind::ring, kRingLayoutVersion);
-    const bool still_blank = verdict.magic_zero && ring->size() >= kRingDataOffset;
-    if (!verdict.ours && still_blank && monotonic_ns() < deadline) {
-      // A writer is sizing and zeroing a new segment and has not written its header yet.
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      continue;
-    }
-    if (!verdict.ours) {
-      throw Error(ErrorCode::incompatible, "/dev/shm/" + ring_name +
-                                               " is not an evring ring: remove it, then start " +
-                                               "evring-writer --name " + instance);
-    }
-    if (!verdict.same_layout) {
-      throw Error(ErrorCode::incompatible,
-                  "/dev/shm/" + ring_name + " has ring layout version " +
-                      std::to_string(verdict.layout_version) + " but this build reads version " +
-                      std::to_string(kRingLayoutVersion) +
-                      ": run the reader built with the writer, or restart the writer with this "
-                      "build");
-    }
-    if (verdict.state == static_cast<std::uint32_t>(SegmentState::ready) && verdict.owner_alive) {
-      break;
-    }
-    if (verdict.state == static_cast<std::uint32_t>(SegmentState::ready) ||
-        verdict.state == static_cast<std::uint32_t>(SegmentState::closed) ||
-        (verdict.state == static_cast<std::uint32_t>(SegmentState::initializing) &&
-         !verdict.owner_alive)) {
-      throw Error(ErrorCode::writer_gone,
-                  "the writer of instance \"" + instance + "\" (pid " +
-                      std::to_string(verdict.owner_pid) +
-                      ") is not running: restart it with evring-writer --name " + instance);
-    }
-    // initializing by a live writer, or superseded and about to be replaced: wait.
-    if (monotonic_ns() > deadline) {
-      throw Error(ErrorCode::no_instance,
-                  "instance \"" + instance + "\" did not become ready within 2 s: is its " +
-                      "writer (pid " + std::to_string(verdict.owner_pid) + ") stuck?");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  std::optional<SharedSegment> ring = detail::attach_ready_segment(
+      instance, "ring", SegmentKind::ring, kRingLayoutVersion, Access::read_only, "ring");
 
   auto registry = std::make_shared<Registry>(Registry::open(instance, Access::read_write));
   if (registry->layout().preamble.incarnation !=
