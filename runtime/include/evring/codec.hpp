@@ -1,0 +1,157 @@
+// Small, header-only tools for plugins: encoding commands and events as bytes, reading
+// them back with bounds checks, parsing the words of a text command, and writing JSON
+// strings. Fixed little-endian layout (the machine's own: one machine, one byte order).
+#pragma once
+
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace evring {
+
+// Input that does not parse: a malformed command, query or event. The message says what
+// was expected.
+class MalformedInput : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class ByteWriter {
+ public:
+  template <class Integer>
+  requires std::is_integral_v<Integer> ByteWriter& put(Integer value) {
+    const auto* raw = reinterpret_cast<const std::byte*>(&value);
+    bytes_.insert(bytes_.end(), raw, raw + sizeof value);
+    return *this;
+  }
+  // A u32 length, then the bytes.
+  ByteWriter& put_text(std::string_view text) {
+    put(static_cast<std::uint32_t>(text.size()));
+    const auto* raw = reinterpret_cast<const std::byte*>(text.data());
+    bytes_.insert(bytes_.end(), raw, raw + text.size());
+    return *this;
+  }
+  std::span<const std::byte> bytes() const noexcept { return bytes_; }
+  std::vector<std::byte> take() noexcept { return std::move(bytes_); }
+
+ private:
+  std::vector<std::byte> bytes_;
+};
+
+class ByteReader {
+ public:
+  // `what` names the thing read ("bank command", "kv event") in error messages.
+  ByteReader(std::span<const std::byte> bytes, std::string_view what) noexcept
+      : bytes_(bytes), what_(what) {}
+
+  template <class Integer>
+  requires std::is_integral_v<Integer> Integer get() {
+    need(sizeof(Integer));
+    Integer value;
+    std::memcpy(&value, bytes_.data() + offset_, sizeof value);
+    offset_ += sizeof value;
+    return value;
+  }
+  // Reads what put_text wrote; the view points into the bytes being read.
+  std::string_view get_text() {
+    const auto size = get<std::uint32_t>();
+    need(size);
+    std::string_view text(reinterpret_cast<const char*>(bytes_.data() + offset_), size);
+    offset_ += size;
+    return text;
+  }
+  bool at_end() const noexcept { return offset_ == bytes_.size(); }
+  void expect_end() const {
+    if (!at_end()) {
+      throw MalformedInput(std::string(what_) + " has " + std::to_string(bytes_.size() - offset_) +
+                           " unexpected bytes at its end");
+    }
+  }
+
+ private:
+  void need(std::size_t size) const {
+    if (bytes_.size() - offset_ < size) {
+      throw MalformedInput(std::string(what_) + " is truncated: needs " +
+                           std::to_string(offset_ + size) + " bytes, has " +
+                           std::to_string(bytes_.size()));
+    }
+  }
+
+  std::span<const std::byte> bytes_;
+  std::string_view what_;
+  std::size_t offset_ = 0;
+};
+
+// A whole decimal integer of type Integer, or MalformedInput naming `what` and the word.
+template <class Integer>
+requires std::is_integral_v<Integer> Integer parse_integer(std::string_view word,
+                                                           std::string_view what) {
+  Integer value{};
+  const auto [end, error] = std::from_chars(word.data(), word.data() + word.size(), value);
+  if (error == std::errc::result_out_of_range) {
+    throw MalformedInput(std::string(what) + " \"" + std::string(word) + "\" is out of range (" +
+                         std::to_string(std::numeric_limits<Integer>::min()) + " to " +
+                         std::to_string(std::numeric_limits<Integer>::max()) + ")");
+  }
+  if (error != std::errc{} || end != word.data() + word.size() || word.empty()) {
+    throw MalformedInput(std::string(what) + " \"" + std::string(word) +
+                         "\" is not a whole number");
+  }
+  return value;
+}
+
+// Checks the word count of a text command: `usage` is shown when it is wrong.
+inline void expect_words(std::span<const std::string_view> words, std::size_t count,
+                         std::string_view usage) {
+  if (words.size() != count) {
+    throw MalformedInput("expected " + std::to_string(count) + " words (" + std::string(usage) +
+                         "), got " + std::to_string(words.size()));
+  }
+}
+
+// `text` as a JSON string literal, quotes included.
+inline std::string json_string(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.push_back('"');
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out.push_back(kHex[(c >> 4) & 0xf]);
+          out.push_back(kHex[c & 0xf]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+}  // namespace evring

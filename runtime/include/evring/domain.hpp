@@ -1,0 +1,165 @@
+// The C++ side of the domain ABI (domain_abi.h), for writing a domain pleasantly. A model
+// is a class; domain_table<Model>() turns it into the C table, catching every exception
+// at the boundary, and EVRING_EXPORT_DOMAIN(Model) exports that table from a plugin:
+//
+//   struct Counter {
+//     static constexpr const char* name = "counter";
+//     explicit Counter(std::string_view config);
+//     void handle(std::span<const std::byte> command, evring::DomainEvents& events) const;
+//     void apply(std::uint32_t type, std::span<const std::byte> payload);
+//     static std::vector<std::byte> parse(std::span<const std::string_view> words);
+//     static std::string describe(std::uint32_t type, std::span<const std::byte> payload);
+//     std::vector<std::byte> snapshot() const;
+//     void restore(std::span<const std::byte> bytes);
+//   };
+//   EVRING_EXPORT_DOMAIN(Counter)
+//
+// handle() and parse() throw CommandRejected or MalformedInput to refuse; anything else
+// they throw counts as the domain failing. Header-only: a plugin links nothing of evring.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "evring/codec.hpp"
+#include "evring/domain_abi.h"
+
+namespace evring {
+
+// The command breaks a rule of the domain (overdraft, unknown account, version mismatch).
+class CommandRejected : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Hands the events of an accepted command to the host, in order.
+class DomainEvents {
+ public:
+  explicit DomainEvents(evring_event_sink* sink) noexcept : sink_(sink) {}
+  void emit(std::uint32_t type, std::span<const std::byte> payload) {
+    if (sink_->emit(sink_->context, type, payload.data(), payload.size()) != 0) {
+      throw std::length_error("event of " + std::to_string(payload.size()) +
+                              " bytes is larger than this instance's ring or journal allow");
+    }
+  }
+  void emit(std::uint32_t type, const ByteWriter& payload) { emit(type, payload.bytes()); }
+
+ private:
+  evring_event_sink* sink_;
+};
+
+namespace detail {
+
+inline void write_text(evring_sink* sink, std::string_view text) noexcept {
+  if (sink != nullptr) sink->write(sink->context, text.data(), text.size());
+}
+
+inline int write_bytes(evring_sink* sink, std::span<const std::byte> bytes) noexcept {
+  return sink->write(sink->context, bytes.data(), bytes.size()) == 0 ? EVRING_OK : EVRING_FAILED;
+}
+
+// Runs body; maps what it throws to a status and a message. Nothing crosses the C boundary.
+template <class Body>
+int guarded(evring_sink* message, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const CommandRejected& rejected) {
+    write_text(message, rejected.what());
+    return EVRING_REJECTED;
+  } catch (const MalformedInput& malformed) {
+    write_text(message, malformed.what());
+    return EVRING_MALFORMED;
+  } catch (const std::exception& failure) {
+    write_text(message, failure.what());
+    return EVRING_FAILED;
+  } catch (...) {
+    write_text(message, "the domain threw something that is not a std::exception");
+    return EVRING_FAILED;
+  }
+}
+
+template <class Model>
+struct DomainAdapter {
+  static void* create(const char* config, evring_sink* error) noexcept {
+    void* model = nullptr;
+    guarded(error, [&] {
+      model = new Model(std::string_view(config == nullptr ? "" : config));
+      return EVRING_OK;
+    });
+    return model;
+  }
+  static void destroy(void* model) noexcept { delete static_cast<Model*>(model); }
+  static int handle(const void* model, const void* command, std::size_t size,
+                    evring_event_sink* events, evring_sink* reason) noexcept {
+    return guarded(reason, [&] {
+      DomainEvents out(events);
+      static_cast<const Model*>(model)->handle(
+          std::span(static_cast<const std::byte*>(command), size), out);
+      return EVRING_OK;
+    });
+  }
+  static int apply(void* model, std::uint32_t type, const void* payload, std::size_t size,
+                   evring_sink* error) noexcept {
+    // A refusal while applying the model's own history is a failure, whatever its kind.
+    const int status = guarded(error, [&] {
+      static_cast<Model*>(model)->apply(type,
+                                        std::span(static_cast<const std::byte*>(payload), size));
+      return EVRING_OK;
+    });
+    return status == EVRING_OK ? EVRING_OK : EVRING_FAILED;
+  }
+  static int parse(const char* const* words, std::size_t count, evring_sink* command,
+                   evring_sink* error) noexcept {
+    return guarded(error, [&] {
+      std::vector<std::string_view> views(words, words + count);
+      return write_bytes(command, Model::parse(std::span<const std::string_view>(views)));
+    });
+  }
+  static int describe(std::uint32_t type, const void* payload, std::size_t size,
+                      evring_sink* json) noexcept {
+    const int status = guarded(json, [&] {
+      const std::string text =
+          Model::describe(type, std::span(static_cast<const std::byte*>(payload), size));
+      return write_bytes(json, std::as_bytes(std::span(text)));
+    });
+    return status == EVRING_OK ? EVRING_OK : EVRING_FAILED;
+  }
+  static int snapshot(const void* model, evring_sink* out) noexcept {
+    return guarded(nullptr,
+                   [&] { return write_bytes(out, static_cast<const Model*>(model)->snapshot()); });
+  }
+  static int restore(void* model, const void* data, std::size_t size, evring_sink* error) noexcept {
+    const int status = guarded(error, [&] {
+      static_cast<Model*>(model)->restore(std::span(static_cast<const std::byte*>(data), size));
+      return EVRING_OK;
+    });
+    return status == EVRING_OK ? EVRING_OK : EVRING_FAILED;
+  }
+};
+
+}  // namespace detail
+
+template <class Model>
+const evring_domain_v1* domain_table() noexcept {
+  using Adapter = detail::DomainAdapter<Model>;
+  static const evring_domain_v1 table{
+      EVRING_DOMAIN_ABI_VERSION, sizeof(evring_domain_v1), Model::name,      &Adapter::create,
+      &Adapter::destroy,         &Adapter::handle,         &Adapter::apply,  &Adapter::parse,
+      &Adapter::describe,        &Adapter::snapshot,       &Adapter::restore};
+  return &table;
+}
+
+}  // namespace evring
+
+// Exports Model from a shared library as an evring domain plugin.
+#define EVRING_EXPORT_DOMAIN(Model)                                                              \
+  extern "C" __attribute__((visibility("default"))) const evring_domain_v1* evring_domain_entry( \
+      void) {                                                                                    \
+    return ::evring::domain_table<Model>();                                                      \
+  }
