@@ -22,6 +22,7 @@ std::string unique_instance(const std::string& hint) {
 InstanceCleanup::~InstanceCleanup() {
   SharedSegment::remove(segment_name(instance_, "ring"));
   SharedSegment::remove(segment_name(instance_, "registry"));
+  SharedSegment::remove(segment_name(instance_, "intake"));
 }
 
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {

@@ -1,0 +1,98 @@
+// The host side of the domain ABI (domain_abi.h): loads a domain, checks its version and
+// drives one model through it. Used by evring-writer (and by tools that decode events).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "evring/domain_abi.h"
+
+namespace evring {
+
+// The events of one accepted command, in one arena: no allocation per command once warm.
+class EventBatch {
+ public:
+  struct Event {
+    std::uint32_t type;
+    std::span<const std::byte> payload;
+  };
+  void clear() noexcept {
+    bytes_.clear();
+    events_.clear();
+  }
+  // False (and nothing added) when the payload is over max_payload.
+  bool add(std::uint32_t type, const void* payload, std::size_t size);
+  std::size_t size() const noexcept { return events_.size(); }
+  bool empty() const noexcept { return events_.empty(); }
+  Event operator[](std::size_t index) const noexcept {
+    const Entry& entry = events_[index];
+    return Event{entry.type, std::span(bytes_.data() + entry.offset, entry.size)};
+  }
+  void set_max_payload(std::size_t bytes) noexcept { max_payload_ = bytes; }
+
+ private:
+  struct Entry {
+    std::uint32_t type;
+    std::size_t offset;
+    std::size_t size;
+  };
+  std::vector<std::byte> bytes_;
+  std::vector<Entry> events_;
+  std::size_t max_payload_ = 64u << 10;
+};
+
+// What handle() decided.
+enum class Verdict { accepted, rejected, malformed, failed };
+
+class DomainPlugin {
+ public:
+  // A shared library exporting EVRING_DOMAIN_ENTRY_SYMBOL. Throws Error(invalid_argument)
+  // when it cannot be loaded or has no entry point, Error(incompatible) for another ABI
+  // version (naming both); each message says what to do.
+  static DomainPlugin load_library(const std::filesystem::path& path, const std::string& config);
+  // A table linked into this program (the built-in domains); checked like a library's.
+  static DomainPlugin from_table(const evring_domain_v1* table, const std::string& origin,
+                                 const std::string& config);
+
+  DomainPlugin(DomainPlugin&&) noexcept;
+  DomainPlugin& operator=(DomainPlugin&&) noexcept;
+  ~DomainPlugin();
+
+  std::string_view name() const noexcept { return table_->name; }
+  // Where it came from: "built-in kv" or the library's path.
+  const std::string& origin() const noexcept { return origin_; }
+
+  // Decides one command; events go to `events` (cleared first), the reason to `reason`.
+  Verdict handle(std::span<const std::byte> command, EventBatch& events, std::string& reason) const;
+  // Applies one event; throws Error(corrupt) naming seq and the domain's message.
+  void apply(std::uint64_t seq, std::uint32_t type, std::span<const std::byte> payload);
+  // Words to command bytes; false with the reason in `error` when they do not parse.
+  bool parse(std::span<const std::string_view> words, std::vector<std::byte>& command,
+             std::string& error) const;
+  // One event as a JSON object; on failure an object that says so.
+  std::string describe(std::uint32_t type, std::span<const std::byte> payload) const;
+  std::vector<std::byte> snapshot() const;
+  // Into a fresh model: replaces the current one. Throws Error(corrupt) on failure.
+  void restore(std::span<const std::byte> bytes);
+  // Replaces the model with a fresh, empty one.
+  void reset();
+
+ private:
+  DomainPlugin(std::shared_ptr<void> library, const evring_domain_v1* table, std::string origin,
+               std::string config);
+  void* create_model() const;
+
+  std::shared_ptr<void> library_;  // dlclose only after the model is gone
+  const evring_domain_v1* table_ = nullptr;
+  std::string origin_;
+  std::string config_;
+  void* model_ = nullptr;
+};
+
+}  // namespace evring
