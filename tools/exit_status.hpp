@@ -10,6 +10,7 @@ namespace evring::tools {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 2;  // bad flags, no such instance, writer not running, ...
+inline constexpr int kExitRejected = 3;  // the domain rejected the command
 
 // The error's own message (what went wrong and what to do), prefixed with its kind, and a
 // hint for the kinds whose remedy lies outside evring.
