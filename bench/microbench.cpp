@@ -1,5 +1,5 @@
 // evring-microbench: Google Benchmark micro-benchmarks of the ring's two hot calls,
-// RingWriter::publish and RingReader::poll, in one process.
+// RingWriter::publish and RingReader::poll, and of reading the journal back, in one process.
 //
 //   BM_Publish/<payload>/<readers>        publish cost with no reader, or with one reader
 //                                         thread (pinned to another CPU) tailing the ring
@@ -8,6 +8,8 @@
 //   BM_PollRecord/<payload>               poll one record from a pre-filled ring
 //   BM_PollEmpty                          poll a ring with nothing new
 //   BM_WriterLivenessProbe                what an idle poll pays every 50 ms
+//   BM_JournalReplay                      a late reader's catch-up: read 1M 64-byte events
+//                                         back from a journal with JournalReader
 //
 // One ring serves every benchmark (creating and pre-faulting 64 MiB per run would dominate);
 // its name is "bench-micro-<pid>" and its writer's destructor removes it at exit.
@@ -17,14 +19,20 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "evring/broadcast_ring.hpp"
 #include "evring/clock.hpp"
+#include "evring/error.hpp"
+#include "evring/journal.hpp"
 #include "evring/layout.hpp"
 #include "evring/process.hpp"
 #include "payload_pattern.hpp"
@@ -220,6 +228,81 @@ void BM_WriterLivenessProbe(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_WriterLivenessProbe);
+
+constexpr std::uint64_t kReplayEvents = 1'000'000;
+constexpr std::int64_t kReplayPayloadBytes = 64;
+
+// The journal BM_JournalReplay reads: written once, on first use, so that the benchmark's
+// repeated runs measure reading only; removed at exit.
+class ReplayJournal {
+ public:
+  static const std::filesystem::path& directory() {
+    static ReplayJournal journal;
+    return journal.directory_;
+  }
+  ReplayJournal(const ReplayJournal&) = delete;
+  ReplayJournal& operator=(const ReplayJournal&) = delete;
+  ~ReplayJournal() {
+    std::error_code ignored;  // nothing useful to do at exit if it fails
+    std::filesystem::remove_all(directory_, ignored);
+  }
+
+ private:
+  ReplayJournal() {
+    std::string name = (std::filesystem::temp_directory_path() / "evring-replay-XXXXXX").string();
+    if (::mkdtemp(name.data()) == nullptr) {
+      throw std::runtime_error("cannot create a temporary folder for the journal: " +
+                               errno_text(errno));
+    }
+    directory_ = name;
+    try {
+      JournalOptions options;
+      options.directory = directory_;
+      JournalWriter writer = JournalWriter::open(options);
+      const std::vector<std::byte> payload = make_payload(kReplayPayloadBytes);
+      for (std::uint64_t i = 0; i < kReplayEvents; ++i) {
+        writer.append(kBenchRecordType, payload, static_cast<std::int64_t>(i));
+      }
+    } catch (...) {
+      std::error_code ignored;  // the error being thrown says more than this one would
+      std::filesystem::remove_all(directory_, ignored);
+      throw;
+    }
+  }
+
+  std::filesystem::path directory_;
+};
+
+// Each iteration opens a reader at seq 1 and reads to the end, as a reader process that
+// starts late does before it joins the ring.
+void BM_JournalReplay(benchmark::State& state) {
+  pin_current_thread(kPublisherCpu);
+  const std::filesystem::path* directory = nullptr;
+  try {
+    directory = &ReplayJournal::directory();
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  std::uint64_t records = 0;
+  for (auto _ : state) {
+    JournalReader reader = JournalReader::open(*directory, 1);
+    JournalRecord record;
+    std::uint64_t read = 0;
+    while (reader.next(record)) {
+      benchmark::DoNotOptimize(record.payload.data());
+      ++read;
+    }
+    if (read != kReplayEvents) {
+      state.SkipWithError("the reader did not read back every event written");
+      break;
+    }
+    records += read;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(records));
+  state.SetBytesProcessed(static_cast<std::int64_t>(records) * kReplayPayloadBytes);
+}
+BENCHMARK(BM_JournalReplay)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

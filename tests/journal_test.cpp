@@ -1,5 +1,9 @@
-// The journal: append, roll, reopen, and recovery from torn, flipped and truncated tails.
+// The journal: append, roll, reopen, metadata, and recovery from torn, flipped and
+// truncated tails.
+#include <algorithm>
 #include <fstream>
+#include <functional>
+#include <string>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -16,6 +20,39 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::uint32_t kMaxPayload = 1024;
+
+// The metadata the test writer stores with `seq`: none for most records, a command id for
+// every third (as the writer stores it on the last event of a command), the maximum now and
+// then.
+std::string meta_for(std::uint64_t seq) {
+  if (seq % 101 == 0) {
+    std::string meta(kJournalMaxMetaBytes, '\0');
+    for (std::size_t i = 0; i < meta.size(); ++i) meta[i] = static_cast<char>((seq + i) % 251);
+    return meta;
+  }
+  if (seq % 3 == 0) return "client-7/command-" + std::to_string(seq);
+  return {};
+}
+
+std::span<const std::byte> bytes_of(const std::string& text) {
+  return std::as_bytes(std::span<const char>(text.data(), text.size()));
+}
+
+std::string text_of(std::span<const std::byte> bytes) {
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+// Where the record after `last_seq` starts, when records 1 to last_seq are all in the first
+// segment: computed from the format, independently of the reader.
+std::uint64_t offset_after(std::uint64_t last_seq) {
+  std::uint64_t offset = sizeof(JournalSegmentHeader);
+  for (std::uint64_t seq = 1; seq <= last_seq; ++seq) {
+    offset += sizeof(JournalRecordHeader) +
+              ((meta_for(seq).size() + test::payload_length_for(seq, kMaxPayload) + 7) &
+               ~std::uint64_t{7});
+  }
+  return offset;
+}
 
 class JournalTest : public ::testing::Test {
  protected:
@@ -39,7 +76,9 @@ class JournalTest : public ::testing::Test {
       const std::uint64_t seq = journal.next_seq();
       const std::span<std::byte> payload(bytes.data(), test::payload_length_for(seq, kMaxPayload));
       test::fill_payload(seq, payload);
-      ASSERT_EQ(journal.append(9, payload, static_cast<std::int64_t>(seq) * 10), seq);
+      ASSERT_EQ(
+          journal.append(9, payload, static_cast<std::int64_t>(seq) * 10, bytes_of(meta_for(seq))),
+          seq);
     }
   }
 
@@ -53,6 +92,7 @@ class JournalTest : public ::testing::Test {
       EXPECT_EQ(record.type, 9u);
       EXPECT_EQ(record.publish_ns, static_cast<std::int64_t>(record.seq) * 10);
       EXPECT_TRUE(test::payload_matches(record.seq, record.payload, kMaxPayload)) << record.seq;
+      EXPECT_EQ(text_of(record.meta), meta_for(record.seq)) << record.seq;
       ++expected;
     }
     return expected - 1;
@@ -63,6 +103,7 @@ class JournalTest : public ::testing::Test {
     std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(static_cast<std::streamoff>(offset));
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    ASSERT_TRUE(f.good()) << "cannot write to " << file;
   }
 
   fs::path directory_;
@@ -103,14 +144,8 @@ TEST_F(JournalTest, FlippedByteInTheLastRecordIsCutOffAndSaidSo) {
   std::uint64_t last_offset = 0;
   {
     JournalWriter journal = JournalWriter::open(options(1 << 20));
-    append_test_records(journal, 49);
-    // Where record 50 starts: read it back through a reader-independent route, the size.
-    last_offset = sizeof(JournalSegmentHeader);
-    for (std::uint64_t seq = 1; seq <= 49; ++seq) {
-      last_offset += sizeof(JournalRecordHeader) +
-                     ((test::payload_length_for(seq, kMaxPayload) + 7) & ~std::uint64_t{7});
-    }
-    append_test_records(journal, 1);
+    append_test_records(journal, 50);
+    last_offset = offset_after(49);
   }
   const fs::path segment = journal_segments(directory_).back();
   poke(segment, last_offset + sizeof(JournalRecordHeader) - 1, "\x7f");  // inside the header
@@ -133,11 +168,7 @@ TEST_F(JournalTest, TornAndTruncatedTailsAreCut) {
   const fs::path segment = journal_segments(directory_).back();
   // A crash mid-file-extension: the file ends in the middle of the records.
   const auto size = fs::file_size(segment);
-  std::uint64_t cut = sizeof(JournalSegmentHeader);
-  for (std::uint64_t seq = 1; seq <= 60; ++seq) {
-    cut += sizeof(JournalRecordHeader) +
-           ((test::payload_length_for(seq, kMaxPayload) + 7) & ~std::uint64_t{7});
-  }
+  const std::uint64_t cut = offset_after(60);
   fs::resize_file(segment, cut + 10);
   JournalRecovery recovery;
   JournalWriter journal = JournalWriter::open(options(1 << 20), &recovery);
@@ -154,14 +185,24 @@ TEST_F(JournalTest, AnotherFormatVersionIsRefusedNamingBoth) {
     append_test_records(journal, 3);
   }
   const fs::path segment = journal_segments(directory_).front();
-  poke(segment, offsetof(JournalSegmentHeader, format_version), std::string("\x07\0\0\0", 4));
-  try {
-    JournalWriter::open(options());
-    FAIL() << "opened a journal of another version";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::incompatible);
-    EXPECT_NE(std::string(e.what()).find("version 7"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("version 1"), std::string::npos) << e.what();
+  // As a journal written by the previous format, version 1 (before record metadata), says.
+  poke(segment, offsetof(JournalSegmentHeader, format_version), std::string("\x01\0\0\0", 4));
+  for (const bool writer : {true, false}) {
+    try {
+      if (writer) {
+        JournalWriter::open(options());
+      } else {
+        JournalReader::open(directory_, 1);
+      }
+      FAIL() << "opened a journal of another version, writer=" << writer;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::incompatible);
+      EXPECT_NE(std::string(e.what()).find("version 1"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("version " + std::to_string(kJournalFormatVersion)),
+                std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find(segment.string()), std::string::npos) << e.what();
+    }
   }
 }
 
@@ -191,7 +232,7 @@ TEST_F(JournalTest, KillNineMidAppendLosesNothingAppendedBefore) {
       const std::uint64_t seq = journal.next_seq();
       const std::span<std::byte> payload(bytes.data(), test::payload_length_for(seq, kMaxPayload));
       test::fill_payload(seq, payload);
-      journal.append(9, payload, static_cast<std::int64_t>(seq) * 10);
+      journal.append(9, payload, static_cast<std::int64_t>(seq) * 10, bytes_of(meta_for(seq)));
       // release: the test reads it after the kill; the append above happened before.
       appended->store(seq, std::memory_order_release);
     }
@@ -205,6 +246,235 @@ TEST_F(JournalTest, KillNineMidAppendLosesNothingAppendedBefore) {
   JournalWriter journal = JournalWriter::open(options(256 << 10), &recovery);
   EXPECT_GE(recovery.last_seq, acknowledged) << "an append that returned is never lost";
   EXPECT_EQ(read_all(1), recovery.last_seq);
+}
+
+TEST_F(JournalTest, MetadataRoundTripsAcrossReopenAndIsNotPartOfThePayload) {
+  {
+    JournalWriter journal = JournalWriter::open(options());
+    append_test_records(journal, 300);
+  }
+  JournalRecovery recovery;
+  JournalWriter journal = JournalWriter::open(options(), &recovery);
+  EXPECT_FALSE(recovery.cut_torn_tail);
+  EXPECT_EQ(recovery.last_seq, 300u);
+  append_test_records(journal, 300);
+  // read_all checks every record's metadata and payload, across the reopen and the rolls.
+  EXPECT_EQ(read_all(1), 600u);
+  EXPECT_EQ(read_all(306), 600u);
+
+  JournalReader reader = JournalReader::open(directory_, 306);
+  JournalRecord record;
+  ASSERT_TRUE(reader.next(record));
+  EXPECT_EQ(text_of(record.meta), "client-7/command-306");
+  ASSERT_TRUE(reader.next(record));
+  EXPECT_TRUE(record.meta.empty()) << "a record appended without metadata reads back without";
+}
+
+TEST_F(JournalTest, MetadataAndPayloadOfTheMaximumSizesFitAndOneByteMoreIsRefused) {
+  // Segments just big enough for four of the largest records: the writer's own limit.
+  const std::uint64_t largest =
+      sizeof(JournalRecordHeader) + ((kJournalMaxMetaBytes + kMaxPayload + 7) & ~std::size_t{7});
+  const std::uint64_t segment_bytes = sizeof(JournalSegmentHeader) + 4 * largest;
+  EXPECT_THROW(JournalWriter::open(options(segment_bytes - 1)), Error);
+  JournalWriter journal = JournalWriter::open(options(segment_bytes));
+
+  std::vector<std::byte> payload(kMaxPayload);
+  std::vector<std::byte> meta(kJournalMaxMetaBytes);
+  for (std::uint64_t seq = 1; seq <= 9; ++seq) {  // rolls twice: four per segment
+    test::fill_payload(seq, payload);
+    test::fill_payload(seq + 1000, meta);
+    ASSERT_EQ(journal.append(5, payload, 0, meta), seq);
+  }
+  EXPECT_EQ(journal_segments(directory_).size(), 3u) << "each segment holds exactly four";
+
+  std::vector<std::byte> too_big(kJournalMaxMetaBytes + 1);
+  try {
+    journal.append(5, payload, 0, too_big);
+    FAIL() << "appended 256 bytes of metadata";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("256"), std::string::npos) << e.what();
+  }
+  payload.push_back(std::byte{1});
+  EXPECT_THROW(journal.append(5, payload, 0, meta), Error);
+  EXPECT_EQ(journal.last_seq(), 9u) << "a refused append appends nothing";
+
+  JournalReader reader = JournalReader::open(directory_, 1);
+  JournalRecord record;
+  std::vector<std::byte> expected_payload(kMaxPayload);
+  std::vector<std::byte> expected_meta(kJournalMaxMetaBytes);
+  for (std::uint64_t seq = 1; seq <= 9; ++seq) {
+    ASSERT_TRUE(reader.next(record)) << seq;
+    test::fill_payload(seq, expected_payload);
+    test::fill_payload(seq + 1000, expected_meta);
+    EXPECT_TRUE(std::ranges::equal(record.payload, expected_payload)) << seq;
+    EXPECT_TRUE(std::ranges::equal(record.meta, expected_meta)) << seq;
+  }
+  EXPECT_FALSE(reader.next(record));
+}
+
+TEST_F(JournalTest, LastSeqIsZeroWhenEmptyAndTheNewestRecordAfter) {
+  {
+    JournalWriter journal = JournalWriter::open(options());
+    EXPECT_EQ(journal.last_seq(), 0u);
+    append_test_records(journal, 42);
+    EXPECT_EQ(journal.last_seq(), 42u);
+    EXPECT_EQ(journal.next_seq(), 43u);
+  }
+  EXPECT_EQ(JournalWriter::open(options()).last_seq(), 42u);
+}
+
+TEST_F(JournalTest, TornLastRecordIsCut) {
+  // The last record has a payload of the maximum size, so half of it is plenty of bytes.
+  std::uint64_t last_seq = 2;
+  while (test::payload_length_for(last_seq, kMaxPayload) != kMaxPayload) ++last_seq;
+  {
+    JournalWriter journal = JournalWriter::open(options(1 << 20));
+    append_test_records(journal, last_seq);
+  }
+  // A crash mid-append: the header and the start of the payload reached the page cache, the
+  // rest did not.
+  const fs::path segment = journal_segments(directory_).back();
+  const std::uint64_t last = offset_after(last_seq - 1);
+  poke(segment, last + sizeof(JournalRecordHeader) + kMaxPayload / 2,
+       std::string(kMaxPayload / 2, '\0'));
+  JournalRecovery recovery;
+  JournalWriter journal = JournalWriter::open(options(1 << 20), &recovery);
+  EXPECT_TRUE(recovery.cut_torn_tail);
+  EXPECT_EQ(recovery.cut_at_offset, last);
+  EXPECT_EQ(recovery.cut_segment, segment);
+  EXPECT_EQ(recovery.last_seq, last_seq - 1);
+  append_test_records(journal, 4);
+  EXPECT_EQ(read_all(1), last_seq + 3);
+}
+
+// A crash after an append wrote its payload but before it wrote the header: the slot reads
+// as the end, but the bytes after it are not zero. Shorter records written over them later
+// must not leave them where a reader looks for the next header, or once the writer rolls
+// past them a reader calls the segment damaged.
+TEST_F(JournalTest, PayloadLeftWithoutItsHeaderNeverReadsAsARecord) {
+  const std::uint64_t segment_bytes = 64 << 10;
+  {
+    JournalWriter journal = JournalWriter::open(options(segment_bytes));
+    append_test_records(journal, 10);
+  }
+  const fs::path segment = journal_segments(directory_).back();
+  const std::uint64_t torn_at = offset_after(10);
+  const std::uint64_t after_header = torn_at + sizeof(JournalRecordHeader);
+  poke(segment, after_header, std::string(segment_bytes - after_header, '\x5a'));
+  JournalRecovery recovery;
+  JournalWriter journal = JournalWriter::open(options(segment_bytes), &recovery);
+  EXPECT_FALSE(recovery.cut_torn_tail) << "a zero header is the end, not a torn record";
+  EXPECT_EQ(recovery.last_seq, 10u);
+
+  // Small records over the left-over bytes until the largest record no longer fits; it
+  // starts the next segment, and the rest of the first stays as the crash left it.
+  const std::vector<std::byte> small(8, std::byte{1});
+  const std::uint64_t largest =
+      sizeof(JournalRecordHeader) + ((kJournalMaxMetaBytes + kMaxPayload + 7) & ~std::size_t{7});
+  std::uint64_t offset = torn_at;
+  do {
+    journal.append(9, small, 0);
+    offset += sizeof(JournalRecordHeader) + small.size();
+  } while (offset + largest <= segment_bytes);
+  const std::vector<std::byte> payload(kMaxPayload, std::byte{2});
+  const std::vector<std::byte> meta(kJournalMaxMetaBytes, std::byte{3});
+  journal.append(9, payload, 0, meta);
+  ASSERT_EQ(journal_segments(directory_).size(), 2u);
+
+  JournalReader reader = JournalReader::open(directory_, 11);
+  JournalRecord record;
+  std::uint64_t read = 0;
+  while (reader.next(record)) ++read;
+  EXPECT_EQ(read, journal.last_seq() - 10);
+}
+
+TEST_F(JournalTest, LastSegmentShorterThanAHeaderIsRefusedAsCorrupt) {
+  {
+    JournalWriter journal = JournalWriter::open(options());
+    append_test_records(journal, 1000);
+  }
+  const auto segments = journal_segments(directory_);
+  ASSERT_GE(segments.size(), 2u);
+  fs::resize_file(segments.back(), sizeof(JournalSegmentHeader) - 1);
+  const auto expect_corrupt = [&](const std::function<void()>& open_and_read) {
+    try {
+      open_and_read();
+      FAIL() << "accepted a segment without a whole header";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::corrupt);
+      EXPECT_NE(std::string(e.what()).find(segments.back().string()), std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+    }
+  };
+  expect_corrupt([&] { JournalWriter::open(options()); });
+  expect_corrupt([&] { read_all(1); });
+}
+
+TEST_F(JournalTest, SegmentCutShortBeforeALaterOneIsCorruptionNotTheEnd) {
+  {
+    JournalWriter journal = JournalWriter::open(options());
+    append_test_records(journal, 1000);
+  }
+  const auto segments = journal_segments(directory_);
+  ASSERT_GE(segments.size(), 2u);
+  // The first segment loses its second half: cut between two records, in a header, or in a
+  // payload (of a record with a payload big enough to cut).
+  std::uint64_t first_lost = 40;
+  while (test::payload_length_for(first_lost, kMaxPayload) < 200) ++first_lost;
+  const std::uint64_t cut = offset_after(first_lost - 1);
+  ASSERT_LT(cut + 1000, fs::file_size(segments.front()));
+  for (const std::uint64_t extra : {std::uint64_t{0}, std::uint64_t{17}, std::uint64_t{132}}) {
+    fs::resize_file(segments.front(), cut + extra);
+    try {
+      read_all(1);
+      FAIL() << "a reader waited at a gap as if it were the live end, cut at +" << extra;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::corrupt);
+      EXPECT_NE(std::string(e.what()).find("seq " + std::to_string(first_lost)), std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("lost"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST_F(JournalTest, ReaderOpenedPastTheEndStartsAtItsSeqOnceItIsWritten) {
+  JournalWriter journal = JournalWriter::open(options());
+  append_test_records(journal, 10);
+  JournalReader reader = JournalReader::open(directory_, 15);
+  EXPECT_EQ(reader.next_seq(), 15u);
+  JournalRecord record;
+  EXPECT_FALSE(reader.next(record));
+  append_test_records(journal, 10);
+  for (std::uint64_t seq = 15; seq <= 20; ++seq) {
+    ASSERT_TRUE(reader.next(record));
+    EXPECT_EQ(record.seq, seq) << "never a record before the one asked for";
+  }
+  EXPECT_FALSE(reader.next(record));
+  EXPECT_THROW(JournalReader::open(directory_, 0), Error);
+}
+
+// Opening in the middle skips by the headers' lengths; a damaged length must not send the
+// reader to the wrong place, but to the damage, reported as a reader from the start would.
+TEST_F(JournalTest, SkippingPastADamagedLengthFindsTheDamage) {
+  {
+    JournalWriter journal = JournalWriter::open(options());
+    append_test_records(journal, 1000);
+  }
+  const auto segments = journal_segments(directory_);
+  ASSERT_GE(segments.size(), 2u);
+  EXPECT_EQ(read_all(30), 1000u) << "skipping over undamaged records";
+  poke(segments.front(), offset_after(9) + offsetof(JournalRecordHeader, payload_bytes), "\x08");
+  for (const std::uint64_t from : {std::uint64_t{5}, std::uint64_t{30}}) {
+    try {
+      read_all(from);
+      FAIL() << "read from " << from << " past a damaged record in a middle segment";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::corrupt);
+      EXPECT_NE(std::string(e.what()).find("seq 10"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Durability, ParsesNamesAndRefusesOthers) {

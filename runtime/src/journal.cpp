@@ -1,6 +1,7 @@
 #include "evring/journal.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "crc32c.hpp"
 #include "evring/error.hpp"
 #include "evring/layout.hpp"
+#include "file_errors.hpp"
 
 namespace fs = std::filesystem;
 
@@ -23,18 +25,15 @@ namespace {
 
 constexpr std::string_view kSegmentPrefix = "journal-";
 constexpr std::string_view kSegmentSuffix = ".evj";
+constexpr std::string_view kJournalFolder = "--journal folder";
 
 [[noreturn]] void throw_file_error(const std::string& what, const fs::path& path, int err) {
-  if (err == EACCES || err == EPERM || err == EROFS) {
-    throw Error(ErrorCode::permission_denied,
-                what + " " + path.string() + ": " + errno_text(err) +
-                    " (choose a writable --journal folder, or fix its owner and mode)");
-  }
-  if (err == ENOSPC || err == EDQUOT) {
-    throw Error(ErrorCode::resource, what + " " + path.string() + ": " + errno_text(err) +
-                                         " (free disk space, or point --journal elsewhere)");
-  }
-  throw Error(ErrorCode::io, what + " " + path.string() + ": " + errno_text(err));
+  detail::throw_file_error(what, path, err, kJournalFolder);
+}
+
+// A record's size in the file: header, metadata and payload, padded together.
+std::size_t record_bytes(std::size_t meta_bytes, std::size_t payload_bytes) {
+  return sizeof(JournalRecordHeader) + align_up(meta_bytes + payload_bytes, 8);
 }
 
 std::string segment_file_name(std::uint64_t first_seq) {
@@ -60,10 +59,11 @@ std::uint32_t header_crc(const JournalSegmentHeader& header) {
   return detail::crc32c(0, &header, offsetof(JournalSegmentHeader, header_crc));
 }
 
-std::uint32_t record_crc(const JournalRecordHeader& header, const std::byte* payload) {
+// `body` is the metadata followed by the payload.
+std::uint32_t record_crc(const JournalRecordHeader& header, const std::byte* body) {
   const std::uint32_t crc =
       detail::crc32c(0, reinterpret_cast<const std::byte*>(&header) + 4, sizeof header - 4);
-  return detail::crc32c(crc, payload, header.payload_bytes);
+  return detail::crc32c(crc, body, std::size_t{header.meta_bytes} + header.payload_bytes);
 }
 
 // A whole file mapped with mmap. Process-local.
@@ -126,8 +126,11 @@ class MappedFile {
 // Checks a segment's header against its file name; throws with what is wrong.
 void check_segment_header(const MappedFile& file, std::uint64_t named_first_seq) {
   if (file.size() < sizeof(JournalSegmentHeader)) {
-    throw Error(ErrorCode::corrupt, "journal segment " + file.path().string() + " is truncated (" +
-                                        std::to_string(file.size()) + " bytes, no header)");
+    throw Error(ErrorCode::corrupt,
+                "journal segment " + file.path().string() + " is truncated (" +
+                    std::to_string(file.size()) +
+                    " bytes, shorter than its header): restore it from a copy, or move it and "
+                    "the segments after it away (their records are lost)");
   }
   JournalSegmentHeader header;
   std::memcpy(&header, file.data(), sizeof header);
@@ -144,9 +147,17 @@ void check_segment_header(const MappedFile& file, std::uint64_t named_first_seq)
   }
   if (header.header_crc != header_crc(header) || header.first_seq != named_first_seq ||
       header.header_bytes != sizeof(JournalSegmentHeader)) {
-    throw Error(ErrorCode::corrupt, "journal segment " + file.path().string() +
-                                        " has a damaged header (checksum or first seq)");
+    throw Error(ErrorCode::corrupt,
+                "journal segment " + file.path().string() +
+                    " has a damaged header (checksum or first seq): restore it from a copy, or "
+                    "move it and the segments after it away (their records are lost)");
   }
+}
+
+std::uint64_t segment_bytes_of(const MappedFile& file) {
+  JournalSegmentHeader header;
+  std::memcpy(&header, file.data(), sizeof header);
+  return header.segment_bytes;
 }
 
 // The verdict on the bytes at one offset of a segment.
@@ -157,22 +168,38 @@ struct RecordScan {
   std::string reason;  // for `bad`
 };
 
+bool is_zero(const JournalRecordHeader& header) {
+  return header.crc == 0 && header.payload_bytes == 0 && header.type == 0 &&
+         header.meta_bytes == 0 && header.seq == 0 && header.publish_ns == 0;
+}
+
+JournalRecordHeader load_header(const MappedFile& file, std::size_t offset) {
+  JournalRecordHeader header;
+  std::memcpy(&header, file.data() + offset, sizeof header);
+  // acquire: pairs with the release fence in JournalWriter::append. Whoever has read a
+  // record's header then sees the zeroed slot after it, never bytes a crash left there.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return header;
+}
+
 RecordScan scan_record(const MappedFile& file, std::size_t offset, std::uint64_t expected_seq) {
   RecordScan scan;
   if (offset + sizeof(JournalRecordHeader) > file.size()) return scan;  // no room: end
-  JournalRecordHeader header;
-  std::memcpy(&header, file.data() + offset, sizeof header);
-  if (header.crc == 0 && header.payload_bytes == 0 && header.seq == 0 && header.type == 0) {
-    return scan;  // zeros: nothing was ever written here
-  }
+  const JournalRecordHeader header = load_header(file, offset);
+  if (is_zero(header)) return scan;  // the end: see FORMAT in journal.hpp
   scan.kind = RecordScan::bad;
-  const std::size_t total = sizeof header + align_up(header.payload_bytes, 8);
+  if (header.meta_bytes > kJournalMaxMetaBytes) {
+    scan.reason = "metadata of " + std::to_string(header.meta_bytes) + " bytes, over the " +
+                  std::to_string(kJournalMaxMetaBytes) + " allowed";
+    return scan;
+  }
+  const std::size_t total = record_bytes(header.meta_bytes, header.payload_bytes);
   if (offset + total > file.size()) {
     scan.reason = "record runs past the end of the file";
     return scan;
   }
-  const std::byte* payload = file.data() + offset + sizeof header;
-  if (header.crc != record_crc(header, payload)) {
+  const std::byte* body = file.data() + offset + sizeof header;
+  if (header.crc != record_crc(header, body)) {
     scan.reason = "checksum mismatch";
     return scan;
   }
@@ -182,24 +209,48 @@ RecordScan scan_record(const MappedFile& file, std::size_t offset, std::uint64_t
     return scan;
   }
   scan.kind = RecordScan::found;
-  scan.record = {header.seq, header.type, header.publish_ns, {payload, header.payload_bytes}};
+  scan.record = {header.seq,
+                 header.type,
+                 header.publish_ns,
+                 {body, header.meta_bytes},
+                 {body + header.meta_bytes, header.payload_bytes}};
   scan.next_offset = offset + total;
   return scan;
+}
+
+// A place in a segment: the offset where the record `seq` is due.
+struct Position {
+  std::size_t offset = 0;
+  std::uint64_t seq = 0;
+};
+
+// Moves toward the record `seq` of the segment that starts at `first_seq` by trusting the
+// lengths in the headers, without checksums, so skipping is cheap. A damaged length lands
+// on a header with the wrong seq, which stops the walk; the last record walked over must
+// pass its checksum, which proves the position after it. Where that fails, the segment's
+// start: the caller then reads record by record, and meets the damage as a reader would.
+Position skip_toward(const MappedFile& file, std::uint64_t first_seq, std::uint64_t seq) {
+  const Position start{sizeof(JournalSegmentHeader), first_seq};
+  Position at = start;
+  std::size_t last_offset = 0;
+  while (at.seq < seq && at.offset + sizeof(JournalRecordHeader) <= file.size()) {
+    const JournalRecordHeader header = load_header(file, at.offset);
+    if (header.seq != at.seq || header.meta_bytes > kJournalMaxMetaBytes) break;
+    const std::size_t total = record_bytes(header.meta_bytes, header.payload_bytes);
+    if (at.offset + total > file.size()) break;
+    last_offset = at.offset;
+    at.offset += total;
+    ++at.seq;
+  }
+  if (at.seq == first_seq) return start;
+  if (scan_record(file, last_offset, at.seq - 1).kind != RecordScan::found) return start;
+  return at;
 }
 
 std::int64_t unix_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-void fsync_directory(const fs::path& directory) {
-  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw_file_error("cannot open", directory, errno);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) throw_file_error("cannot sync", directory, err);
 }
 
 // Creates a segment atomically: written under a temporary name, then renamed, so a reader
@@ -231,7 +282,7 @@ MappedFile create_segment(const JournalOptions& options, std::uint64_t first_seq
   if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
     throw_file_error("cannot rename", temp_path, errno);
   }
-  fsync_directory(options.directory);
+  detail::fsync_folder(options.directory, kJournalFolder);
   return MappedFile(final_path, true);
 }
 
@@ -285,15 +336,13 @@ JournalWriter& JournalWriter::operator=(JournalWriter&&) noexcept = default;
 JournalWriter::~JournalWriter() = default;
 
 JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery* recovery) {
-  const std::uint64_t largest = sizeof(JournalRecordHeader) + align_up(options.max_payload, 8);
+  const std::uint64_t largest = record_bytes(kJournalMaxMetaBytes, options.max_payload);
   if (options.segment_bytes < sizeof(JournalSegmentHeader) + 4 * largest) {
     throw Error(ErrorCode::invalid_argument,
                 "journal segments of " + std::to_string(options.segment_bytes) +
                     " bytes cannot hold four of the largest records: raise the segment size");
   }
-  std::error_code ec;
-  fs::create_directories(options.directory, ec);
-  if (ec) throw_file_error("cannot create journal folder", options.directory, ec.value());
+  detail::create_folder(options.directory, options.mode, kJournalFolder);
   if (::access(options.directory.c_str(), W_OK | X_OK) != 0) {
     throw_file_error("cannot write to journal folder", options.directory, errno);
   }
@@ -348,14 +397,19 @@ JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery
 }
 
 std::uint64_t JournalWriter::append(std::uint32_t type, std::span<const std::byte> payload,
-                                    std::int64_t publish_ns) {
+                                    std::int64_t publish_ns, std::span<const std::byte> meta) {
   State& s = *state_;
   if (payload.size() > s.options.max_payload) {
     throw Error(ErrorCode::invalid_argument, "event of " + std::to_string(payload.size()) +
                                                  " bytes exceeds the journal's maximum of " +
                                                  std::to_string(s.options.max_payload));
   }
-  const std::size_t total = sizeof(JournalRecordHeader) + align_up(payload.size(), 8);
+  if (meta.size() > kJournalMaxMetaBytes) {
+    throw Error(ErrorCode::invalid_argument,
+                "journal metadata of " + std::to_string(meta.size()) + " bytes exceeds the " +
+                    std::to_string(kJournalMaxMetaBytes) + " a record can carry: shorten it");
+  }
+  const std::size_t total = record_bytes(meta.size(), payload.size());
   if (s.offset + total > s.segment.size()) {
     // Roll: the old segment's unused tail stays zero, which readers read as its end. Its
     // records are made durable now, since sync() only reaches the current segment.
@@ -364,11 +418,22 @@ std::uint64_t JournalWriter::append(std::uint32_t type, std::span<const std::byt
     s.segment = std::move(next);
     s.offset = sizeof(JournalSegmentHeader);
   }
-  JournalRecordHeader header{
-      0, static_cast<std::uint32_t>(payload.size()), type, 0, s.next_seq, publish_ns};
+  JournalRecordHeader header{0,          static_cast<std::uint32_t>(payload.size()),
+                             type,       static_cast<std::uint32_t>(meta.size()),
+                             s.next_seq, publish_ns};
   std::byte* at = s.segment.data() + s.offset;
-  std::memcpy(at + sizeof header, payload.data(), payload.size());
-  header.crc = record_crc(header, at + sizeof header);
+  std::byte* body = at + sizeof header;
+  if (!meta.empty()) std::memcpy(body, meta.data(), meta.size());
+  if (!payload.empty()) std::memcpy(body + meta.size(), payload.data(), payload.size());
+  header.crc = record_crc(header, body);
+  // The slot after this record must read as the end, though a crash may have left bytes
+  // there (a record whose payload was written but not its header): zero it first.
+  if (s.offset + total + sizeof header <= s.segment.size()) {
+    std::memset(at + total, 0, sizeof header);
+  }
+  // release: pairs with the acquire fence in load_header. A reader that sees this header
+  // also sees the payload and the zeroed slot after it.
+  std::atomic_thread_fence(std::memory_order_release);
   std::memcpy(at, &header, sizeof header);
   s.offset += total;
   return s.next_seq++;
@@ -383,6 +448,9 @@ void JournalWriter::sync() {
 std::uint64_t JournalWriter::next_seq() const noexcept {
   return state_->next_seq;
 }
+std::uint64_t JournalWriter::last_seq() const noexcept {
+  return state_->next_seq - 1;
+}
 const fs::path& JournalWriter::directory() const noexcept {
   return state_->options.directory;
 }
@@ -392,8 +460,12 @@ const fs::path& JournalWriter::directory() const noexcept {
 struct JournalReader::State {
   fs::path directory;
   MappedFile segment;
+  std::uint64_t segment_bytes = 0;  // as its header says; the file may have been cut short
   std::size_t offset = 0;
-  std::uint64_t next_seq = 1;
+  std::uint64_t next_seq = 1;  // of the record at `offset`
+  // open()'s from_seq: the records before it are passed over, also those written after
+  // open() when it was asked for a seq past the end.
+  std::uint64_t from_seq = 1;
 
   // Maps the segment that starts at `first_seq`, if it exists yet.
   bool enter(std::uint64_t first_seq) {
@@ -401,9 +473,18 @@ struct JournalReader::State {
     if (::access(path.c_str(), F_OK) != 0) return false;
     MappedFile file(path, false);
     check_segment_header(file, first_seq);
+    segment_bytes = segment_bytes_of(file);
     segment = std::move(file);
     offset = sizeof(JournalSegmentHeader);
     return true;
+  }
+
+  // The first segment that starts at or after `seq`, if any.
+  std::optional<fs::path> segment_from(std::uint64_t seq) const {
+    for (fs::path& path : journal_segments(directory)) {
+      if (*first_seq_from_name(path) >= seq) return std::move(path);
+    }
+    return std::nullopt;
   }
 };
 
@@ -413,6 +494,10 @@ JournalReader& JournalReader::operator=(JournalReader&&) noexcept = default;
 JournalReader::~JournalReader() = default;
 
 JournalReader JournalReader::open(const fs::path& directory, std::uint64_t from_seq) {
+  if (from_seq == 0) {
+    throw Error(ErrorCode::invalid_argument,
+                "journal sequence numbers start at 1: read from seq 1 for the whole journal");
+  }
   const std::vector<fs::path> segments = journal_segments(directory);
   if (segments.empty()) {
     throw Error(ErrorCode::no_instance,
@@ -432,12 +517,11 @@ JournalReader JournalReader::open(const fs::path& directory, std::uint64_t from_
                                         std::to_string(from_seq));
   }
   state->enter(first);
-  state->next_seq = first;
-  JournalReader reader(std::move(state));
-  JournalRecord skipped;
-  while (reader.state_->next_seq < from_seq && reader.next(skipped)) {
-  }
-  return reader;
+  const Position position = skip_toward(state->segment, first, from_seq);
+  state->offset = position.offset;
+  state->next_seq = position.seq;
+  state->from_seq = from_seq;
+  return JournalReader(std::move(state));
 }
 
 bool JournalReader::next(JournalRecord& out) {
@@ -445,27 +529,40 @@ bool JournalReader::next(JournalRecord& out) {
   for (;;) {
     const RecordScan scan = scan_record(s.segment, s.offset, s.next_seq);
     if (scan.kind == RecordScan::found) {
-      out = scan.record;
       s.offset = scan.next_offset;
       ++s.next_seq;
+      if (scan.record.seq < s.from_seq) continue;  // where skip_toward could not reach
+      out = scan.record;
       return true;
     }
-    // At this segment's end (or a record still being written): a later segment that
-    // continues the sequence means this one is complete.
-    const fs::path current = s.segment.path();
-    if (!s.enter(s.next_seq)) return false;
-    if (scan.kind == RecordScan::bad) {
-      throw Error(ErrorCode::corrupt,
-                  "journal segment " + current.string() + " is damaged at seq " +
-                      std::to_string(s.next_seq) + " (" + scan.reason +
-                      ") and later segments exist: this is not a torn tail; restore the "
-                      "segment from a copy or move the journal away");
+    const bool bad = scan.kind == RecordScan::bad;
+    const bool cut_short = s.segment.size() < s.segment_bytes;
+    if (!bad) {
+      // At this segment's end: a later segment that continues the sequence means this one
+      // is complete.
+      if (s.enter(s.next_seq)) continue;
+      if (!cut_short) return false;
     }
+    // Damage: a bad record, or a file shorter than its header says. At the live end that is
+    // a record still being written, or a torn tail the writer cuts when it restarts: wait
+    // for it. But once a later segment exists the writer has gone on past it, and waiting
+    // would never end. Only damage pays for listing the directory.
+    const auto later = s.segment_from(s.next_seq);
+    if (!later) return false;
+    const std::string damage = bad ? scan.reason
+                                   : "the file is cut short to " +
+                                         std::to_string(s.segment.size()) + " of " +
+                                         std::to_string(s.segment_bytes) + " bytes";
+    throw Error(ErrorCode::corrupt,
+                "journal segment " + s.segment.path().string() + " is damaged at seq " +
+                    std::to_string(s.next_seq) + " (" + damage + ") and " + later->string() +
+                    " follows it: this is not a torn tail, and the records up to that segment's "
+                    "first are lost; restore the segment from a copy or move the journal away");
   }
 }
 
 std::uint64_t JournalReader::next_seq() const noexcept {
-  return state_->next_seq;
+  return std::max(state_->next_seq, state_->from_seq);
 }
 
 }  // namespace evring

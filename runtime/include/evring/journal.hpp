@@ -1,15 +1,22 @@
 // The journal: the durable, replayable history of an instance's events. The ring is its
 // live tail; the journal is the source of truth.
 //
-// FORMAT
+// FORMAT (version 2)
 //
 // A directory of segment files named journal-<first seq, 20 digits>.evj, each
 // pre-allocated to a fixed size (zero-filled) and written through a shared mapping, so an
 // append is a memcpy into the page cache: it survives kill -9 of the writer without a
 // system call. Each file starts with a JournalSegmentHeader (64 bytes); records follow end
-// to end, each a JournalRecordHeader (32 bytes) and its payload, padded to 8 bytes. A
-// record's CRC32C covers its header (after the crc field) and its payload. Zeros after
-// the last record mark the end. A record that does not fit starts the next segment.
+// to end, each a JournalRecordHeader (32 bytes), then `meta_bytes` (0 to 255) of metadata,
+// then `payload_bytes` of event payload, padded together to 8 bytes. The metadata is the
+// writer's, not the event's: the command id that produced the event, so duplicate
+// detection survives a restart. A record's CRC32C covers its header (after the crc field),
+// its metadata and its payload. A zero header marks the end: the writer zeroes the header
+// slot after a record before it publishes the record, so bytes left past the end by a
+// crash can never be read as a record. A record that does not fit starts the next segment.
+//
+// Version 1 had no metadata (the field was reserved and zero); its files are refused, not
+// converted.
 //
 // On open, the writer scans the last segment: the first record that is incomplete or
 // fails its CRC is a torn tail (a crash mid-append); it and everything after it are cut
@@ -31,7 +38,8 @@
 namespace evring {
 
 inline constexpr std::uint64_t kJournalMagic = 0x314C'4E52'4A56'4545ull;  // "EEVJRNL1"
-inline constexpr std::uint32_t kJournalFormatVersion = 1;
+inline constexpr std::uint32_t kJournalFormatVersion = 2;
+inline constexpr std::size_t kJournalMaxMetaBytes = 255;
 inline constexpr std::uint64_t kDefaultJournalSegmentBytes = 64ull << 20;
 
 enum class Durability {
@@ -56,20 +64,21 @@ struct JournalSegmentHeader {
 static_assert(sizeof(JournalSegmentHeader) == 64);
 
 struct JournalRecordHeader {
-  std::uint32_t crc;  // CRC32C of the rest of the header and the payload
-  std::uint32_t payload_bytes;
+  std::uint32_t crc;            // CRC32C of the rest of the header, the metadata and the payload
+  std::uint32_t payload_bytes;  // of the event, after the metadata
   std::uint32_t type;
-  std::uint32_t reserved;  // 0
+  std::uint32_t meta_bytes;  // metadata before the payload, 0 to kJournalMaxMetaBytes
   std::uint64_t seq;
   std::int64_t publish_ns;
 };
+static_assert(offsetof(JournalRecordHeader, meta_bytes) == 12);
 static_assert(sizeof(JournalRecordHeader) == 32);
 
 struct JournalOptions {
   std::filesystem::path directory;
   std::uint64_t segment_bytes = kDefaultJournalSegmentBytes;
-  std::uint32_t max_payload = 64u << 10;
-  mode_t mode = 0600;  // for the files; the directory gets the same bits plus x
+  std::uint32_t max_payload = 64u << 10;  // of an event, not counting its metadata
+  mode_t mode = 0600;                     // for the files; the directory gets the same bits plus x
 };
 
 // What opening the journal found and did.
@@ -95,13 +104,17 @@ class JournalWriter {
   JournalWriter& operator=(JournalWriter&&) noexcept;
   ~JournalWriter();
 
-  // Appends the record with sequence number next_seq() and returns it. Throws
-  // Error(resource) when the disk is full: nothing is appended then.
+  // Appends the record with sequence number next_seq() and returns it; `meta` is stored
+  // with it and read back as JournalRecord::meta. Throws Error(invalid_argument) for a
+  // payload over max_payload or meta over kJournalMaxMetaBytes, Error(resource) when the
+  // disk is full; nothing is appended then.
   std::uint64_t append(std::uint32_t type, std::span<const std::byte> payload,
-                       std::int64_t publish_ns);
+                       std::int64_t publish_ns, std::span<const std::byte> meta = {});
   // Makes everything appended so far durable (fdatasync). Call once for a batch.
   void sync();
   std::uint64_t next_seq() const noexcept;
+  // The newest record's seq (next_seq() - 1), 0 while the journal is empty.
+  std::uint64_t last_seq() const noexcept;
   const std::filesystem::path& directory() const noexcept;
 
  private:
@@ -110,27 +123,31 @@ class JournalWriter {
   std::unique_ptr<State> state_;
 };
 
-// One record as a journal reader hands it out; `payload` points into the reader's mapping
-// and is valid until the next call on that reader.
+// One record as a journal reader hands it out; `meta` and `payload` point into the
+// reader's mapping and are valid until the next call on that reader.
 struct JournalRecord {
   std::uint64_t seq = 0;
   std::uint32_t type = 0;
   std::int64_t publish_ns = 0;
-  std::span<const std::byte> payload;
+  std::span<const std::byte> meta;     // what the writer stored with it; often empty
+  std::span<const std::byte> payload;  // the event
 };
 
 // Reads the journal from a sequence number on, read-only, while a writer may be appending.
 // One thread.
 class JournalReader {
  public:
-  // Throws Error(no_instance) if the directory holds no journal.
+  // Positions the reader at from_seq (1 for the start; a seq past the end waits for it).
+  // Throws Error(no_instance) if the directory holds no journal, Error(invalid_argument)
+  // for from_seq 0.
   static JournalReader open(const std::filesystem::path& directory, std::uint64_t from_seq);
   JournalReader(JournalReader&&) noexcept;
   JournalReader& operator=(JournalReader&&) noexcept;
   ~JournalReader();
 
   // The next record, or false at the current end (call again later for more). Throws
-  // Error(corrupt) for a bad record that is followed by a later segment (not a tail).
+  // Error(corrupt) for a bad record or a cut-short segment that a later segment follows
+  // (not a tail).
   bool next(JournalRecord& out);
   std::uint64_t next_seq() const noexcept;
 
