@@ -1,0 +1,238 @@
+// The built-in bank domain: accounts with int64 balances that never go negative; open,
+// deposit, withdraw and transfer. Its byte layouts are in evring/builtin/bank_events.hpp.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "builtin_domains.hpp"
+#include "evring/builtin/bank_events.hpp"
+#include "evring/domain.hpp"
+#include "string_map.hpp"
+
+namespace evring {
+namespace {
+
+// "bkS1": a snapshot of another layout is refused, not misread.
+constexpr std::uint32_t kSnapshotMagic = 0x31536b62;
+constexpr std::int64_t kMaxBalance = std::numeric_limits<std::int64_t>::max();
+
+class BankModel {
+ public:
+  static constexpr const char* name = "bank";
+
+  explicit BankModel(std::string_view config) {
+    if (!config.empty()) {
+      throw MalformedInput("the bank domain takes no configuration, got " + json_string(config));
+    }
+  }
+
+  void handle(std::span<const std::byte> bytes, DomainEvents& events) const {
+    const bank::Command command = bank::decode_command(bytes);
+    if (const auto* open = std::get_if<bank::OpenCommand>(&command)) {
+      if (balances_.contains(open->account)) {
+        throw CommandRejected("account " + json_string(open->account) + " already exists");
+      }
+      emit(events, bank::OpenedEvent{open->account});
+    } else if (const auto* deposit = std::get_if<bank::DepositCommand>(&command)) {
+      check_amount(deposit->amount);
+      const std::int64_t balance = balance_of(deposit->account);
+      check_room(deposit->account, balance, deposit->amount);
+      emit(events,
+           bank::DepositedEvent{deposit->account, deposit->amount, balance + deposit->amount});
+    } else if (const auto* withdraw = std::get_if<bank::WithdrawCommand>(&command)) {
+      check_amount(withdraw->amount);
+      const std::int64_t balance = balance_of(withdraw->account);
+      check_funds(withdraw->account, balance, withdraw->amount, "withdraw");
+      emit(events,
+           bank::WithdrawnEvent{withdraw->account, withdraw->amount, balance - withdraw->amount});
+    } else {
+      const auto& transfer = std::get<bank::TransferCommand>(command);
+      check_amount(transfer.amount);
+      if (transfer.from == transfer.to) {
+        throw CommandRejected("cannot transfer from account " + json_string(transfer.from) +
+                              " to itself");
+      }
+      const std::int64_t from_balance = balance_of(transfer.from);
+      const std::int64_t to_balance = balance_of(transfer.to);
+      check_funds(transfer.from, from_balance, transfer.amount, "transfer");
+      check_room(transfer.to, to_balance, transfer.amount);
+      emit(events,
+           bank::TransferredEvent{transfer.from, transfer.to, transfer.amount,
+                                  from_balance - transfer.amount, to_balance + transfer.amount});
+    }
+  }
+
+  // Checks each event against the state it lands on: an event out of step with the model
+  // means the history (or the snapshot it was replayed onto) is not this model's, and the
+  // host must stop rather than carry on with a state nobody decided.
+  void apply(std::uint32_t type, std::span<const std::byte> payload) {
+    switch (static_cast<bank::EventType>(type)) {
+      case bank::EventType::opened: {
+        const bank::OpenedEvent event = bank::decode_opened_event(payload);
+        if (balances_.contains(event.account)) {
+          throw std::runtime_error("bank opened event for account " + json_string(event.account) +
+                                   ", which is already open: the history does not belong to "
+                                   "this state");
+        }
+        balances_.emplace(std::string(event.account), 0);
+        return;
+      }
+      case bank::EventType::deposited: {
+        const bank::DepositedEvent event = bank::decode_deposited_event(payload);
+        std::int64_t& balance = account(event.account, "deposited");
+        if (balance > kMaxBalance - event.amount || balance + event.amount != event.balance) {
+          out_of_step("deposited", event.account, balance, event.balance);
+        }
+        balance = event.balance;
+        return;
+      }
+      case bank::EventType::withdrawn: {
+        const bank::WithdrawnEvent event = bank::decode_withdrawn_event(payload);
+        std::int64_t& balance = account(event.account, "withdrawn");
+        if (balance - event.amount != event.balance) {
+          out_of_step("withdrawn", event.account, balance, event.balance);
+        }
+        balance = event.balance;
+        return;
+      }
+      case bank::EventType::transferred: {
+        const bank::TransferredEvent event = bank::decode_transferred_event(payload);
+        std::int64_t& from = account(event.from, "transferred");
+        std::int64_t& to = account(event.to, "transferred");
+        if (from - event.amount != event.from_balance) {
+          out_of_step("transferred", event.from, from, event.from_balance);
+        }
+        if (to > kMaxBalance - event.amount || to + event.amount != event.to_balance) {
+          out_of_step("transferred", event.to, to, event.to_balance);
+        }
+        from = event.from_balance;
+        to = event.to_balance;
+        return;
+      }
+    }
+    throw std::runtime_error("bank event type " + std::to_string(type) +
+                             " is unknown (known: 1 opened, 2 deposited, 3 withdrawn, "
+                             "4 transferred)");
+  }
+
+  static std::vector<std::byte> parse(std::span<const std::string_view> words) {
+    return bank::encode(bank::parse_command(words));
+  }
+
+  static std::string describe(std::uint32_t type, std::span<const std::byte> payload) {
+    return bank::describe_event(type, payload);
+  }
+
+  // Sorted by account so that equal states give equal bytes.
+  std::vector<std::byte> snapshot() const {
+    std::vector<const std::pair<const std::string, std::int64_t>*> sorted;
+    sorted.reserve(balances_.size());
+    for (const auto& account : balances_) sorted.push_back(&account);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
+    ByteWriter out;
+    out.put(kSnapshotMagic).put(static_cast<std::uint64_t>(sorted.size()));
+    for (const auto* account : sorted) out.put_text(account->first).put(account->second);
+    return out.take();
+  }
+
+  // Builds the new state aside, so bytes that turn out malformed leave the model as it was.
+  void restore(std::span<const std::byte> bytes) {
+    ByteReader in(bytes, "bank snapshot");
+    if (in.get<std::uint32_t>() != kSnapshotMagic) {
+      throw MalformedInput("bank snapshot does not start with the bank snapshot magic");
+    }
+    const auto count = in.get<std::uint64_t>();
+    // The smallest entry: a u32 length, a one-byte name and an i64 balance. Trusting the
+    // count only as far as the bytes could hold keeps a corrupt count from reserving wildly.
+    constexpr std::size_t kSmallestEntry = 4 + 1 + 8;
+    StringMap<std::int64_t> restored;
+    restored.reserve(
+        static_cast<std::size_t>(std::min<std::uint64_t>(count, bytes.size() / kSmallestEntry)));
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const std::string_view holder = in.get_text();
+      const auto balance = in.get<std::int64_t>();
+      bank::check_account(holder);
+      if (balance < 0) {
+        throw MalformedInput("bank snapshot has account " + json_string(holder) +
+                             " at a negative balance, " + std::to_string(balance));
+      }
+      if (!restored.emplace(std::string(holder), balance).second) {
+        throw MalformedInput("bank snapshot has account " + json_string(holder) + " twice");
+      }
+    }
+    in.expect_end();
+    balances_ = std::move(restored);
+  }
+
+ private:
+  static void check_amount(std::int64_t amount) {
+    if (amount <= 0) {
+      throw CommandRejected("amount must be positive, got " + std::to_string(amount));
+    }
+  }
+
+  std::int64_t balance_of(std::string_view holder) const {
+    const auto found = balances_.find(holder);
+    if (found == balances_.end()) throw CommandRejected("no such account " + json_string(holder));
+    return found->second;
+  }
+
+  static void check_funds(std::string_view holder, std::int64_t balance, std::int64_t amount,
+                          std::string_view verb) {
+    if (balance < amount) {
+      throw CommandRejected("insufficient funds: account " + json_string(holder) + " has balance " +
+                            std::to_string(balance) + ", cannot " + std::string(verb) + " " +
+                            std::to_string(amount));
+    }
+  }
+
+  static void check_room(std::string_view holder, std::int64_t balance, std::int64_t amount) {
+    if (balance > kMaxBalance - amount) {
+      throw CommandRejected("balance overflow: account " + json_string(holder) + " has balance " +
+                            std::to_string(balance) + "; adding " + std::to_string(amount) +
+                            " would pass the largest balance, " + std::to_string(kMaxBalance));
+    }
+  }
+
+  std::int64_t& account(std::string_view holder, std::string_view event) {
+    const auto found = balances_.find(holder);
+    if (found == balances_.end()) {
+      throw std::runtime_error("bank " + std::string(event) + " event for account " +
+                               json_string(holder) +
+                               ", which is not open: the history does not belong to this state");
+    }
+    return found->second;
+  }
+
+  [[noreturn]] static void out_of_step(std::string_view event, std::string_view holder,
+                                       std::int64_t balance, std::int64_t claimed) {
+    throw std::runtime_error(
+        "bank " + std::string(event) + " event leaves account " + json_string(holder) + " at " +
+        std::to_string(claimed) + ", which does not follow from its balance of " +
+        std::to_string(balance) + ": the history does not belong to this state");
+  }
+
+  template <class Event>
+  static void emit(DomainEvents& events, const Event& event) {
+    events.emit(static_cast<std::uint32_t>(Event::type), bank::encode(event));
+  }
+
+  StringMap<std::int64_t> balances_;
+};
+
+}  // namespace
+
+const evring_domain_v1* bank_domain() noexcept {
+  return domain_table<BankModel>();
+}
+
+}  // namespace evring

@@ -1,0 +1,183 @@
+// The built-in kv domain: keys with values and versions; put, del and compare-and-set.
+// Its byte layouts are in evring/builtin/kv_events.hpp.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "builtin_domains.hpp"
+#include "evring/builtin/kv_events.hpp"
+#include "evring/domain.hpp"
+#include "string_map.hpp"
+
+namespace evring {
+namespace {
+
+// "kvS1": a snapshot of another layout is refused, not misread.
+constexpr std::uint32_t kSnapshotMagic = 0x3153766b;
+
+class KvModel {
+ public:
+  static constexpr const char* name = "kv";
+
+  explicit KvModel(std::string_view config) {
+    if (!config.empty()) {
+      throw MalformedInput("the kv domain takes no configuration, got " + json_string(config));
+    }
+  }
+
+  void handle(std::span<const std::byte> bytes, DomainEvents& events) const {
+    const kv::Command command = kv::decode_command(bytes);
+    if (const auto* put = std::get_if<kv::PutCommand>(&command)) {
+      emit(events, kv::PutEvent{put->key, put->value, next_version(put->key)});
+    } else if (const auto* del = std::get_if<kv::DelCommand>(&command)) {
+      const auto entry = entries_.find(del->key);
+      if (entry == entries_.end()) throw CommandRejected("no such key " + json_string(del->key));
+      emit(events, kv::DeletedEvent{del->key, entry->second.version});
+    } else {
+      const auto& cas = std::get<kv::CasCommand>(command);
+      const std::uint64_t current = version_of(cas.key);
+      if (cas.expected_version != current) {
+        throw CommandRejected("version mismatch: key " + json_string(cas.key) + " is at version " +
+                              std::to_string(current) + ", not " +
+                              std::to_string(cas.expected_version));
+      }
+      emit(events, kv::PutEvent{cas.key, cas.value, next_version(cas.key)});
+    }
+  }
+
+  // Checks each event against the state it lands on: an event out of step with the model
+  // means the history (or the snapshot it was replayed onto) is not this model's, and the
+  // host must stop rather than carry on with a state nobody decided.
+  void apply(std::uint32_t type, std::span<const std::byte> payload) {
+    switch (static_cast<kv::EventType>(type)) {
+      case kv::EventType::put: {
+        const kv::PutEvent event = kv::decode_put_event(payload);
+        const auto entry = entries_.find(event.key);
+        const std::uint64_t expected = entry == entries_.end() ? 1 : entry->second.version + 1;
+        if (event.version != expected) out_of_step("put", event.key, event.version, expected);
+        if (entry == entries_.end()) {
+          entries_.emplace(std::string(event.key), Entry{std::string(event.value), event.version});
+        } else {
+          // assign() reuses the old value's buffer: no allocation unless the value grows.
+          entry->second.value.assign(event.value);
+          entry->second.version = event.version;
+        }
+        return;
+      }
+      case kv::EventType::deleted: {
+        const kv::DeletedEvent event = kv::decode_deleted_event(payload);
+        const auto entry = entries_.find(event.key);
+        const std::uint64_t current = entry == entries_.end() ? 0 : entry->second.version;
+        if (event.version != current) out_of_step("deleted", event.key, event.version, current);
+        entries_.erase(entry);
+        return;
+      }
+    }
+    throw std::runtime_error("kv event type " + std::to_string(type) +
+                             " is unknown (known: 1 put, 2 deleted)");
+  }
+
+  static std::vector<std::byte> parse(std::span<const std::string_view> words) {
+    return kv::encode(kv::parse_command(words));
+  }
+
+  static std::string describe(std::uint32_t type, std::span<const std::byte> payload) {
+    return kv::describe_event(type, payload);
+  }
+
+  // Sorted by key so that equal states give equal bytes.
+  std::vector<std::byte> snapshot() const {
+    std::vector<const std::pair<const std::string, Entry>*> sorted;
+    sorted.reserve(entries_.size());
+    for (const auto& entry : entries_) sorted.push_back(&entry);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
+    ByteWriter out;
+    out.put(kSnapshotMagic).put(static_cast<std::uint64_t>(sorted.size()));
+    for (const auto* entry : sorted) {
+      out.put_text(entry->first).put(entry->second.version).put_text(entry->second.value);
+    }
+    return out.take();
+  }
+
+  // Builds the new state aside, so bytes that turn out malformed leave the model as it was.
+  void restore(std::span<const std::byte> bytes) {
+    ByteReader in(bytes, "kv snapshot");
+    if (in.get<std::uint32_t>() != kSnapshotMagic) {
+      throw MalformedInput("kv snapshot does not start with the kv snapshot magic");
+    }
+    const auto count = in.get<std::uint64_t>();
+    // The smallest entry: two u32 lengths, a one-byte key and a u64 version. Trusting the
+    // count only as far as the bytes could hold keeps a corrupt count from reserving wildly.
+    constexpr std::size_t kSmallestEntry = 4 + 1 + 8 + 4;
+    StringMap<Entry> restored;
+    restored.reserve(
+        static_cast<std::size_t>(std::min<std::uint64_t>(count, bytes.size() / kSmallestEntry)));
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const std::string_view key = in.get_text();
+      const auto version = in.get<std::uint64_t>();
+      const std::string_view value = in.get_text();
+      kv::check_key(key);
+      kv::check_value(value);
+      if (version == 0) {
+        throw MalformedInput("kv snapshot has key " + json_string(key) +
+                             " at version 0; versions start at 1");
+      }
+      if (!restored.emplace(std::string(key), Entry{std::string(value), version}).second) {
+        throw MalformedInput("kv snapshot has key " + json_string(key) + " twice");
+      }
+    }
+    in.expect_end();
+    entries_ = std::move(restored);
+  }
+
+ private:
+  struct Entry {
+    std::string value;
+    std::uint64_t version = 0;
+  };
+
+  std::uint64_t version_of(std::string_view key) const {
+    const auto entry = entries_.find(key);
+    return entry == entries_.end() ? 0 : entry->second.version;
+  }
+
+  std::uint64_t next_version(std::string_view key) const {
+    const std::uint64_t current = version_of(key);
+    if (current == std::numeric_limits<std::uint64_t>::max()) {
+      throw CommandRejected("key " + json_string(key) + " is at the largest version there is");
+    }
+    return current + 1;
+  }
+
+  template <class Event>
+  static void emit(DomainEvents& events, const Event& event) {
+    events.emit(static_cast<std::uint32_t>(Event::type), kv::encode(event));
+  }
+
+  [[noreturn]] static void out_of_step(std::string_view event, std::string_view key,
+                                       std::uint64_t version, std::uint64_t expected) {
+    throw std::runtime_error("kv " + std::string(event) + " event for key " + json_string(key) +
+                             " carries version " + std::to_string(version) +
+                             " where the model expects " + std::to_string(expected) +
+                             ": the history does not belong to this state");
+  }
+
+  StringMap<Entry> entries_;
+};
+
+}  // namespace
+
+const evring_domain_v1* kv_domain() noexcept {
+  return domain_table<KvModel>();
+}
+
+}  // namespace evring
