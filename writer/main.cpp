@@ -1,0 +1,135 @@
+// evring-writer: the one process that owns an instance's command model.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "evring/error.hpp"
+#include "evring/journal.hpp"
+#include "evring/wait_strategy.hpp"
+#include "writer.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_stop_signal(int) {
+  // relaxed: a lone flag; the apply loop polls it (and a signal interrupts its sleep).
+  g_stop.store(true, std::memory_order_relaxed);
+}
+
+constexpr const char* kFooter = R"(Examples:
+  evring-writer --name orders --domain bank
+  evring-writer --name orders --domain bank --durability sync --journal /var/lib/orders
+  evring-writer --name cache --domain kv --no-journal --ring-bytes 16M
+  evring-writer --name orders --domain ./libmydomain.so
+
+Journal: by default under $XDG_STATE_HOME/evring/<name>/journal (or
+~/.local/state/evring/<name>/journal). On start the writer cuts a torn last record (and says
+so), restores the newest model snapshot and replays the journal after it, then takes
+commands. SIGINT or SIGTERM stops it cleanly: it finishes what it took, syncs the journal,
+writes a snapshot and removes the instance's segments.
+Exit status: 0 after a clean stop, 2 on error.)";
+
+// "64M", "1G", "4096": bytes.
+std::uint64_t parse_size(const std::string& text) {
+  std::size_t used = 0;
+  unsigned long long value = 0;
+  try {
+    value = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    throw CLI::ValidationError("size", "\"" + text + "\" is not a size (like 64M or 1G)");
+  }
+  const std::string unit = text.substr(used);
+  if (unit.empty() || unit == "B") return value;
+  if (unit == "K" || unit == "KiB") return value << 10;
+  if (unit == "M" || unit == "MiB") return value << 20;
+  if (unit == "G" || unit == "GiB") return value << 30;
+  throw CLI::ValidationError("size", "unknown unit in \"" + text + "\": use K, M or G");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace evring;
+  writer::WriterOptions options;
+  std::string durability = "async";
+  std::string ring_bytes = "64M";
+  std::string segment_bytes = "64M";
+  std::string idle_wait = "block";
+  std::string journal;
+  bool no_journal = false;
+  bool quiet = false;
+
+  CLI::App app{
+      "evring-writer: runs the writer of an evring instance: takes commands, decides "
+      "them with the domain, journals and publishes the events."};
+  app.footer(kFooter);
+  app.add_option("--name", options.instance, "instance name")->capture_default_str();
+  app.add_option("--domain", options.domain, "kv, bank, or the path of a domain plugin (.so)")
+      ->capture_default_str();
+  app.add_option("--domain-config", options.domain_config, "text handed to the domain's create");
+  auto* journal_option = app.add_option("--journal", journal, "journal folder");
+  app.add_flag("--no-journal", no_journal, "keep no journal (same as --durability none)")
+      ->excludes(journal_option);
+  app.add_option("--durability", durability,
+                 "none, async (survives kill -9) or sync (fdatasync "
+                 "before the reply, group commit)")
+      ->capture_default_str();
+  app.add_option("--ring-bytes", ring_bytes, "ring size, a power of two (e.g. 16M)")
+      ->capture_default_str();
+  app.add_option("--journal-segment-bytes", segment_bytes, "journal segment file size")
+      ->capture_default_str();
+  app.add_option("--snapshot-every", options.snapshot_every,
+                 "write a model snapshot every N events (0: only at a clean stop)")
+      ->capture_default_str();
+  app.add_option("--duplicate-window", options.duplicate_window,
+                 "how many command ids are remembered for duplicate detection")
+      ->capture_default_str();
+  app.add_option("--wait", idle_wait, "how the idle writer waits for commands: spin, yield, block")
+      ->capture_default_str();
+  app.add_flag("--quiet", quiet, "print errors only");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  const auto log = [quiet](std::string_view line) {
+    if (!quiet) fmt::print(stderr, "evring-writer: {}\n", line);
+  };
+  try {
+    options.durability = no_journal ? Durability::none : parse_durability(durability);
+    if (no_journal && durability != "async" && durability != "none") {
+      throw Error(ErrorCode::invalid_argument, "--no-journal keeps no journal, so --durability " +
+                                                   durability + " cannot hold: drop one of them");
+    }
+    options.journal = journal;
+    options.ring_bytes = parse_size(ring_bytes);
+    options.journal_segment_bytes = parse_size(segment_bytes);
+    options.idle_wait = parse_wait_kind(idle_wait);
+
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+
+    auto writer = writer::Writer::start(options, log);
+    writer->run(g_stop);
+    return 0;
+  } catch (const CLI::ValidationError& e) {
+    fmt::print(stderr, "evring-writer: {}\n", e.what());
+  } catch (const Error& e) {
+    fmt::print(stderr, "evring-writer: {}\n", e.what());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "evring-writer: unexpected error: {}\n", e.what());
+  }
+  return 2;
+}

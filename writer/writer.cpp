@@ -1,0 +1,463 @@
+#include "writer.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "builtin_domains.hpp"
+#include "duplicate_window.hpp"
+#include "evring/broadcast_ring.hpp"
+#include "evring/client.hpp"
+#include "evring/clock.hpp"
+#include "evring/codec.hpp"
+#include "evring/command_intake.hpp"
+#include "evring/domain_plugin.hpp"
+#include "evring/error.hpp"
+#include "evring/paths.hpp"
+#include "evring/snapshot_file.hpp"
+#include "model_snapshot.hpp"
+
+namespace fs = std::filesystem;
+
+namespace evring::writer {
+namespace {
+
+constexpr std::int64_t kSecondNs = 1'000'000'000;
+constexpr std::int64_t kMaintainIntervalNs = 100'000'000;  // heartbeats, dead clients
+constexpr std::int64_t kSleepSliceNs = 100'000'000;        // longest idle sleep
+constexpr std::string_view kSnapshotKind = "model";
+
+std::string_view as_text(std::span<const std::byte> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+std::string rate(std::uint64_t count, std::int64_t ns) {
+  if (ns <= 0) return "-";
+  return fmt::format("{:.2f} M", static_cast<double>(count) * 1e3 / static_cast<double>(ns));
+}
+
+DomainPlugin load_domain(const WriterOptions& options) {
+  if (const evring_domain_v1* table = find_builtin_domain(options.domain)) {
+    return DomainPlugin::from_table(table, "built-in domain " + options.domain,
+                                    options.domain_config);
+  }
+  if (options.domain.find('/') == std::string::npos && !options.domain.ends_with(".so")) {
+    std::string names;
+    for (const std::string_view name : builtin_domain_names()) {
+      names += (names.empty() ? "" : ", ") + std::string(name);
+    }
+    throw Error(ErrorCode::invalid_argument, "unknown domain \"" + options.domain +
+                                                 "\": choose a built-in (" + names +
+                                                 ") or give the path of a plugin .so");
+  }
+  return DomainPlugin::load_library(options.domain, options.domain_config);
+}
+
+// An exclusive flock on <journal>/writer.lock, held for the writer's life: two writers
+// never share a journal, and kill -9 releases it with the process.
+class JournalLock {
+ public:
+  JournalLock() = default;
+  explicit JournalLock(const fs::path& directory) {
+    std::error_code ec;
+    fs::create_directories(directory, ec);
+    const fs::path path = directory / "writer.lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      const int err = errno;
+      throw Error(err == EACCES || err == EROFS ? ErrorCode::permission_denied : ErrorCode::io,
+                  "cannot open " + path.string() + ": " + errno_text(err) +
+                      " (choose a writable --journal folder)");
+    }
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      char holder[32] = {};
+      const ssize_t got = ::pread(fd_, holder, sizeof holder - 1, 0);
+      ::close(fd_);
+      fd_ = -1;
+      throw Error(ErrorCode::writer_running,
+                  "journal " + directory.string() + " is in use by another evring-writer" +
+                      (got > 0 ? " (pid " + std::string(holder, static_cast<std::size_t>(got)) + ")"
+                               : std::string()) +
+                      ": stop it first, or give this one another --journal");
+    }
+    const std::string pid = std::to_string(::getpid());
+    if (::ftruncate(fd_, 0) == 0) {
+      [[maybe_unused]] const ssize_t wrote = ::pwrite(fd_, pid.data(), pid.size(), 0);
+    }
+  }
+  JournalLock(JournalLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  JournalLock& operator=(JournalLock&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  ~JournalLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// <journal>/domain names the domain whose events the journal holds.
+void check_journal_domain(const fs::path& directory, std::string_view domain) {
+  const fs::path path = directory / "domain";
+  std::ifstream in(path);
+  std::string recorded;
+  if (in && std::getline(in, recorded) && !recorded.empty()) {
+    if (recorded != domain) {
+      throw Error(ErrorCode::incompatible,
+                  "journal " + directory.string() + " holds events of domain \"" + recorded +
+                      "\", but this writer runs domain \"" + std::string(domain) +
+                      "\": use --domain " + recorded + ", or another --journal");
+    }
+    return;
+  }
+  std::ofstream out(path, std::ios::trunc);
+  out << domain << '\n';
+  if (!out) throw Error(ErrorCode::io, "cannot write " + path.string());
+}
+
+}  // namespace
+
+struct Writer::State {
+  WriterOptions options;
+  WriterLog log;
+  DomainPlugin domain;
+  DuplicateWindow window;
+  JournalLock lock;
+  std::optional<JournalWriter> journal;
+  fs::path journal_dir;
+  std::optional<RingWriter> ring;
+  std::optional<CommandIntake> intake;
+  std::uint64_t next_seq = 1;
+  std::uint64_t last_snapshot_seq = 0;
+  WriterCounters counters;
+
+  // Reused per command: no allocation on the hot path once warm.
+  EventBatch events;
+  std::vector<std::byte> parsed;
+  std::string reason;
+  CommandReply reply;
+
+  // sync: events journaled but not yet published, and replies not yet sent.
+  struct PendingEvent {
+    std::uint64_t seq;
+    std::uint32_t type;
+    std::size_t offset;
+    std::size_t size;
+  };
+  std::vector<std::byte> pending_bytes;
+  std::vector<PendingEvent> pending_events;
+  std::vector<std::pair<ReplyAddress, CommandReply>> pending_replies;
+  std::int64_t pending_publish_ns = 0;
+
+  State(const WriterOptions& opts, const WriterLog& logger, DomainPlugin plugin)
+      : options(opts), log(logger), domain(std::move(plugin)), window(opts.duplicate_window) {}
+
+  std::uint64_t head() const noexcept { return next_seq - 1; }
+
+  void recover();
+  void replay_journal(std::uint64_t from_seq, std::uint64_t to_seq);
+  std::uint64_t restore_snapshot(std::uint64_t journal_last_seq);
+  void take_snapshot();
+
+  void decide(const IncomingCommand& command);
+  void reject(RejectCode code, std::string_view why);
+  void commit_group();
+};
+
+std::unique_ptr<Writer> Writer::start(const WriterOptions& options, const WriterLog& log) {
+  validate_instance_name(options.instance);
+  validate_ring_options(
+      RingOptions{options.instance, options.ring_bytes, kDefaultMaxPayload, 1, options.mode});
+  auto state = std::make_unique<State>(options, log, load_domain(options));
+  state->recover();
+  return std::unique_ptr<Writer>(new Writer(std::move(state)));
+}
+
+Writer::Writer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Writer::~Writer() = default;
+
+std::uint64_t Writer::next_seq() const noexcept {
+  return state_->next_seq;
+}
+const WriterCounters& Writer::counters() const noexcept {
+  return state_->counters;
+}
+
+void Writer::State::recover() {
+  if (options.durability != Durability::none) {
+    journal_dir =
+        options.journal.empty() ? default_journal_folder(options.instance) : options.journal;
+    lock = JournalLock(journal_dir);
+    check_journal_domain(journal_dir, domain.name());
+    JournalOptions journal_options;
+    journal_options.directory = journal_dir;
+    journal_options.segment_bytes = options.journal_segment_bytes;
+    journal_options.mode = options.mode;
+    JournalRecovery found;
+    journal.emplace(JournalWriter::open(journal_options, &found));
+    if (found.cut_torn_tail) {
+      log(fmt::format("journal: cut a torn tail off {} at byte {}: {}", found.cut_segment.string(),
+                      found.cut_at_offset, found.cut_reason));
+    }
+    next_seq = journal->next_seq();
+    const std::uint64_t last = next_seq - 1;
+    std::uint64_t from = found.first_seq == 0 ? next_seq : found.first_seq;
+    if (last >= from) {
+      if (const std::uint64_t restored = restore_snapshot(last); restored != 0) {
+        from = restored + 1;
+      }
+      if (last >= from) replay_journal(from, last);
+    }
+    last_snapshot_seq = last;
+    log(fmt::format("journal {} ({}): {} events, next seq {}", journal_dir.string(),
+                    to_string(options.durability),
+                    found.last_seq == 0 ? 0 : last - found.first_seq + 1, next_seq));
+  }
+  ring.emplace(RingWriter::create(RingOptions{options.instance, options.ring_bytes,
+                                              kDefaultMaxPayload, next_seq, options.mode}));
+  intake.emplace(
+      CommandIntake::create(IntakeOptions{options.instance, ring->incarnation(), options.mode}));
+  events.set_max_payload(std::min<std::size_t>(ring->max_payload(), JournalOptions{}.max_payload));
+}
+
+std::uint64_t Writer::State::restore_snapshot(std::uint64_t journal_last_seq) {
+  const fs::path directory = journal_dir / "snapshots";
+  for (const SnapshotInfo& info : list_snapshot_files(directory, kSnapshotKind)) {
+    if (info.seq > journal_last_seq) {
+      log(fmt::format("snapshot {} is ahead of the journal (seq {} > {}): not used",
+                      info.path.string(), info.seq, journal_last_seq));
+      continue;
+    }
+    try {
+      const ModelSnapshot snapshot = decode_model_snapshot(read_snapshot_file(info, kSnapshotKind));
+      if (snapshot.domain != domain.name()) {
+        throw MalformedInput("it is of domain \"" + snapshot.domain + "\"");
+      }
+      domain.restore(snapshot.model);
+      for (const auto& [id, seq] : snapshot.window) window.remember(id, seq);
+      log(fmt::format("restored the model at seq {} from {}", info.seq, info.path.string()));
+      return info.seq;
+    } catch (const std::exception& e) {
+      // The journal still holds everything: fall back to an older snapshot or a full replay.
+      log(fmt::format("snapshot {} not used: {}", info.path.string(), e.what()));
+      domain.reset();  // back to an empty model
+      window = DuplicateWindow(options.duplicate_window);
+    }
+  }
+  return 0;
+}
+
+void Writer::State::replay_journal(std::uint64_t from_seq, std::uint64_t to_seq) {
+  const std::uint64_t total = to_seq - from_seq + 1;
+  JournalReader reader = JournalReader::open(journal_dir, from_seq);
+  JournalRecord record;
+  std::uint64_t done = 0;
+  const std::int64_t start = monotonic_ns();
+  std::int64_t next_report = start + kSecondNs;
+  while (done < total && reader.next(record)) {
+    domain.apply(record.seq, record.type, record.payload);
+    if (!record.meta.empty()) window.remember(as_text(record.meta), record.seq);
+    ++done;
+    if ((done & 0xffff) == 0) {
+      const std::int64_t now = monotonic_ns();
+      if (now >= next_report) {
+        log(fmt::format("replaying the journal: {}/{} events ({:.0f}%), {} events/s", done, total,
+                        100.0 * static_cast<double>(done) / static_cast<double>(total),
+                        rate(done, now - start)));
+        next_report = now + kSecondNs;
+      }
+    }
+  }
+  if (done != total) {
+    throw Error(ErrorCode::corrupt, "the journal in " + journal_dir.string() + " ends at seq " +
+                                        std::to_string(from_seq + done - 1) + ", expected " +
+                                        std::to_string(to_seq));
+  }
+  const std::int64_t took = monotonic_ns() - start;
+  log(fmt::format("replayed {} events (seq {} to {}) in {:.3f} s: {} events/s", total, from_seq,
+                  to_seq, static_cast<double>(took) / 1e9, rate(total, took)));
+}
+
+void Writer::State::take_snapshot() {
+  if (!journal || head() == last_snapshot_seq) return;
+  const std::int64_t start = monotonic_ns();
+  write_snapshot_file(journal_dir / "snapshots", kSnapshotKind, head(),
+                      encode_model_snapshot(domain.name(), domain.snapshot(), window),
+                      options.mode);
+  last_snapshot_seq = head();
+  log(fmt::format("snapshot of the model at seq {} ({:.1f} ms)", head(),
+                  static_cast<double>(monotonic_ns() - start) / 1e6));
+}
+
+void Writer::State::reject(RejectCode code, std::string_view why) {
+  reply.status = ReplyStatus::rejected;
+  reply.code = code;
+  reply.seq = head();
+  reply.reason.assign(why);
+  ++counters.rejected;
+}
+
+void Writer::State::decide(const IncomingCommand& command) {
+  ++counters.commands;
+  reply.reason.clear();
+  reply.code = RejectCode::none;
+  const std::string_view id = as_text(command.id);
+  if (!id.empty()) {
+    if (const std::optional<std::uint64_t> original = window.find(id)) {
+      reply.status = ReplyStatus::duplicate;
+      reply.seq = *original;
+      ++counters.duplicates;
+      return;
+    }
+  }
+  std::span<const std::byte> bytes = command.payload;
+  if (command.format == CommandFormat::text) {
+    std::vector<std::string_view> words;
+    try {
+      words = decode_text_command(command.payload);
+    } catch (const MalformedInput& e) {
+      return reject(RejectCode::malformed, e.what());
+    }
+    if (!domain.parse(words, parsed, reason)) return reject(RejectCode::malformed, reason);
+    bytes = parsed;
+  }
+  switch (domain.handle(bytes, events, reason)) {
+    case Verdict::accepted:
+      break;
+    case Verdict::rejected:
+      return reject(RejectCode::rule, reason);
+    case Verdict::malformed:
+      return reject(RejectCode::malformed, reason);
+    case Verdict::failed:
+      return reject(RejectCode::failed, reason);
+  }
+  const std::int64_t now = monotonic_ns();
+  const bool sync = options.durability == Durability::sync;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const EventBatch::Event event = events[i];
+    const std::uint64_t seq = next_seq;
+    if (journal) {
+      const bool last = i + 1 == events.size();
+      try {
+        journal->append(event.type, event.payload, now,
+                        last ? command.id : std::span<const std::byte>{});
+      } catch (const Error& e) {
+        // Before the first event nothing is written: refuse the command and stay up. A
+        // failure between events of one command would split it: stop, and let recovery
+        // decide from the journal.
+        if (i != 0 || e.code() != ErrorCode::resource) throw;
+        return reject(RejectCode::unavailable,
+                      std::string("the journal cannot take it: ") + e.what());
+      }
+    }
+    if (sync) {
+      pending_events.push_back(
+          PendingEvent{seq, event.type, pending_bytes.size(), event.payload.size()});
+      pending_bytes.insert(pending_bytes.end(), event.payload.begin(), event.payload.end());
+      pending_publish_ns = now;
+    } else {
+      ring->publish(event.type, event.payload, now);
+    }
+    domain.apply(seq, event.type, event.payload);
+    ++next_seq;
+  }
+  counters.events += events.size();
+  ++counters.accepted;
+  if (!id.empty()) window.remember(id, head());
+  reply.status = ReplyStatus::accepted;
+  reply.seq = head();
+}
+
+void Writer::State::commit_group() {
+  if (pending_replies.empty() && pending_events.empty()) return;
+  journal->sync();
+  ++counters.syncs;
+  for (const PendingEvent& event : pending_events) {
+    ring->publish(event.type, std::span(pending_bytes.data() + event.offset, event.size),
+                  pending_publish_ns);
+  }
+  for (const auto& [to, answer] : pending_replies) intake->reply(to, answer);
+  pending_events.clear();
+  pending_bytes.clear();
+  pending_replies.clear();
+}
+
+void Writer::run(const std::atomic<bool>& stop) {
+  State& s = *state_;
+  const bool sync = s.options.durability == Durability::sync;
+  const std::size_t group_max = sync ? s.options.group_commit_max : 64;
+  s.log(fmt::format("ready: instance {}, domain {}, durability {}, next seq {}", s.options.instance,
+                    s.domain.name(), to_string(s.options.durability), s.next_seq));
+  std::int64_t next_maintain = monotonic_ns() + kMaintainIntervalNs;
+  std::int64_t idle_since = 0;
+  IncomingCommand command;
+  // relaxed: a stop request orders nothing; seeing it one loop later is fine.
+  while (!stop.load(std::memory_order_relaxed)) {
+    std::size_t taken = 0;
+    while (taken < group_max && s.intake->next(command)) {
+      s.decide(command);
+      s.intake->finish(command);
+      if (sync && s.reply.status == ReplyStatus::accepted) {
+        s.pending_replies.emplace_back(command.from, s.reply);
+      } else {
+        s.intake->reply(command.from, s.reply);
+      }
+      ++taken;
+    }
+    if (sync) s.commit_group();
+    const std::int64_t now = monotonic_ns();
+    if (now >= next_maintain) {
+      s.ring->heartbeat();
+      s.intake->maintain();
+      next_maintain = now + kMaintainIntervalNs;
+      if (s.options.snapshot_every != 0 &&
+          s.head() - s.last_snapshot_seq >= s.options.snapshot_every) {
+        s.take_snapshot();
+      }
+    }
+    if (taken != 0) {
+      idle_since = 0;
+      continue;
+    }
+    if (idle_since == 0) idle_since = now;
+    switch (s.options.idle_wait) {
+      case WaitKind::spin:
+        cpu_relax();
+        break;
+      case WaitKind::yield:
+        sched_yield();
+        break;
+      case WaitKind::block:
+        if (now - idle_since < s.options.idle_spin_ns) {
+          cpu_relax();
+        } else {
+          s.intake->sleep(std::min(kSleepSliceNs, next_maintain - now));
+        }
+        break;
+    }
+  }
+  if (s.journal) {
+    s.journal->sync();
+    s.take_snapshot();
+  }
+  s.log(
+      fmt::format("stopped: {} commands ({} accepted, {} rejected, {} duplicates), {} events, "
+                  "{} syncs, head seq {}",
+                  s.counters.commands, s.counters.accepted, s.counters.rejected,
+                  s.counters.duplicates, s.counters.events, s.counters.syncs, s.head()));
+}
+
+}  // namespace evring::writer

@@ -1,0 +1,77 @@
+// evring-writer's core: recovers the model from the journal, then runs the one apply
+// thread that takes commands from the intake, decides them with the domain, journals and
+// publishes their events, applies them to the model, and replies.
+//
+// Per accepted command, in this order (what each step guarantees):
+//   1 journal append of each event (async: in the page cache, survives kill -9 of the
+//     writer; the last event carries the command id, so duplicates are known at restart)
+//   2 ring publish (async/none now; sync after the group's fdatasync, so no reader ever
+//     sees an event that a power cut could take back)
+//   3 apply to the model (the only way it changes, the same as replay)
+//   4 reply accepted{seq of its last event} (sync: after the fdatasync of its group)
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <sys/types.h>
+
+#include "evring/journal.hpp"
+#include "evring/wait_strategy.hpp"
+
+namespace evring::writer {
+
+struct WriterOptions {
+  std::string instance = "default";
+  std::string domain = "kv";  // a built-in name, or the path of a plugin (.so)
+  std::string domain_config;
+  std::filesystem::path journal;  // empty: default_journal_folder(instance)
+  Durability durability = Durability::async;
+  std::uint64_t ring_bytes = 64ull << 20;
+  std::uint64_t journal_segment_bytes = kDefaultJournalSegmentBytes;
+  std::uint64_t snapshot_every = 1'000'000;  // events; 0: only at a clean stop
+  std::size_t duplicate_window = 100'000;    // command ids remembered
+  WaitKind idle_wait = WaitKind::block;      // how the apply thread waits for commands
+  std::int64_t idle_spin_ns = 50'000;        // block: spin this long before sleeping
+  std::size_t group_commit_max = 1024;       // sync: at most this many commands per fdatasync
+  mode_t mode = 0600;
+};
+
+// What the writer tells its operator; the CLI prints these lines.
+using WriterLog = std::function<void(std::string_view line)>;
+
+struct WriterCounters {
+  std::uint64_t commands = 0;
+  std::uint64_t accepted = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t events = 0;
+  std::uint64_t syncs = 0;
+};
+
+class Writer {
+ public:
+  // Takes the instance, recovers the journal (cutting a torn tail, saying so), restores
+  // the newest usable snapshot and replays the rest with progress, then creates the ring
+  // and the intake. Throws evring::Error with what to do.
+  static std::unique_ptr<Writer> start(const WriterOptions& options, const WriterLog& log);
+  ~Writer();
+
+  // Serves commands until `stop` is set, then finishes what it took, syncs, snapshots and
+  // closes the instance (segments removed, readers told).
+  void run(const std::atomic<bool>& stop);
+
+  std::uint64_t next_seq() const noexcept;
+  const WriterCounters& counters() const noexcept;
+
+ private:
+  struct State;
+  explicit Writer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace evring::writer
