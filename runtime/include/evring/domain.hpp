@@ -29,14 +29,9 @@
 
 #include "evring/codec.hpp"
 #include "evring/domain_abi.h"
+#include "evring/plugin_helper.hpp"
 
 namespace evring {
-
-// The command breaks a rule of the domain (overdraft, unknown account, version mismatch).
-class CommandRejected : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // Hands the events of an accepted command to the host, in order.
 class DomainEvents {
@@ -55,34 +50,6 @@ class DomainEvents {
 };
 
 namespace detail {
-
-inline void write_text(evring_sink* sink, std::string_view text) noexcept {
-  if (sink != nullptr) sink->write(sink->context, text.data(), text.size());
-}
-
-inline int write_bytes(evring_sink* sink, std::span<const std::byte> bytes) noexcept {
-  return sink->write(sink->context, bytes.data(), bytes.size()) == 0 ? EVRING_OK : EVRING_FAILED;
-}
-
-// Runs body; maps what it throws to a status and a message. Nothing crosses the C boundary.
-template <class Body>
-int guarded(evring_sink* message, Body&& body) noexcept {
-  try {
-    return body();
-  } catch (const CommandRejected& rejected) {
-    write_text(message, rejected.what());
-    return EVRING_REJECTED;
-  } catch (const MalformedInput& malformed) {
-    write_text(message, malformed.what());
-    return EVRING_MALFORMED;
-  } catch (const std::exception& failure) {
-    write_text(message, failure.what());
-    return EVRING_FAILED;
-  } catch (...) {
-    write_text(message, "the domain threw something that is not a std::exception");
-    return EVRING_FAILED;
-  }
-}
 
 template <class Model>
 struct DomainAdapter {
@@ -107,12 +74,11 @@ struct DomainAdapter {
   static int apply(void* model, std::uint32_t type, const void* payload, std::size_t size,
                    evring_sink* error) noexcept {
     // A refusal while applying the model's own history is a failure, whatever its kind.
-    const int status = guarded(error, [&] {
+    return guarded_strict(error, [&] {
       static_cast<Model*>(model)->apply(type,
                                         std::span(static_cast<const std::byte*>(payload), size));
       return EVRING_OK;
     });
-    return status == EVRING_OK ? EVRING_OK : EVRING_FAILED;
   }
   static int parse(const char* const* words, std::size_t count, evring_sink* command,
                    evring_sink* error) noexcept {
@@ -123,23 +89,21 @@ struct DomainAdapter {
   }
   static int describe(std::uint32_t type, const void* payload, std::size_t size,
                       evring_sink* json) noexcept {
-    const int status = guarded(json, [&] {
+    return guarded_strict(json, [&] {
       const std::string text =
           Model::describe(type, std::span(static_cast<const std::byte*>(payload), size));
       return write_bytes(json, std::as_bytes(std::span(text)));
     });
-    return status == EVRING_OK ? EVRING_OK : EVRING_FAILED;
   }
   static int snapshot(const void* model, evring_sink* out) noexcept {
     return guarded(nullptr,
                    [&] { return write_bytes(out, static_cast<const Model*>(model)->snapshot()); });
   }
   static int restore(void* model, const void* data, std::size_t size, evring_sink* error) noexcept {
-    const int status = guarded(error, [&] {
+    return guarded_strict(error, [&] {
       static_cast<Model*>(model)->restore(std::span(static_cast<const std::byte*>(data), size));
       return EVRING_OK;
     });
-    return status == EVRING_OK ? EVRING_OK : EVRING_FAILED;
   }
 };
 

@@ -1,0 +1,63 @@
+/* The view plugin ABI: a query view (read model) of an instance's events, hosted by
+ * evring-reader.
+ *
+ * The reader applies each event with on_event(), in sequence order, exactly once, and
+ * answers queries with query(). Both run on the one thread that owns the view, so a view
+ * needs no locks. A view that fails on an event stops its reader (or, with
+ * --on-error skip, the event goes to a dead-letter file): a reader never advances silently
+ * past a failure.
+ *
+ * Versions: a shared library exports EVRING_VIEW_ENTRY_SYMBOL, a function returning a table
+ * whose first two fields (abi_version, table_bytes) keep their place in every version. The
+ * host refuses a table whose abi_version is not its own, naming both. */
+#ifndef EVRING_VIEW_ABI_H
+#define EVRING_VIEW_ABI_H
+
+#include "evring/plugin_abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EVRING_VIEW_ABI_VERSION 1u
+#define EVRING_VIEW_ENTRY_SYMBOL "evring_view_entry"
+
+/* One event. payload is valid only during the call. */
+typedef struct evring_event {
+  uint64_t seq;
+  uint32_t type;
+  uint32_t reserved;  /* 0 */
+  int64_t publish_ns; /* the writer's CLOCK_MONOTONIC when it published the event */
+  const void* payload;
+  size_t size;
+} evring_event;
+
+typedef struct evring_view_v1 {
+  uint32_t abi_version; /* EVRING_VIEW_ABI_VERSION the plugin was built with */
+  uint32_t table_bytes; /* sizeof(evring_view_v1) as the plugin saw it */
+  const char* name;     /* short, e.g. "kv"; shown by evring stat */
+
+  /* A fresh, empty view. config (--view-config) may be NULL. NULL and a reason on failure. */
+  void* (*create)(const char* config, evring_sink* error);
+  void (*destroy)(void* view);
+
+  /* Applies one event. EVRING_OK, or EVRING_FAILED with a message (a poison event). */
+  int (*on_event)(void* view, const evring_event* event, evring_sink* error);
+  /* Answers a query given as words (`get alice`): writes one JSON value to json and
+   * returns EVRING_OK, or EVRING_MALFORMED (unknown or bad words) / EVRING_FAILED with a
+   * message. Must not change the view. */
+  int (*query)(const void* view, const char* const* words, size_t count, evring_sink* json,
+               evring_sink* error);
+
+  /* The whole view as bytes, and back into a view freshly made by create(). */
+  int (*snapshot)(const void* view, evring_sink* out);
+  int (*restore)(void* view, const void* data, size_t size, evring_sink* error);
+} evring_view_v1;
+
+typedef const evring_view_v1* (*evring_view_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EVRING_VIEW_ABI_H */
