@@ -3,58 +3,25 @@
 #include <cstring>
 #include <utility>
 
-#include <dlfcn.h>
-
 #include "evring/error.hpp"
+#include "plugin_library.hpp"
 
 namespace evring {
 namespace {
 
-// A sink that appends to a std::string up to a limit.
-struct TextSink {
-  std::string* text;
-  std::size_t limit;
-  evring_sink sink{this, &TextSink::write};
+using detail::ByteSink;
+using detail::kPluginMessageLimit;
+using detail::TextSink;
 
-  TextSink(std::string& target, std::size_t max) : text(&target), limit(max) {}
-  static int write(void* context, const void* data, std::size_t size) {
-    auto* self = static_cast<TextSink*>(context);
-    if (self->text->size() + size > self->limit) return 1;
-    self->text->append(static_cast<const char*>(data), size);
-    return 0;
-  }
-};
-
-struct ByteSink {
-  std::vector<std::byte>* bytes;
-  std::size_t limit;
-  evring_sink sink{this, &ByteSink::write};
-
-  ByteSink(std::vector<std::byte>& target, std::size_t max) : bytes(&target), limit(max) {}
-  static int write(void* context, const void* data, std::size_t size) {
-    auto* self = static_cast<ByteSink*>(context);
-    if (self->bytes->size() + size > self->limit) return 1;
-    const auto* raw = static_cast<const std::byte*>(data);
-    self->bytes->insert(self->bytes->end(), raw, raw + size);
-    return 0;
-  }
-};
-
-constexpr std::size_t kMessageLimit = 4096;
-constexpr std::size_t kSnapshotLimit = std::size_t{1} << 40;
+constexpr detail::PluginKind kDomainKind{"domain", EVRING_DOMAIN_ENTRY_SYMBOL, "kv, bank",
+                                         "EVRING_EXPORT_DOMAIN"};
 
 void check_table(const evring_domain_v1* table, const std::string& origin) {
   if (table == nullptr) {
     throw Error(ErrorCode::invalid_argument,
                 origin + ": its " + EVRING_DOMAIN_ENTRY_SYMBOL + "() returned no table");
   }
-  if (table->abi_version != EVRING_DOMAIN_ABI_VERSION) {
-    throw Error(ErrorCode::incompatible, origin + " was built for domain ABI version " +
-                                             std::to_string(table->abi_version) +
-                                             ", but this evring speaks version " +
-                                             std::to_string(EVRING_DOMAIN_ABI_VERSION) +
-                                             ": rebuild it against this evring's headers");
-  }
+  detail::check_abi_version(table->abi_version, EVRING_DOMAIN_ABI_VERSION, origin, kDomainKind);
   if (table->table_bytes < sizeof(evring_domain_v1) || table->name == nullptr ||
       table->create == nullptr || table->destroy == nullptr || table->handle == nullptr ||
       table->apply == nullptr || table->parse == nullptr || table->describe == nullptr ||
@@ -79,26 +46,10 @@ bool EventBatch::add(std::uint32_t type, const void* payload, std::size_t size) 
 
 DomainPlugin DomainPlugin::load_library(const std::filesystem::path& path,
                                         const std::string& config) {
-  // RTLD_LOCAL: two plugins' symbols never mix. RTLD_NOW: a missing symbol fails here,
-  // with a message, not later in the middle of a command.
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    const char* why = ::dlerror();
-    throw Error(ErrorCode::invalid_argument,
-                "cannot load domain plugin " + path.string() + ": " +
-                    (why != nullptr ? why : "unknown error") +
-                    " (give the path of a shared library, or a built-in: kv, bank)");
-  }
-  std::shared_ptr<void> library(handle, [](void* h) { ::dlclose(h); });
-  void* entry = ::dlsym(handle, EVRING_DOMAIN_ENTRY_SYMBOL);
-  if (entry == nullptr) {
-    throw Error(ErrorCode::invalid_argument,
-                path.string() + " is not an evring domain plugin: it has no " +
-                    EVRING_DOMAIN_ENTRY_SYMBOL + " symbol (export one with EVRING_EXPORT_DOMAIN)");
-  }
-  const auto* table = reinterpret_cast<evring_domain_entry_fn>(entry)();
+  detail::PluginEntry loaded = detail::load_plugin_entry(path, kDomainKind);
+  const auto* table = reinterpret_cast<evring_domain_entry_fn>(loaded.entry)();
   check_table(table, path.string());
-  return DomainPlugin(std::move(library), table, path.string(), config);
+  return DomainPlugin(std::move(loaded.library), table, path.string(), config);
 }
 
 DomainPlugin DomainPlugin::from_table(const evring_domain_v1* table, const std::string& origin,
@@ -109,46 +60,15 @@ DomainPlugin DomainPlugin::from_table(const evring_domain_v1* table, const std::
 
 DomainPlugin::DomainPlugin(std::shared_ptr<void> library, const evring_domain_v1* table,
                            std::string origin, std::string config)
-    : library_(std::move(library)),
-      table_(table),
-      origin_(std::move(origin)),
-      config_(std::move(config)) {
-  model_ = create_model();
-}
+    : table_(table),
+      origin_(origin),
+      model_(std::move(library),
+             PluginLifecycle{table->create, table->destroy, table->snapshot, table->restore},
+             "domain " + origin, std::move(config)) {}
 
-void* DomainPlugin::create_model() const {
-  std::string error;
-  TextSink sink(error, kMessageLimit);
-  void* model = table_->create(config_.c_str(), &sink.sink);
-  if (model == nullptr) {
-    throw Error(ErrorCode::invalid_argument,
-                "domain " + origin_ + " could not start: " + (error.empty() ? "no reason" : error));
-  }
-  return model;
-}
-
-DomainPlugin::DomainPlugin(DomainPlugin&& other) noexcept
-    : library_(std::move(other.library_)),
-      table_(other.table_),
-      origin_(std::move(other.origin_)),
-      config_(std::move(other.config_)),
-      model_(std::exchange(other.model_, nullptr)) {}
-
-DomainPlugin& DomainPlugin::operator=(DomainPlugin&& other) noexcept {
-  if (this != &other) {
-    if (model_ != nullptr) table_->destroy(model_);
-    library_ = std::move(other.library_);
-    table_ = other.table_;
-    origin_ = std::move(other.origin_);
-    config_ = std::move(other.config_);
-    model_ = std::exchange(other.model_, nullptr);
-  }
-  return *this;
-}
-
-DomainPlugin::~DomainPlugin() {
-  if (model_ != nullptr) table_->destroy(model_);
-}
+DomainPlugin::DomainPlugin(DomainPlugin&&) noexcept = default;
+DomainPlugin& DomainPlugin::operator=(DomainPlugin&&) noexcept = default;
+DomainPlugin::~DomainPlugin() = default;
 
 Verdict DomainPlugin::handle(std::span<const std::byte> command, EventBatch& events,
                              std::string& reason) const {
@@ -158,8 +78,8 @@ Verdict DomainPlugin::handle(std::span<const std::byte> command, EventBatch& eve
       &events, [](void* context, std::uint32_t type, const void* payload, std::size_t size) {
         return static_cast<EventBatch*>(context)->add(type, payload, size) ? 0 : 1;
       }};
-  TextSink why(reason, kMessageLimit);
-  const int status = table_->handle(model_, command.data(), command.size(), &sink, &why.sink);
+  TextSink why(reason, kPluginMessageLimit);
+  const int status = table_->handle(model_.get(), command.data(), command.size(), &sink, &why.sink);
   switch (status) {
     case EVRING_OK:
       return Verdict::accepted;
@@ -177,8 +97,8 @@ Verdict DomainPlugin::handle(std::span<const std::byte> command, EventBatch& eve
 void DomainPlugin::apply(std::uint64_t seq, std::uint32_t type,
                          std::span<const std::byte> payload) {
   std::string error;
-  TextSink sink(error, kMessageLimit);
-  if (table_->apply(model_, type, payload.data(), payload.size(), &sink.sink) != EVRING_OK) {
+  TextSink sink(error, kPluginMessageLimit);
+  if (table_->apply(model_.get(), type, payload.data(), payload.size(), &sink.sink) != EVRING_OK) {
     throw Error(ErrorCode::corrupt, "domain " + origin_ + " cannot apply event seq " +
                                         std::to_string(seq) + " (type " + std::to_string(type) +
                                         "): " + (error.empty() ? "no reason given" : error));
@@ -187,15 +107,11 @@ void DomainPlugin::apply(std::uint64_t seq, std::uint32_t type,
 
 bool DomainPlugin::parse(std::span<const std::string_view> words, std::vector<std::byte>& command,
                          std::string& error) const {
-  // The C ABI takes NUL-terminated words.
-  std::vector<std::string> owned(words.begin(), words.end());
-  std::vector<const char*> pointers;
-  pointers.reserve(owned.size());
-  for (const std::string& word : owned) pointers.push_back(word.c_str());
+  const detail::CWords pointers(words);
   command.clear();
   error.clear();
   ByteSink out(command, 1u << 20);
-  TextSink why(error, kMessageLimit);
+  TextSink why(error, kPluginMessageLimit);
   const int status = table_->parse(pointers.data(), pointers.size(), &out.sink, &why.sink);
   if (status == EVRING_OK) return true;
   if (error.empty()) error = "the command does not parse";
@@ -211,31 +127,13 @@ std::string DomainPlugin::describe(std::uint32_t type, std::span<const std::byte
 }
 
 std::vector<std::byte> DomainPlugin::snapshot() const {
-  std::vector<std::byte> bytes;
-  ByteSink sink(bytes, kSnapshotLimit);
-  if (table_->snapshot(model_, &sink.sink) != EVRING_OK) {
-    throw Error(ErrorCode::io, "domain " + origin_ + " could not take a snapshot of its model");
-  }
-  return bytes;
+  return model_.snapshot();
 }
-
 void DomainPlugin::restore(std::span<const std::byte> bytes) {
-  void* fresh = create_model();
-  std::string error;
-  TextSink sink(error, kMessageLimit);
-  if (table_->restore(fresh, bytes.data(), bytes.size(), &sink.sink) != EVRING_OK) {
-    table_->destroy(fresh);
-    throw Error(ErrorCode::corrupt, "domain " + origin_ + " cannot restore its snapshot: " +
-                                        (error.empty() ? "no reason given" : error));
-  }
-  table_->destroy(model_);
-  model_ = fresh;
+  model_.restore(bytes);
 }
-
 void DomainPlugin::reset() {
-  void* fresh = create_model();
-  table_->destroy(model_);
-  model_ = fresh;
+  model_.reset();
 }
 
 }  // namespace evring

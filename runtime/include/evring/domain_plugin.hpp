@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "evring/domain_abi.h"
+#include "evring/plugin_state.hpp"
 
 namespace evring {
 
@@ -86,13 +87,10 @@ class DomainPlugin {
  private:
   DomainPlugin(std::shared_ptr<void> library, const evring_domain_v1* table, std::string origin,
                std::string config);
-  void* create_model() const;
 
-  std::shared_ptr<void> library_;  // dlclose only after the model is gone
   const evring_domain_v1* table_ = nullptr;
   std::string origin_;
-  std::string config_;
-  void* model_ = nullptr;
+  PluginState model_;
 };
 
 }  // namespace evring
