@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -226,8 +227,15 @@ void Writer::State::recover() {
                     to_string(options.durability),
                     found.last_seq == 0 ? 0 : last - found.first_seq + 1, next_seq));
   }
+  WriterInfo info{};
+  std::snprintf(info.domain, sizeof info.domain, "%s", std::string(domain.name()).c_str());
+  if (journal) {
+    std::snprintf(info.journal, sizeof info.journal, "%s",
+                  fs::absolute(journal_dir).lexically_normal().c_str());
+  }
+  info.durability = static_cast<std::uint32_t>(options.durability);
   ring.emplace(RingWriter::create(RingOptions{options.instance, options.ring_bytes,
-                                              kDefaultMaxPayload, next_seq, options.mode}));
+                                              kDefaultMaxPayload, next_seq, options.mode, info}));
   intake.emplace(
       CommandIntake::create(IntakeOptions{options.instance, ring->incarnation(), options.mode}));
   events.set_max_payload(std::min<std::size_t>(ring->max_payload(), JournalOptions{}.max_payload));

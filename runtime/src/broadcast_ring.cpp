@@ -91,7 +91,8 @@ RingWriter RingWriter::create(const RingOptions& options) {
       // rather than leave a ring that stays `initializing`.
       Registry registry = [&] {
         try {
-          return Registry::create(options.instance, incarnation, options.mode);
+          return Registry::create(options.instance, incarnation, options.mode,
+                                  options.writer_info);
         } catch (...) {
           SharedSegment::remove(ring_name);
           throw;

@@ -47,7 +47,8 @@ class ClaimLock {
 Registry::Registry(SharedSegment segment)
     : segment_(std::move(segment)), layout_(reinterpret_cast<RegistryLayout*>(segment_.data())) {}
 
-Registry Registry::create(const std::string& instance, std::uint64_t incarnation, mode_t mode) {
+Registry Registry::create(const std::string& instance, std::uint64_t incarnation, mode_t mode,
+                          const WriterInfo& info) {
   const std::string name = segment_name(instance, "registry");
   SharedSegment::remove(name);  // the caller owns the instance now; a stale one is dead
   SharedSegment segment = SharedSegment::create(name, sizeof(RegistryLayout), mode);
@@ -58,6 +59,7 @@ Registry Registry::create(const std::string& instance, std::uint64_t incarnation
   pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
   pthread_mutex_init(&layout->claim_mutex, &attr);
   pthread_mutexattr_destroy(&attr);
+  layout->info = info;  // published by the release store of `ready` below
   write_preamble(layout->preamble, SegmentKind::registry, kRegistryLayoutVersion, incarnation,
                  sizeof(RegistryLayout));
   // relaxed: published to other processes by the ring's `ready` store, which comes later.

@@ -125,6 +125,7 @@ struct RingOptions {
   std::uint32_t max_payload = kDefaultMaxPayload;
   std::uint64_t first_seq = 1;  // where the journal says the sequence continues
   mode_t mode = 0600;
+  WriterInfo writer_info{};  // recorded in the registry for readers and tools
 };
 
 // Throws Error(invalid_argument) if the options cannot make a working ring, saying why.

@@ -26,7 +26,7 @@
 
 namespace evring {
 
-inline constexpr std::uint32_t kRegistryLayoutVersion = 2;  // 2: wake_requested flag
+inline constexpr std::uint32_t kRegistryLayoutVersion = 3;  // 3: WriterInfo
 inline constexpr std::size_t kMaxReaders = 64;
 inline constexpr std::size_t kReaderIdBytes = 48;
 inline constexpr std::size_t kReaderViewBytes = 32;
@@ -36,6 +36,19 @@ struct alignas(kFalseSharingRange) WriterStatus {
   std::atomic<std::uint64_t> events_total;  // refreshed at heartbeat, not per publish
   std::atomic<std::uint64_t> bytes_total;
   std::atomic<std::uint64_t> head_seq;  // last published sequence, at heartbeat
+};
+
+inline constexpr std::size_t kWriterDomainBytes = 32;
+inline constexpr std::size_t kWriterJournalBytes = 512;
+
+// What readers and tools need to know of the writer's set-up: where its journal is (a
+// lapped or late reader catches up from it) and which domain's events flow. Written once
+// before the segment is `ready`; never changes.
+struct WriterInfo {
+  char domain[kWriterDomainBytes];    // NUL-terminated; empty if unknown
+  char journal[kWriterJournalBytes];  // absolute path; empty: durability none, no journal
+  std::uint32_t durability;           // Durability (journal.hpp)
+  std::uint32_t reserved;
 };
 
 struct alignas(kFalseSharingRange) ReaderSlot {
@@ -60,6 +73,7 @@ struct alignas(kFalseSharingRange) ReaderSlot {
 struct RegistryLayout {
   SegmentPreamble preamble;
   pthread_mutex_t claim_mutex;  // PTHREAD_PROCESS_SHARED + PTHREAD_MUTEX_ROBUST
+  WriterInfo info;
   alignas(kFalseSharingRange) WriterStatus writer;
   // 1 while some reader may sleep on the futex. The writer clears it when it wakes them,
   // so a sleeper that is stopped (SIGSTOP) or dead costs the writer one wake, not one per
@@ -99,8 +113,10 @@ struct ReaderIdentity {
 // Process-local handle on a registry segment.
 class Registry {
  public:
-  // Writer only: creates the segment (fails if one exists) and initializes the mutex.
-  static Registry create(const std::string& instance, std::uint64_t incarnation, mode_t mode);
+  // Writer only: creates the segment (fails if one exists), initializes the mutex and
+  // records `info`.
+  static Registry create(const std::string& instance, std::uint64_t incarnation, mode_t mode,
+                         const WriterInfo& info);
   // Readers and tools: opens an existing one read-write (readers claim slots) or read-only
   // (tools that only look). Throws Error(no_instance) if there is none.
   static Registry open(const std::string& instance, Access access);
