@@ -91,8 +91,7 @@ RingWriter RingWriter::create(const RingOptions& options) {
       // rather than leave a ring that stays `initializing`.
       Registry registry = [&] {
         try {
-          return Registry::create(options.instance, incarnation, options.mode,
-                                  options.writer_info);
+          return Registry::create(options.instance, incarnation, options.mode, options.writer_info);
         } catch (...) {
           SharedSegment::remove(ring_name);
           throw;
@@ -225,6 +224,19 @@ void RingReader::adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Regi
   }
   empty_polls_ = 0;
   last_liveness_check_ns_ = monotonic_ns();
+  interrupt_->watch(reinterpret_cast<const std::uint32_t*>(&layout_->cursor.tail));
+}
+
+void WaitInterrupt::trigger() noexcept {
+  // release: pairs with take()'s acquire; whatever the caller queued before is visible to
+  // the reader once it sees the flag.
+  pending_.store(1, std::memory_order_release);
+  // acquire: pairs with watch(); the word belongs to a mapping the reader set up. If the
+  // reader has since moved to a new ring and dropped the old mapping, the wake fails with
+  // EFAULT, harmlessly; the reader then sees `pending_` within a futex backstop.
+  if (const std::uint32_t* word = word_.load(std::memory_order_acquire)) {
+    futex_wake_shared(const_cast<std::uint32_t*>(word));
+  }
 }
 
 RingReader::RingReader(RingReader&&) noexcept = default;
@@ -359,7 +371,7 @@ PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t 
     // A yield can last a whole time slice, so it looks at the clock every round; the
     // spinning strategies every 256 rounds, to keep the clock off their fast loop.
     const bool look_at_clock = wait == WaitKind::yield || (round & 255) == 0;
-    if (look_at_clock && monotonic_ns() >= deadline) return result;
+    if (look_at_clock && (interrupt_->take() || monotonic_ns() >= deadline)) return result;
     switch (wait) {
       case WaitKind::spin:
         cpu_relax();
@@ -376,7 +388,8 @@ PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t 
         // writer that publishes after that look sees the request and wakes us (W6).
         registry_->layout().wake_requested.store(1, std::memory_order_seq_cst);
         const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_seq_cst);
-        if (tail == cursor_) {
+        bool interrupted = interrupt_->take();
+        if (tail == cursor_ && !interrupted) {
           const std::int64_t remaining = deadline - monotonic_ns();
           futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&layout_->cursor.tail),
                             static_cast<std::uint32_t>(tail),
@@ -384,7 +397,8 @@ PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t 
         }
         // A sleep is long: look at the writer's health on the next empty poll.
         empty_polls_ = 63;
-        if (monotonic_ns() >= deadline) return poll(out);
+        interrupted = interrupted || interrupt_->take();
+        if (interrupted || monotonic_ns() >= deadline) return poll(out);
         break;
       }
     }

@@ -245,6 +245,32 @@ struct ReaderOptions {
   StartAt start = StartAt::live;
   ReaderIdentity identity{"reader", "", WaitKind::spin};
   bool register_slot = true;  // false for tools that only peek (evring tail)
+  // false when the caller stores the slot's position itself (EventStream: the position is
+  // what the view applied, which may come from the journal).
+  bool report_position = true;
+};
+
+// Lets another thread cut a reader's wait_next short: a reader process's query thread, with a
+// query for the view to answer. Shared by the reader and that thread; safe to trigger from
+// any thread at any time (also while the reader reattaches).
+class WaitInterrupt {
+ public:
+  void trigger() noexcept;
+  // Reader thread: whether it was triggered since the last look (and forget it).
+  bool take() noexcept {
+    // relaxed load first: the common case (not triggered) costs no read-modify-write.
+    return pending_.load(std::memory_order_relaxed) != 0 &&
+           pending_.exchange(0, std::memory_order_acquire) != 0;
+  }
+  // Reader thread, at (re)attach: the futex word wait_next sleeps on.
+  void watch(const std::uint32_t* word) noexcept {
+    // release: a trigger() that loads it with acquire wakes a valid word of this mapping.
+    word_.store(word, std::memory_order_release);
+  }
+
+ private:
+  std::atomic<std::uint32_t> pending_{0};
+  std::atomic<const std::uint32_t*> word_{nullptr};
 };
 
 // A reader's side: a read-only mapping of the ring and a slot in the registry.
@@ -286,6 +312,8 @@ class RingReader {
   }
   std::uint64_t lapped_count() const noexcept { return lapped_count_; }
   ReaderSlot* slot() const noexcept { return slot_; }
+  // For another thread to end a wait_next early (it then returns `empty`).
+  const std::shared_ptr<WaitInterrupt>& wait_interrupt() const noexcept { return interrupt_; }
   const SharedSegment& ring_segment() const noexcept { return *ring_segment_; }
 
  private:
@@ -315,6 +343,7 @@ class RingReader {
   std::uint32_t empty_polls_ = 0;
   std::int64_t last_liveness_check_ns_ = 0;
   ProcessWatch writer_watch_;
+  std::shared_ptr<WaitInterrupt> interrupt_ = std::make_shared<WaitInterrupt>();
   // The last validated copy (R2, R3): records [batch_read_, batch_size_) of it are still
   // to be handed out; batch_start_ is the ring position of its first byte.
   RecordBuffer batch_{0};
@@ -412,7 +441,7 @@ inline PollResult RingReader::poll(RecordBuffer& out) {
   batch_read_ += aligned;
   cursor_ = batch_start_ + batch_read_;
   expected_seq_ = header->seq + 1;
-  if (slot_ != nullptr) {
+  if (slot_ != nullptr && options_.report_position) {
     // relaxed: a lone progress counter for stat; orders nothing.
     slot_->position_seq.store(header->seq, std::memory_order_relaxed);
     slot_->position_publish_ns.store(header->publish_ns, std::memory_order_relaxed);

@@ -1,0 +1,126 @@
+// A reader's events, in sequence order, with no gap and no duplicate, wherever they come
+// from: the journal for what the ring no longer (or not yet) holds, the ring for the live
+// tail. Every source sits behind one small interface, EventSource, so a remote stream
+// (NATS JetStream, for readers on other machines) can take the ring's place later.
+//
+// The rule that joins them: the stream wants seq E next.
+//   - From the journal (catching up from a start point, or after being lapped), events are
+//     delivered while it has them.
+//   - From the ring, a record with seq < E was already delivered from the journal: skipped.
+//     A record with seq > E means the ring skipped E.. (a late start, or lapped): the
+//     missing seqs are read from the journal first, then the record. The writer appends
+//     to the journal before it publishes, so the journal always has them.
+//   - Without a journal (durability none), a gap cannot be filled: the stream stops with an
+//     error rather than hand a view a history with a hole.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "evring/broadcast_ring.hpp"
+#include "evring/journal.hpp"
+#include "evring/registry.hpp"
+#include "evring/wait_strategy.hpp"
+
+namespace evring {
+
+// One event; the payload is valid until the next call on its source.
+struct StreamEvent {
+  std::uint64_t seq = 0;
+  std::uint32_t type = 0;
+  std::int64_t publish_ns = 0;
+  std::span<const std::byte> payload;
+};
+
+// A source of events in sequence order.
+class EventSource {
+ public:
+  virtual ~EventSource() = default;
+  // The next event, or false when none is available now (call again later). Throws
+  // evring::Error when the source cannot go on.
+  virtual bool next(StreamEvent& out) = 0;
+};
+
+// The journal from a seq on, read-only, while the writer may be appending.
+class JournalSource final : public EventSource {
+ public:
+  JournalSource(const std::filesystem::path& directory, std::uint64_t from_seq);
+  bool next(StreamEvent& out) override;
+
+ private:
+  JournalReader reader_;
+  JournalRecord record_;
+};
+
+struct StreamOptions {
+  std::string instance = "default";
+  ReaderIdentity identity{"reader", "", WaitKind::spin};
+  // The next seq wanted: 1 replays everything, S + 1 continues after a checkpoint at S;
+  // 0 starts live, with the next event published.
+  std::uint64_t from_seq = 0;
+  // Where the journal is; empty: where the writer says (its registry).
+  std::filesystem::path journal;
+};
+
+struct StreamCounters {
+  std::uint64_t from_journal = 0;  // events delivered from the journal
+  std::uint64_t from_ring = 0;
+  std::uint64_t lapped = 0;      // times the ring overwrote what this stream had not read
+  std::uint64_t catch_ups = 0;   // times the stream went to the journal for a gap
+  std::uint64_t reattached = 0;  // writer restarts followed
+};
+
+class EventStream final : public EventSource {
+ public:
+  // Attaches to the instance's ring (claiming a registry slot with `identity`) and, when
+  // from_seq asks for the past, opens the journal there. Throws like RingReader::attach,
+  // and Error(invalid_argument) when the past is asked for and there is no journal.
+  static std::unique_ptr<EventStream> open(const StreamOptions& options);
+
+  // Never waits. Throws Error(corrupt) when the journal lacks what the ring skipped, and
+  // Error(writer_gone) when a gap cannot be filled (no journal) or the writer restarted
+  // without one.
+  bool next(StreamEvent& out) override;
+  // Idles per `wait` until the ring may have more, at most timeout_ns. Call after next()
+  // returned false.
+  void wait(WaitKind wait, std::int64_t timeout_ns);
+
+  // The next seq the stream will deliver (0: live and nothing seen yet).
+  std::uint64_t next_seq() const noexcept { return expected_; }
+  // The writer's last published seq, as the ring last said (for lag and progress).
+  std::uint64_t head_seq() const noexcept { return ring_.head_seq(); }
+  bool catching_up() const noexcept { return journal_.has_value(); }
+  bool writer_alive() const noexcept { return writer_alive_; }
+  const StreamCounters& counters() const noexcept { return counters_; }
+  ReaderSlot* slot() const noexcept { return ring_.slot(); }
+  // For another thread to end a wait() early (a query to answer). A trigger that lands
+  // just as the stream falls asleep is seen within the ring's 2 ms futex backstop.
+  const std::shared_ptr<WaitInterrupt>& wait_interrupt() const noexcept {
+    return ring_.wait_interrupt();
+  }
+  const std::filesystem::path& journal_directory() const noexcept { return journal_dir_; }
+
+ private:
+  EventStream(const StreamOptions& options, RingReader ring, std::filesystem::path journal_dir);
+  void open_journal_at(std::uint64_t seq);
+  void deliver_record(StreamEvent& out);
+  void fill_gap();
+
+  StreamOptions options_;
+  RingReader ring_;
+  RecordBuffer record_;
+  std::filesystem::path journal_dir_;  // empty: the writer keeps no journal
+  std::optional<JournalSource> journal_;
+  std::uint64_t expected_ = 0;
+  bool holding_ = false;  // record_ holds a ring record waiting for the journal to reach it
+  std::optional<PollResult> waited_;  // what wait() found, for next() to take first
+  std::uint32_t journal_misses_ = 0;  // polls of a journal that lacks what the ring skipped
+  bool writer_alive_ = true;
+  StreamCounters counters_;
+};
+
+}  // namespace evring

@@ -1,0 +1,184 @@
+#include "evring/event_stream.hpp"
+
+#include <sched.h>
+
+#include <cstring>
+
+#include "evring/error.hpp"
+
+namespace evring {
+namespace {
+
+// The journal must hold what the ring skipped (the writer appends before it publishes);
+// a few empty polls can only be a segment roll the reader has not seen yet.
+constexpr std::uint32_t kJournalMissLimit = 100'000;
+
+std::filesystem::path writer_journal(const std::string& instance) {
+  const Registry registry = Registry::open(instance, Access::read_only);
+  const WriterInfo& info = registry.layout().info;
+  return std::string(info.journal, strnlen(info.journal, sizeof info.journal));
+}
+
+}  // namespace
+
+JournalSource::JournalSource(const std::filesystem::path& directory, std::uint64_t from_seq)
+    : reader_(JournalReader::open(directory, from_seq)) {}
+
+bool JournalSource::next(StreamEvent& out) {
+  if (!reader_.next(record_)) return false;
+  out = StreamEvent{record_.seq, record_.type, record_.publish_ns, record_.payload};
+  return true;
+}
+
+std::unique_ptr<EventStream> EventStream::open(const StreamOptions& options) {
+  std::filesystem::path journal =
+      options.journal.empty() ? writer_journal(options.instance) : options.journal;
+  ReaderOptions ring_options;
+  ring_options.instance = options.instance;
+  ring_options.identity = options.identity;
+  ring_options.report_position = false;  // the stream's owner reports what it applied
+  // Without a journal the past is only what the ring still holds.
+  ring_options.start = options.from_seq != 0 && journal.empty() ? StartAt::earliest : StartAt::live;
+  RingReader ring = RingReader::attach(ring_options);
+  std::unique_ptr<EventStream> stream(new EventStream(options, std::move(ring), journal));
+  if (options.from_seq != 0 && !journal.empty()) stream->open_journal_at(options.from_seq);
+  return stream;
+}
+
+EventStream::EventStream(const StreamOptions& options, RingReader ring,
+                         std::filesystem::path journal_dir)
+    : options_(options),
+      ring_(std::move(ring)),
+      record_(ring_.max_payload()),
+      journal_dir_(std::move(journal_dir)),
+      expected_(options.from_seq) {}
+
+void EventStream::open_journal_at(std::uint64_t seq) {
+  try {
+    journal_.emplace(journal_dir_, seq);
+  } catch (const Error& e) {
+    // A journal with no segment yet holds nothing to catch up on.
+    if (e.code() != ErrorCode::no_instance || !journal_segments(journal_dir_).empty()) throw;
+  }
+  journal_misses_ = 0;
+}
+
+void EventStream::fill_gap() {
+  if (journal_dir_.empty()) {
+    throw Error(ErrorCode::writer_gone,
+                "seqs " + std::to_string(expected_) + " to " + std::to_string(record_.seq() - 1) +
+                    " of instance \"" + options_.instance +
+                    "\" are gone from the ring and its writer keeps no journal, so this view "
+                    "cannot be completed: give the reader a ring big enough to keep up "
+                    "(--ring-bytes on the writer), run the writer with a journal, or restart "
+                    "the reader with --from live");
+  }
+  ++counters_.catch_ups;
+  if (ReaderSlot* slot = ring_.slot()) {
+    // relaxed: a lone counter for stat; orders nothing.
+    slot->replay_count.store(counters_.catch_ups, std::memory_order_relaxed);
+  }
+  open_journal_at(expected_);
+  if (!journal_) {
+    throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() +
+                                        " is empty, but the ring skipped seqs " +
+                                        std::to_string(expected_) + " to " +
+                                        std::to_string(record_.seq() - 1));
+  }
+}
+
+void EventStream::deliver_record(StreamEvent& out) {
+  out = StreamEvent{record_.seq(), record_.type(), record_.publish_ns(), record_.payload()};
+  expected_ = out.seq + 1;
+  ++counters_.from_ring;
+}
+
+bool EventStream::next(StreamEvent& out) {
+  for (;;) {
+    if (journal_) {
+      if (journal_->next(out)) {
+        if (out.seq < expected_) continue;  // the ring gave it already
+        if (holding_ && out.seq >= record_.seq()) {
+          journal_.reset();  // caught up with the held ring record: deliver it next
+          continue;
+        }
+        if (expected_ != 0 && out.seq != expected_) {
+          throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() +
+                                              " skips from seq " + std::to_string(expected_) +
+                                              " to " + std::to_string(out.seq));
+        }
+        expected_ = out.seq + 1;
+        ++counters_.from_journal;
+        return true;
+      }
+      if (holding_ && expected_ < record_.seq()) {
+        if (++journal_misses_ > kJournalMissLimit) {
+          throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() +
+                                              " ends before seq " + std::to_string(expected_) +
+                                              ", which the ring has already passed");
+        }
+        return false;
+      }
+      journal_.reset();  // caught up: the ring takes over
+    }
+    if (holding_) {
+      holding_ = false;
+      if (record_.seq() == expected_) {
+        deliver_record(out);
+        return true;
+      }
+      continue;  // already delivered from the journal
+    }
+    PollResult result;
+    if (waited_) {
+      result = *waited_;
+      waited_.reset();
+    } else {
+      result = ring_.poll(record_);
+    }
+    switch (result.status) {
+      case PollStatus::empty:
+        return false;
+      case PollStatus::record:
+        writer_alive_ = true;
+        if (expected_ == 0) expected_ = record_.seq();  // live: the first record starts it
+        if (record_.seq() < expected_) continue;
+        if (record_.seq() > expected_) {
+          holding_ = true;
+          fill_gap();
+          continue;
+        }
+        deliver_record(out);
+        return true;
+      case PollStatus::lapped:
+        ++counters_.lapped;  // the next record is past expected_: the gap path fills it
+        continue;
+      case PollStatus::writer_gone:
+        writer_alive_ = false;
+        return false;
+      case PollStatus::writer_replaced:
+        ring_.reattach();
+        ++counters_.reattached;
+        writer_alive_ = true;
+        if (options_.journal.empty()) journal_dir_ = writer_journal(options_.instance);
+        if (journal_dir_.empty()) {
+          throw Error(ErrorCode::writer_gone,
+                      "the writer of instance \"" + options_.instance +
+                          "\" restarted without a journal, so its sequence started again and "
+                          "this view cannot follow it: restart the reader");
+        }
+        continue;
+    }
+  }
+}
+
+void EventStream::wait(WaitKind wait, std::int64_t timeout_ns) {
+  if (holding_ || journal_ || waited_) {
+    sched_yield();  // the journal is about to have it; nothing to sleep on
+    return;
+  }
+  const PollResult result = ring_.wait_next(record_, wait, timeout_ns);
+  if (result.status != PollStatus::empty) waited_ = result;
+}
+
+}  // namespace evring
