@@ -1,9 +1,11 @@
 // evring-bench: the command line. Parses flags, runs one subcommand, prints the machine and
 // the table, writes --json. Every error exits 2 with a message that says what to do.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,8 +32,12 @@ constexpr const char* kExamples = R"(Examples:
   evring-bench latency --payload 64,1024,16K --wait spin,block --samples 200000
   evring-bench throughput                      # 1 and 2 readers, 64 B and 1 KiB, stopped reader
   evring-bench throughput --readers 1 --payload 64 --duration 3 --json out.json
-Every subcommand takes --json FILE. Processes are pinned (--writer-cpu, --reader-cpu);
-segments are named bench-<pid>-... and removed at the end, also on error or Ctrl-C.
+  evring-bench commands                        # evring-writer: round trip, commands/s, replay
+  evring-bench commands --measure round-trip --durability async --rate 50000
+  evring-bench commands --samples 20000 --sync-samples 1000 --replay-events 500000
+Every subcommand takes --json FILE. Processes are pinned (--writer-cpu, --reader-cpu or
+--client-cpu); segments are named bench-<pid>-... and removed at the end, also on error or
+Ctrl-C; `commands` keeps its journals in a temporary folder under --dir, removed likewise.
 )";
 
 // A payload must fit four times in the ring (RingOptions' rule); say which flag to change.
@@ -49,12 +55,13 @@ void check_payloads(const std::vector<std::uint32_t>& payloads, std::uint64_t ri
   }
 }
 
-void check_cpus(unsigned writer_cpu, unsigned reader_cpu) {
+// `other_flag`: the other process's flag, --reader-cpu or --client-cpu.
+void check_cpus(unsigned writer_cpu, unsigned other_cpu, const char* other_flag = "--reader-cpu") {
   const unsigned cpus = online_cpus();
-  if (writer_cpu >= cpus || reader_cpu >= cpus) {
+  if (writer_cpu >= cpus || other_cpu >= cpus) {
     throw Error(ErrorCode::invalid_argument,
-                fmt::format("--writer-cpu {} / --reader-cpu {}: this machine has CPUs 0..{}",
-                            writer_cpu, reader_cpu, cpus - 1));
+                fmt::format("--writer-cpu {} / {} {}: this machine has CPUs 0..{}", writer_cpu,
+                            other_flag, other_cpu, cpus - 1));
   }
 }
 
@@ -89,13 +96,122 @@ void add_common_options(CLI::App& command, std::vector<std::uint32_t>& payloads,
       ->option_text("FILE");
 }
 
+// The `commands` subcommand's flags; the lists are turned into options after parsing.
+struct CommandsFlags {
+  CommandsOptions options;
+  std::vector<std::string> measure{"round-trip", "throughput", "replay"};
+  std::vector<std::string> durabilities{"none", "async", "sync"};
+  std::vector<std::string> waits{"spin", "block"};
+  std::string json;
+};
+
+CLI::App* add_commands_subcommand(CLI::App& app, CommandsFlags& flags) {
+  CommandsOptions& options = flags.options;
+  CLI::App* command = app.add_subcommand(
+      "commands",
+      "evring-writer as a real process: command round trip (submit to reply) from another "
+      "process per durability, commands/s from 1..N pipelining client processes (sync "
+      "against one fdatasync per command on the same disk), and the writer's journal replay "
+      "rate; against the floor");
+  command->add_option("--measure", flags.measure, "what to measure, a list")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"round-trip", "throughput", "replay"}))
+      ->capture_default_str();
+  command->add_option("--durability", flags.durabilities, "writer durabilities, a list")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"none", "async", "sync"}))
+      ->capture_default_str();
+  command
+      ->add_option("--wait", flags.waits,
+                   "round trip: the writer's and the client's wait, a list of spin, yield, block")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"spin", "yield", "block"}))
+      ->capture_default_str();
+  command
+      ->add_option("--rate", options.rate,
+                   "round trip: commands per second, timed from the intended send time; 0 = "
+                   "flat out, the next once the reply came")
+      ->capture_default_str();
+  command->add_option("--samples", options.samples, "round trip: measured commands per row")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}))
+      ->capture_default_str();
+  command
+      ->add_option("--sync-samples", options.sync_samples,
+                   "round trip: measured commands per sync row (each is an fdatasync)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000}))
+      ->capture_default_str();
+  command->add_option("--warmup", options.warmup,
+                      "round trip: commands sent and not measured first (default: "
+                      "max(100, samples/20))");
+  command->add_option("--clients", options.clients, "commands/s: client process counts, a list")
+      ->delimiter(',')
+      ->check(CLI::Range(1u, 32u))
+      ->capture_default_str();
+  command->add_option("--window", options.window, "commands/s: commands in flight per client")
+      ->check(CLI::Range(1u, 4096u))
+      ->capture_default_str();
+  command
+      ->add_option("--duration", options.duration_s,
+                   "commands/s: seconds per row (also the fdatasync baseline's)")
+      ->check(CLI::Range(0.05, 600.0))
+      ->capture_default_str();
+  command->add_option("--replay-domains", options.replay_domains, "replay: domains, a list")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"bank", "kv"}))
+      ->capture_default_str();
+  command
+      ->add_option("--replay-events", options.replay_events,
+                   "replay: events in each journal (suffixes K, M: 2M = 2,000,000)")
+      ->transform(CLI::AsSizeValue(true))
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000'000}))
+      ->capture_default_str();
+  command
+      ->add_option("--replay-rounds", options.replay_rounds,
+                   "replay: writer starts per journal; the median counts")
+      ->check(CLI::Range(1u, 100u))
+      ->capture_default_str();
+  command->add_option("--replay-keys", options.replay_keys, "replay: bank accounts or kv keys")
+      ->check(CLI::Range(2u, 10'000'000u))
+      ->capture_default_str();
+  command->add_option("--writer-cpu", options.writer_cpu, "CPU the writer is pinned to")
+      ->capture_default_str();
+  command->add_option("--client-cpu", options.client_cpu, "CPU the (first) client is pinned to")
+      ->capture_default_str();
+  command->add_option("--writer", options.writer_binary,
+                      "the evring-writer binary (default: the one beside evring-bench)");
+  command
+      ->add_option("--dir", options.scratch,
+                   "folder for the temporary journals (its disk is the one measured)")
+      ->capture_default_str();
+  command->add_option("--json", flags.json, "also write the results to FILE as JSON")
+      ->option_text("FILE");
+  return command;
+}
+
+// The parsed lists into options; checks what CLI11 could not.
+void finish_commands_options(CommandsFlags& flags) {
+  CommandsOptions& options = flags.options;
+  const auto wants = [&](const char* part) {
+    return std::find(flags.measure.begin(), flags.measure.end(), part) != flags.measure.end();
+  };
+  options.parts = {wants("round-trip"), wants("throughput"), wants("replay")};
+  options.durabilities.clear();
+  for (const std::string& durability : flags.durabilities) {
+    options.durabilities.push_back(evring::parse_durability(durability));
+  }
+  options.waits.clear();
+  for (const std::string& wait : flags.waits)
+    options.waits.push_back(evring::parse_wait_kind(wait));
+  check_cpus(options.writer_cpu, options.client_cpu, "--client-cpu");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
       "evring-bench: latency and throughput of the evring shared-memory ring between pinned "
-      "processes, measured against the physical floor (one cache line bounced between the "
-      "same two cores)."};
+      "processes, and of commands to evring-writer, measured against the physical floor (one "
+      "cache line bounced between the same two cores)."};
   app.footer(kExamples);
   app.require_subcommand(1, 1);
 
@@ -155,6 +271,9 @@ int main(int argc, char** argv) {
                    "rounds of the no/live/stopped reader comparison (first payload); 0 skips it")
       ->capture_default_str();
 
+  CommandsFlags commands;
+  CLI::App* commands_command = add_commands_subcommand(app, commands);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -170,28 +289,35 @@ int main(int argc, char** argv) {
 
   try {
     evring::harness::install_interrupt_handlers();
-    const bool run_latency_command = latency_command->parsed();
-    const std::string json_path = run_latency_command ? latency_json : throughput_json;
     // Every flag is checked before the first measurement, so a typo costs no run.
-    if (run_latency_command) {
+    std::string json_path;
+    std::function<std::vector<ResultRow>()> run;
+    if (latency_command->parsed()) {
       latency.waits.clear();
       for (const std::string& wait : latency_waits) {
         latency.waits.push_back(evring::parse_wait_kind(wait));
       }
       check_cpus(latency.writer_cpu, latency.reader_cpu);
       check_payloads(latency.payloads, latency.ring_bytes);
-    } else {
+      json_path = latency_json;
+      run = [&] { return run_latency(latency); };
+    } else if (throughput_command->parsed()) {
       throughput.wait_auto = throughput_wait == "auto";
       if (!throughput.wait_auto) throughput.wait = evring::parse_wait_kind(throughput_wait);
       check_cpus(throughput.writer_cpu, throughput.reader_cpu);
       check_payloads(throughput.payloads, throughput.ring_bytes);
+      json_path = throughput_json;
+      run = [&] { return run_throughput(throughput); };
+    } else if (commands_command->parsed()) {
+      finish_commands_options(commands);
+      json_path = commands.json;
+      run = [&] { return run_commands(commands.options); };
     }
     if (!json_path.empty()) check_writable(json_path);
 
     const MachineInfo machine = probe_machine();
     print_machine(stdout, machine);
-    const std::vector<ResultRow> rows =
-        run_latency_command ? run_latency(latency) : run_throughput(throughput);
+    const std::vector<ResultRow> rows = run();
     if (!json_path.empty()) {
       write_json(json_path, machine, command_line(argc, argv), rows);
       fmt::print("wrote {}\n", json_path);

@@ -134,6 +134,11 @@ std::string format_bytes(double value) {
   return format_count(value) + "B";
 }
 
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
 void TextTable::print(std::FILE* out) const {
   const std::size_t columns = headers_.size();
   std::vector<std::size_t> widths(columns);

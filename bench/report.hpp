@@ -53,6 +53,10 @@ std::string format_count(double value);
 // "2.95 GB" (decimal units)
 std::string format_bytes(double value);
 
+// The middle value (the upper one of an even count); `values` is not empty. For figures
+// taken over several rounds on a shared machine, where one round can be disturbed.
+double median(std::vector<double> values);
+
 // Columns padded to their widest cell; numbers right-aligned, words left-aligned.
 class TextTable {
  public:

@@ -8,15 +8,11 @@
 #include "harness/cpu_pinning.hpp"
 
 namespace evring::bench {
-namespace {
 
-// "bench-<pid>-<tag>-<n>": unique per run and per call, so concurrent runs never meet.
 std::string unique_instance_name(const std::string& tag) {
   static unsigned counter = 0;
   return "bench-" + std::to_string(::getpid()) + "-" + tag + "-" + std::to_string(counter++);
 }
-
-}  // namespace
 
 RingWriter create_bench_ring(const std::string& tag, std::uint64_t ring_bytes,
                              std::uint32_t largest_payload) {

@@ -12,6 +12,7 @@
 #include "evring/layout.hpp"
 #include "evring/wait_strategy.hpp"
 #include "harness/child_process.hpp"
+#include "harness/shared_memory.hpp"
 
 namespace evring::bench {
 
@@ -23,6 +24,27 @@ struct alignas(kFalseSharingRange) ReadyFlag {
   void announce() noexcept { ready.store(1, std::memory_order_release); }
   bool is_set() const noexcept { return ready.load(std::memory_order_acquire) != 0; }
 };
+
+// Waits until the first `count` children have each announced tallies[i].ready, while
+// checking `children` still run (harness::wait_until). Tally: any struct with a ReadyFlag
+// `ready`, one per child, in memory shared with them. For the parent that forked them.
+template <class Tally>
+void wait_until_all_ready(const harness::SharedArray<Tally>& tallies, std::size_t count,
+                          const std::vector<harness::ChildProcess*>& children,
+                          std::int64_t deadline_ns, const std::string& what) {
+  harness::wait_until(
+      [&] {
+        for (std::size_t i = 0; i < count; ++i) {
+          if (!tallies[i].ready.is_set()) return false;
+        }
+        return true;
+      },
+      children, deadline_ns, what);
+}
+
+// "bench-<pid>-<tag>-<n>": unique per run and per call, so concurrent runs never meet.
+// The parent's thread only (a plain counter).
+std::string unique_instance_name(const std::string& tag);
 
 // A ring for one measurement, named "bench-<pid>-<tag>-<n>", large enough for
 // `largest_payload`. Its destructor removes the segments, also when unwinding an error.

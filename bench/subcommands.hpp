@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "evring/broadcast_ring.hpp"
+#include "evring/journal.hpp"
 #include "evring/wait_strategy.hpp"
 #include "report.hpp"
 
@@ -43,5 +45,41 @@ struct ThroughputOptions {
 };
 
 std::vector<ResultRow> run_throughput(const ThroughputOptions& options);
+
+// What `evring-bench commands` measures; each part can be left out.
+struct CommandParts {
+  bool round_trip = true;
+  bool throughput = true;
+  bool replay = true;
+};
+
+struct CommandsOptions {
+  CommandParts parts;
+  std::vector<Durability> durabilities{Durability::none, Durability::async, Durability::sync};
+  // Round trip: the writer's idle wait, and the client's wait for its reply (the same).
+  std::vector<WaitKind> waits{WaitKind::spin, WaitKind::block};
+  std::uint64_t rate = 0;  // commands per second; 0 = flat out, one in flight
+  std::uint64_t samples = 100'000;
+  std::uint64_t sync_samples = 5'000;  // each is an fdatasync
+  std::uint64_t warmup = 0;            // 0: max(100, samples / 20)
+  // Throughput: client processes, commands in flight per client, seconds per row.
+  std::vector<unsigned> clients{1, 2, 4};
+  unsigned window = 32;
+  double duration_s = 1.0;
+  // Replay: events in each journal, starts of the writer per journal (the median counts).
+  std::vector<std::string> replay_domains{"bank", "kv"};
+  std::uint64_t replay_events = 2'000'000;
+  unsigned replay_rounds = 3;
+  std::uint32_t replay_keys = 4'096;  // bank accounts, kv keys
+  unsigned writer_cpu = 0;
+  unsigned client_cpu = 1;
+  std::string writer_binary;     // empty: evring-writer beside evring-bench
+  std::string scratch = "/tmp";  // the temporary journal folders go under it
+};
+
+// Starts evring-writer as a real process per row (a fresh instance and journal each) and
+// measures command round trips, commands/s from 1..N client processes against the disk's
+// one-fdatasync-per-command rate, and the writer's journal replay rate.
+std::vector<ResultRow> run_commands(const CommandsOptions& options);
 
 }  // namespace evring::bench

@@ -164,14 +164,8 @@ Measurement measure(const Setup& setup, const ThroughputOptions& options) {
                                         }));
     watched.push_back(&readers.back());
   }
-  harness::wait_until(
-      [&] {
-        for (unsigned i = 0; i < setup.readers; ++i) {
-          if (!tallies[i].ready.is_set()) return false;
-        }
-        return true;
-      },
-      watched, monotonic_ns() + kAttachTimeoutNs, "the readers to attach");
+  wait_until_all_ready(tallies, setup.readers, watched, monotonic_ns() + kAttachTimeoutNs,
+                       "the readers to attach");
   if (setup.role == ReaderRole::stopped) {
     for (ChildProcess& reader : readers) reader.stop();
   }
@@ -224,11 +218,6 @@ ResultRow to_row(const Setup& setup, const Measurement& measurement, const std::
     row.errors += counts.gaps + counts.bad_payload;
   }
   return row;
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
 }
 
 void print_throughput_table(const std::vector<ResultRow>& rows) {
