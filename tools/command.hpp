@@ -16,5 +16,6 @@ struct Command {
 // One per subcommand file.
 Command add_cmd_command(CLI::App& parent);
 Command add_demo_command(CLI::App& parent);
+Command add_query_command(CLI::App& parent);
 
 }  // namespace evring::tools

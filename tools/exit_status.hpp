@@ -9,8 +9,9 @@
 namespace evring::tools {
 
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitError = 2;  // bad flags, no such instance, writer not running, ...
+inline constexpr int kExitError = 2;     // bad flags, no such instance, writer not running, ...
 inline constexpr int kExitRejected = 3;  // the domain rejected the command
+inline constexpr int kExitStale = 4;     // a query's --after was not reached within --timeout
 
 // The error's own message (what went wrong and what to do), prefixed with its kind, and a
 // hint for the kinds whose remedy lies outside evring.

@@ -15,6 +15,7 @@ namespace {
 
 constexpr const char* kFooter = R"(Examples:
   evring cmd --name orders deposit alice 100   # submit a command: prints seq=<n>
+  evring query --name orders --reader bank-1 --after 42 balance alice   # ask a reader's view
   evring demo                      # a writer and two readers for 3 s, then latency per reader
   evring demo --seconds 10 --wait block
   evring demo --help               # every demo flag
@@ -28,7 +29,8 @@ int main(int argc, char** argv) {
   CLI::App app{"evring: the command-line tool of the evring event runtime."};
   app.footer(kFooter);
   app.require_subcommand(1, 1);
-  const std::vector<Command> commands{add_cmd_command(app), add_demo_command(app)};
+  const std::vector<Command> commands{add_cmd_command(app), add_query_command(app),
+                                      add_demo_command(app)};
 
   try {
     app.parse(argc, argv);
