@@ -88,7 +88,9 @@ CommandIntake& CommandIntake::operator=(CommandIntake&& other) noexcept {
   return *this;
 }
 
-CommandIntake::~CommandIntake() { close(); }
+CommandIntake::~CommandIntake() {
+  close();
+}
 
 void CommandIntake::close() noexcept {
   if (!open_) return;
@@ -264,7 +266,7 @@ void CommandIntake::free_slot(std::uint32_t index) {
   slot.owner.store(0, std::memory_order_release);
 }
 
-void CommandIntake::sleep(std::int64_t timeout_ns) {
+void CommandIntake::sleep(std::int64_t timeout_ns, const std::function<bool()>& also_pending) {
   IntakeHeader& header = header_of(segment_);
   // relaxed: the doorbell's value only tells a wake-up from a timeout; read before the
   // flag so a ring after our last look changes it.
@@ -275,12 +277,26 @@ void CommandIntake::sleep(std::int64_t timeout_ns) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   IncomingCommand probe;
   const std::uint32_t saved_cursor = cursor_;
-  const bool work = next(probe);
+  const bool work = next(probe) || (also_pending && also_pending());
   cursor_ = saved_cursor;
   if (!work) {
     futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&header.doorbell), bell, timeout_ns);
   }
   header.writer_sleeping.store(0, std::memory_order_relaxed);
+}
+
+void CommandIntake::wake() noexcept {
+  IntakeHeader& header = header_of(segment_);
+  // seq_cst fence: the caller published its command before this; pairs with the fence in
+  // sleep() between raising writer_sleeping and its last look (which asks also_pending):
+  // either the writer sees the command or we see it asleep. Exactly a client's handshake.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // relaxed: the fence above orders it; the doorbell's value only tells a wake-up from a
+  // timeout, and the futex call is what wakes.
+  if (header.writer_sleeping.load(std::memory_order_relaxed) != 0) {
+    header.doorbell.fetch_add(1, std::memory_order_relaxed);
+    futex_wake_shared(reinterpret_cast<std::uint32_t*>(&header.doorbell));
+  }
 }
 
 std::size_t CommandIntake::clients() const noexcept {

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -60,8 +61,14 @@ class CommandIntake {
   // commands are decided, and refreshes the writer's heartbeat.
   void maintain();
   // Sleeps until a client submits something or timeout_ns passes. Call after next()
-  // returned false.
-  void sleep(std::int64_t timeout_ns);
+  // returned false. `also_pending`, if given, is the writer's other source of commands
+  // (the socket intake): it is asked in the last look after the sleeping flag is up, so a
+  // producer that calls wake() after publishing cannot be missed.
+  void sleep(std::int64_t timeout_ns, const std::function<bool()>& also_pending = {});
+  // Wakes the writer from sleep() as a client's request does: for a producer inside the
+  // writer process (the socket intake thread), after it has published a command where
+  // `also_pending` sees it. Any thread; costs a fence and a load when the writer is awake.
+  void wake() noexcept;
   // Clients connected now.
   std::size_t clients() const noexcept;
   // Slots freed because their client died (for logs and tests).
