@@ -28,12 +28,16 @@ constexpr const char* kFooter = R"(Examples:
   evring-writer --name orders --domain bank --durability sync --journal /var/lib/orders
   evring-writer --name cache --domain kv --no-journal --ring-bytes 16M
   evring-writer --name orders --domain ./libmydomain.so
+  evring-writer --name orders --domain bank --socket --socket-mode 0660
 
 Journal: by default under $XDG_STATE_HOME/evring/<name>/journal (or
 ~/.local/state/evring/<name>/journal). On start the writer cuts a torn last record (and says
 so), restores the newest model snapshot and replays the journal after it, then takes
 commands. SIGINT or SIGTERM stops it cleanly: it finishes what it took, syncs the journal,
 writes a snapshot and removes the instance's segments.
+Socket intake (--socket): for clients that cannot map the shared-memory segments (another
+user, a container), the writer also listens on $XDG_RUNTIME_DIR/evring/<name>.sock (or
+/tmp/evring-<uid>/<name>.sock, or --socket-path); evring cmd --socket PATH submits there.
 Exit status: 0 after a clean stop, 2 on error.)";
 
 // "64M", "1G", "4096": bytes.
@@ -53,6 +57,21 @@ std::uint64_t parse_size(const std::string& text) {
   throw CLI::ValidationError("size", "unknown unit in \"" + text + "\": use K, M or G");
 }
 
+// "0660": a file mode, in octal.
+mode_t parse_mode(const std::string& text) {
+  std::size_t used = 0;
+  unsigned long value = 0;
+  try {
+    value = std::stoul(text, &used, 8);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || value > 07777) {
+    throw CLI::ValidationError("mode", "\"" + text + "\" is not a file mode (like 0600 or 0660)");
+  }
+  return static_cast<mode_t>(value);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,6 +84,8 @@ int main(int argc, char** argv) {
   std::string journal;
   bool no_journal = false;
   bool quiet = false;
+  std::string socket_path;
+  std::string socket_mode = "0600";
 
   CLI::App app{
       "evring-writer: runs the writer of an evring instance: takes commands, decides "
@@ -93,6 +114,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--wait", idle_wait, "how the idle writer waits for commands: spin, yield, block")
       ->capture_default_str();
+  app.add_flag("--socket", options.socket_intake,
+               "also take commands on a Unix socket, for clients that cannot map the "
+               "shared-memory segments");
+  app.add_option("--socket-path", socket_path,
+                 "the socket (implies --socket; default: <runtime folder>/<name>.sock)");
+  app.add_option("--socket-mode", socket_mode,
+                 "the socket file's mode: who may connect (implies --socket)")
+      ->capture_default_str();
   app.add_flag("--quiet", quiet, "print errors only");
 
   try {
@@ -114,6 +143,9 @@ int main(int argc, char** argv) {
     options.ring_bytes = parse_size(ring_bytes);
     options.journal_segment_bytes = parse_size(segment_bytes);
     options.idle_wait = parse_wait_kind(idle_wait);
+    options.socket_mode = parse_mode(socket_mode);
+    if (!socket_path.empty() || app.count("--socket-mode") != 0) options.socket_intake = true;
+    options.socket_path = socket_path;
 
     struct sigaction action {};
     action.sa_handler = on_stop_signal;

@@ -27,7 +27,9 @@
 #include "evring/error.hpp"
 #include "evring/paths.hpp"
 #include "evring/snapshot_file.hpp"
+#include "evring/socket_client.hpp"
 #include "model_snapshot.hpp"
+#include "socket_intake.hpp"
 
 namespace fs = std::filesystem;
 
@@ -141,6 +143,8 @@ struct Writer::State {
   fs::path journal_dir;
   std::optional<RingWriter> ring;
   std::optional<CommandIntake> intake;
+  // After `intake`, so it is destroyed first: its thread wakes the intake's sleeper.
+  std::unique_ptr<SocketIntake> socket;
   std::uint64_t next_seq = 1;
   std::uint64_t last_snapshot_seq = 0;
   WriterCounters counters;
@@ -161,6 +165,7 @@ struct Writer::State {
   std::vector<std::byte> pending_bytes;
   std::vector<PendingEvent> pending_events;
   std::vector<std::pair<ReplyAddress, CommandReply>> pending_replies;
+  std::vector<std::pair<SocketReplyAddress, CommandReply>> pending_socket_replies;
   std::int64_t pending_publish_ns = 0;
 
   State(const WriterOptions& opts, const WriterLog& logger, DomainPlugin plugin)
@@ -173,7 +178,10 @@ struct Writer::State {
   std::uint64_t restore_snapshot(std::uint64_t journal_last_seq);
   void take_snapshot();
 
-  void decide(const IncomingCommand& command);
+  // Decides one command, from either intake; `reply` holds the answer, which the caller
+  // sends now or, in sync durability, after the group's fdatasync.
+  void decide(CommandFormat format, std::span<const std::byte> command_id,
+              std::span<const std::byte> payload);
   void reject(RejectCode code, std::string_view why);
   void commit_group();
 };
@@ -236,8 +244,27 @@ void Writer::State::recover() {
   info.durability = static_cast<std::uint32_t>(options.durability);
   ring.emplace(RingWriter::create(RingOptions{options.instance, options.ring_bytes,
                                               kDefaultMaxPayload, next_seq, options.mode, info}));
+  if (options.socket_intake) {
+    // Listening before the shared-memory intake exists: whoever finds the writer ready
+    // (a client connects) finds its socket too. The thread starts once the intake it
+    // wakes is there.
+    SocketIntakeOptions socket_options;
+    socket_options.path =
+        options.socket_path.empty() ? default_socket_path(options.instance) : options.socket_path;
+    socket_options.mode = options.socket_mode;
+    socket_options.instance = options.instance;
+    // The socket thread wakes the apply thread the way a client does: through the
+    // intake's doorbell, since that is the futex its sleep waits on.
+    socket = std::make_unique<SocketIntake>(
+        socket_options, [this] { intake->wake(); }, log);
+  }
   intake.emplace(
       CommandIntake::create(IntakeOptions{options.instance, ring->incarnation(), options.mode}));
+  if (socket) {
+    socket->start();
+    log(fmt::format("socket intake on {} (mode {:04o})", socket->path().string(),
+                    static_cast<unsigned>(options.socket_mode & 07777)));
+  }
   events.set_max_payload(std::min<std::size_t>(ring->max_payload(), JournalOptions{}.max_payload));
 }
 
@@ -318,11 +345,12 @@ void Writer::State::reject(RejectCode code, std::string_view why) {
   ++counters.rejected;
 }
 
-void Writer::State::decide(const IncomingCommand& command) {
+void Writer::State::decide(CommandFormat format, std::span<const std::byte> command_id,
+                           std::span<const std::byte> payload) {
   ++counters.commands;
   reply.reason.clear();
   reply.code = RejectCode::none;
-  const std::string_view id = as_text(command.id);
+  const std::string_view id = as_text(command_id);
   if (!id.empty()) {
     if (const std::optional<std::uint64_t> original = window.find(id)) {
       reply.status = ReplyStatus::duplicate;
@@ -331,11 +359,11 @@ void Writer::State::decide(const IncomingCommand& command) {
       return;
     }
   }
-  std::span<const std::byte> bytes = command.payload;
-  if (command.format == CommandFormat::text) {
+  std::span<const std::byte> bytes = payload;
+  if (format == CommandFormat::text) {
     std::vector<std::string_view> words;
     try {
-      words = decode_text_command(command.payload);
+      words = decode_text_command(payload);
     } catch (const MalformedInput& e) {
       return reject(RejectCode::malformed, e.what());
     }
@@ -361,7 +389,7 @@ void Writer::State::decide(const IncomingCommand& command) {
       const bool last = i + 1 == events.size();
       try {
         journal->append(event.type, event.payload, now,
-                        last ? command.id : std::span<const std::byte>{});
+                        last ? command_id : std::span<const std::byte>{});
       } catch (const Error& e) {
         // Before the first event nothing is written: refuse the command and stay up. A
         // failure between events of one command would split it: stop, and let recovery
@@ -390,7 +418,7 @@ void Writer::State::decide(const IncomingCommand& command) {
 }
 
 void Writer::State::commit_group() {
-  if (pending_replies.empty() && pending_events.empty()) return;
+  if (pending_replies.empty() && pending_socket_replies.empty() && pending_events.empty()) return;
   journal->sync();
   ++counters.syncs;
   for (const PendingEvent& event : pending_events) {
@@ -398,9 +426,11 @@ void Writer::State::commit_group() {
                   pending_publish_ns);
   }
   for (const auto& [to, answer] : pending_replies) intake->reply(to, answer);
+  for (const auto& [to, answer] : pending_socket_replies) socket->reply(to, answer);
   pending_events.clear();
   pending_bytes.clear();
   pending_replies.clear();
+  pending_socket_replies.clear();
 }
 
 void Writer::run(const std::atomic<bool>& stop) {
@@ -412,11 +442,9 @@ void Writer::run(const std::atomic<bool>& stop) {
   std::int64_t next_maintain = monotonic_ns() + kMaintainIntervalNs;
   std::int64_t idle_since = 0;
   IncomingCommand command;
-  // relaxed: a stop request orders nothing; seeing it one loop later is fine.
-  while (!stop.load(std::memory_order_relaxed)) {
-    std::size_t taken = 0;
-    while (taken < group_max && s.intake->next(command)) {
-      s.decide(command);
+  const auto take_shared_memory = [&](std::size_t& taken, std::size_t up_to) {
+    while (taken < up_to && s.intake->next(command)) {
+      s.decide(command.format, command.id, command.payload);
       s.intake->finish(command);
       if (sync && s.reply.status == ReplyStatus::accepted) {
         s.pending_replies.emplace_back(command.from, s.reply);
@@ -424,6 +452,36 @@ void Writer::run(const std::atomic<bool>& stop) {
         s.intake->reply(command.from, s.reply);
       }
       ++taken;
+    }
+  };
+  // The socket intake, if on, costs one try_dequeue per loop when idle, nothing when off.
+  // Shared memory takes up to half a group first, the socket the rest, then shared memory
+  // again if it had more: neither can starve the other.
+  SocketIntake* const socket = s.socket.get();
+  SocketCommand socket_command;
+  const std::size_t shared_memory_first =
+      socket != nullptr ? std::max<std::size_t>(1, group_max / 2) : group_max;
+  std::function<bool()> socket_pending;
+  if (socket != nullptr) socket_pending = [socket] { return socket->pending(); };
+  // relaxed: a stop request orders nothing; seeing it one loop later is fine.
+  while (!stop.load(std::memory_order_relaxed)) {
+    std::size_t taken = 0;
+    take_shared_memory(taken, shared_memory_first);
+    if (socket != nullptr) {
+      const bool more_shared_memory = taken == shared_memory_first;
+      while (taken < group_max && socket->next(socket_command)) {
+        s.decide(socket_command.format, socket_command.id(), socket_command.payload());
+        // sync: a connection's replies go out in the order of its commands, so once one
+        // waits for the group's fdatasync, every socket reply after it waits too.
+        if (sync &&
+            (s.reply.status == ReplyStatus::accepted || !s.pending_socket_replies.empty())) {
+          s.pending_socket_replies.emplace_back(socket_command.from, s.reply);
+        } else {
+          socket->reply(socket_command, s.reply);
+        }
+        ++taken;
+      }
+      if (more_shared_memory) take_shared_memory(taken, group_max);
     }
     if (sync) s.commit_group();
     const std::int64_t now = monotonic_ns();
@@ -452,10 +510,22 @@ void Writer::run(const std::atomic<bool>& stop) {
         if (now - idle_since < s.options.idle_spin_ns) {
           cpu_relax();
         } else {
-          s.intake->sleep(std::min(kSleepSliceNs, next_maintain - now));
+          s.intake->sleep(std::min(kSleepSliceNs, next_maintain - now), socket_pending);
         }
         break;
     }
+  }
+  if (socket != nullptr) {
+    // What the socket thread read but we did not take is refused, so its clients know it
+    // was not applied; then their replies are flushed before the snapshot's wait.
+    socket->stop_taking();
+    CommandReply refused;
+    refused.status = ReplyStatus::rejected;
+    refused.code = RejectCode::unavailable;
+    refused.seq = s.head();
+    refused.reason = "the writer is shutting down: resubmit when it is back";
+    while (socket->next(socket_command)) socket->reply(socket_command, refused);
+    socket->stop();
   }
   if (s.journal) {
     s.journal->sync();

@@ -1,6 +1,7 @@
 // evring-writer's core: recovers the model from the journal, then runs the one apply
-// thread that takes commands from the intake, decides them with the domain, journals and
-// publishes their events, applies them to the model, and replies.
+// thread that takes commands from the intake (and from the Unix-socket intake's queue, if
+// on), decides them with the domain, journals and publishes their events, applies them to
+// the model, and replies.
 //
 // Per accepted command, in this order (what each step guarantees):
 //   1 journal append of each event (async: in the page cache, survives kill -9 of the
@@ -39,6 +40,11 @@ struct WriterOptions {
   std::int64_t idle_spin_ns = 50'000;        // block: spin this long before sleeping
   std::size_t group_commit_max = 1024;       // sync: at most this many commands per fdatasync
   mode_t mode = 0600;
+  // The Unix-socket intake (socket_intake.hpp), for clients that cannot map the segments:
+  // off by default. An empty path: default_socket_path(instance).
+  bool socket_intake = false;
+  std::filesystem::path socket_path;
+  mode_t socket_mode = 0600;  // of the socket file: who may connect
 };
 
 // What the writer tells its operator; the CLI prints these lines.
