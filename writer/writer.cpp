@@ -446,7 +446,9 @@ void Writer::run(const std::atomic<bool>& stop) {
     while (taken < up_to && s.intake->next(command)) {
       s.decide(command.format, command.id, command.payload);
       s.intake->finish(command);
-      if (sync && s.reply.status == ReplyStatus::accepted) {
+      // sync: once one reply waits for the group's fdatasync, later ones wait too, so a
+      // client gets its replies in the order it sent the commands.
+      if (sync && (s.reply.status == ReplyStatus::accepted || !s.pending_replies.empty())) {
         s.pending_replies.emplace_back(command.from, s.reply);
       } else {
         s.intake->reply(command.from, s.reply);

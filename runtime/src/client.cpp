@@ -302,7 +302,7 @@ std::uint64_t Client::send_encoded(CommandFormat format, std::span<const std::by
                              0,
                              ticket};
   std::memcpy(at, &header, sizeof header);
-  std::memcpy(at + sizeof header, command_id.data(), command_id.size());
+  if (!command_id.empty()) std::memcpy(at + sizeof header, command_id.data(), command_id.size());
   if (!payload.empty()) {
     std::memcpy(at + sizeof header + command_id.size(), payload.data(), payload.size());
   }
