@@ -455,6 +455,22 @@ TEST_F(JournalTest, ReaderOpenedPastTheEndStartsAtItsSeqOnceItIsWritten) {
   EXPECT_THROW(JournalReader::open(directory_, 0), Error);
 }
 
+// A new writer's journal is one segment with no record: a reader says "nothing yet" at
+// once (it used to loop re-entering that segment), then follows what gets written.
+TEST_F(JournalTest, ReaderOfAnEmptyJournalReturnsAtOnceAndFollowsItsGrowth) {
+  JournalWriter journal = JournalWriter::open(options());
+  JournalReader reader = JournalReader::open(directory_, 1);
+  JournalRecord record;
+  EXPECT_FALSE(reader.next(record));
+  EXPECT_FALSE(reader.next(record));
+  append_test_records(journal, 1500);  // rolls 64 KiB segments on the way
+  for (std::uint64_t seq = 1; seq <= 1500; ++seq) {
+    ASSERT_TRUE(reader.next(record)) << seq;
+    EXPECT_EQ(record.seq, seq);
+  }
+  EXPECT_FALSE(reader.next(record));
+}
+
 // Opening in the middle skips by the headers' lengths; a damaged length must not send the
 // reader to the wrong place, but to the damage, reported as a reader from the start would.
 TEST_F(JournalTest, SkippingPastADamagedLengthFindsTheDamage) {

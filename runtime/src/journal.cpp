@@ -461,6 +461,7 @@ struct JournalReader::State {
   fs::path directory;
   MappedFile segment;
   std::uint64_t segment_bytes = 0;  // as its header says; the file may have been cut short
+  std::uint64_t segment_first_seq = 0;
   std::size_t offset = 0;
   std::uint64_t next_seq = 1;  // of the record at `offset`
   // open()'s from_seq: the records before it are passed over, also those written after
@@ -475,14 +476,18 @@ struct JournalReader::State {
     check_segment_header(file, first_seq);
     segment_bytes = segment_bytes_of(file);
     segment = std::move(file);
+    segment_first_seq = first_seq;
     offset = sizeof(JournalSegmentHeader);
     return true;
   }
 
-  // The first segment that starts at or after `seq`, if any.
+  void remap() { segment = MappedFile(segment.path(), false); }
+
+  // The first segment after the current one that starts at or after `seq`, if any.
   std::optional<fs::path> segment_from(std::uint64_t seq) const {
     for (fs::path& path : journal_segments(directory)) {
-      if (*first_seq_from_name(path) >= seq) return std::move(path);
+      const std::uint64_t first = *first_seq_from_name(path);
+      if (first >= seq && first != segment_first_seq) return std::move(path);
     }
     return std::nullopt;
   }
@@ -540,7 +545,8 @@ bool JournalReader::next(JournalRecord& out) {
     if (!bad) {
       // At this segment's end: a later segment that continues the sequence means this one
       // is complete.
-      if (s.enter(s.next_seq)) continue;
+      // (In a segment with no record yet, next_seq names that same segment.)
+      if (s.next_seq != s.segment_first_seq && s.enter(s.next_seq)) continue;
       if (!cut_short) return false;
     }
     // Damage: a bad record, or a file shorter than its header says. At the live end that is
@@ -548,7 +554,11 @@ bool JournalReader::next(JournalRecord& out) {
     // for it. But once a later segment exists the writer has gone on past it, and waiting
     // would never end. Only damage pays for listing the directory.
     const auto later = s.segment_from(s.next_seq);
-    if (!later) return false;
+    if (!later) {
+      // Mapped before the writer grew it to full size: look at it again next time.
+      if (cut_short) s.remap();
+      return false;
+    }
     const std::string damage = bad ? scan.reason
                                    : "the file is cut short to " +
                                          std::to_string(s.segment.size()) + " of " +
