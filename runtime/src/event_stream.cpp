@@ -42,6 +42,8 @@ std::unique_ptr<EventStream> EventStream::open(const StreamOptions& options) {
   RingReader ring = RingReader::attach(ring_options);
   std::unique_ptr<EventStream> stream(new EventStream(options, std::move(ring), journal));
   if (options.from_seq != 0 && !journal.empty()) stream->open_journal_at(options.from_seq);
+  // Live: what is published from now on, so a lap before the first record is a gap too.
+  if (options.from_seq == 0) stream->expected_ = stream->ring_.live_start_seq();
   return stream;
 }
 
@@ -102,7 +104,7 @@ bool EventStream::next(StreamEvent& out) {
           journal_.reset();  // caught up with the held ring record: deliver it next
           continue;
         }
-        if (expected_ != 0 && out.seq != expected_) {
+        if (out.seq != expected_) {
           throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() +
                                               " skips from seq " + std::to_string(expected_) +
                                               " to " + std::to_string(out.seq));
@@ -141,7 +143,6 @@ bool EventStream::next(StreamEvent& out) {
         return false;
       case PollStatus::record:
         writer_alive_ = true;
-        if (expected_ == 0) expected_ = record_.seq();  // live: the first record starts it
         if (record_.seq() < expected_) continue;
         if (record_.seq() > expected_) {
           holding_ = true;
@@ -157,7 +158,14 @@ bool EventStream::next(StreamEvent& out) {
         writer_alive_ = false;
         return false;
       case PollStatus::writer_replaced:
-        ring_.reattach();
+        try {
+          ring_.reattach();
+        } catch (const Error& e) {
+          // The new writer is still setting up its ring: look again on a later poll.
+          if (e.code() != ErrorCode::no_instance) throw;
+          writer_alive_ = false;
+          return false;
+        }
         ++counters_.reattached;
         writer_alive_ = true;
         if (options_.journal.empty()) journal_dir_ = writer_journal(options_.instance);

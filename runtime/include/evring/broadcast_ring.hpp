@@ -47,6 +47,7 @@
 // Readers map the ring read-only (PROT_READ): no plugin bug can corrupt the stream.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -309,6 +310,12 @@ class RingReader {
   std::uint64_t head_seq() const noexcept {
     // relaxed: an informational snapshot (lag), orders nothing.
     return layout_->cursor.head_seq.load(std::memory_order_relaxed);
+  }
+  // For a live start: the record at the attach cursor has a seq no higher than this one
+  // (head_seq is stored before tail is released, and read here after attach's acquire of
+  // tail), so a caller that expects this seq can tell a lap before its first record.
+  std::uint64_t live_start_seq() const noexcept {
+    return std::max(head_seq() + 1, layout_->config.first_seq);
   }
   std::uint64_t lapped_count() const noexcept { return lapped_count_; }
   ReaderSlot* slot() const noexcept { return slot_; }
