@@ -1,6 +1,7 @@
 #include "writer_process_support.hpp"
 
 #include <fcntl.h>
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "evring/error.hpp"
+#include "evring/query.hpp"
 
 namespace fs = std::filesystem;
 
@@ -60,63 +62,109 @@ std::string read_file(const fs::path& path) {
   return text.str();
 }
 
-WriterProcess::WriterProcess(std::string instance, fs::path folder,
-                             std::vector<std::string> extra_args)
-    : instance_(std::move(instance)), folder_(std::move(folder)) {
-  args_ = {"--name", instance_, "--journal", (folder_ / "journal").string()};
-  args_.insert(args_.end(), extra_args.begin(), extra_args.end());
+ServiceProcess::ServiceProcess(std::string binary, fs::path folder, std::string log_name,
+                               std::vector<std::string> args, std::function<bool(pid_t)> ready)
+    : binary_(std::move(binary)),
+      folder_(std::move(folder)),
+      log_name_(std::move(log_name)),
+      args_(std::move(args)),
+      ready_(std::move(ready)) {
   launch();
 }
 
-WriterProcess::~WriterProcess() {
+ServiceProcess::~ServiceProcess() {
   if (process_) process_->kill_and_reap();
 }
 
-void WriterProcess::launch() {
-  ++starts_;
-  const fs::path log_path = folder_ / "writer.log";
-  process_ = std::make_unique<ChildProcess>(ChildProcess::spawn("evring-writer", [&] {
-    return exec_with_output("evring-writer", args_, folder_ / "writer.out", log_path);
-  }));
+void ServiceProcess::launch() {
+  const fs::path log_path = folder_ / (log_name_ + ".log");
+  const fs::path out_path = folder_ / (log_name_ + ".out");
+  process_ = std::make_unique<ChildProcess>(ChildProcess::spawn(
+      binary_, [&] { return exec_with_output(binary_, args_, out_path, log_path); }));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   for (;;) {
     if (const auto status = process_->poll_exit()) {
-      throw std::runtime_error("evring-writer exited during start (" +
+      throw std::runtime_error(binary_ + " exited during start (" +
                                process_->describe_exit(*status) + "):\n" + log());
     }
-    try {
-      Client probe = Client::connect(instance_);
-      // Ours, not the previous start's segment.
-      if (probe.writer_pid() == static_cast<std::uint64_t>(process_->pid())) return;
-    } catch (const Error&) {
-    }
+    if (ready_(process_->pid())) return;
     if (std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error("evring-writer did not become ready in 30 s:\n" + log());
+      throw std::runtime_error(binary_ + " did not become ready in 30 s:\n" + log());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
 
-void WriterProcess::kill9() {
+void ServiceProcess::kill9() {
   if (process_) process_->kill_and_reap();
 }
 
-int WriterProcess::stop() {
+int ServiceProcess::stop() {
   process_->signal(SIGTERM);
   return process_->wait_for_exit(std::chrono::seconds(30));
 }
 
-void WriterProcess::restart() {
+void ServiceProcess::restart() {
   launch();
 }
-
-pid_t WriterProcess::pid() const {
+void ServiceProcess::signal(int signal_number) const {
+  process_->signal(signal_number);
+}
+pid_t ServiceProcess::pid() const {
   return process_->pid();
 }
-
-std::string WriterProcess::log() const {
-  return read_file(folder_ / "writer.log");
+std::optional<int> ServiceProcess::poll_exit() {
+  return process_->poll_exit();
 }
+std::string ServiceProcess::log() const {
+  return read_file(folder_ / (log_name_ + ".log"));
+}
+
+WriterProcess::WriterProcess(const std::string& instance, fs::path folder,
+                             std::vector<std::string> extra_args)
+    : ServiceProcess(
+          "evring-writer", folder, "writer",
+          [&] {
+            std::vector<std::string> args{"--name", instance};
+            if (std::find(extra_args.begin(), extra_args.end(), "--no-journal") ==
+                extra_args.end()) {
+              args.insert(args.end(), {"--journal", (folder / "journal").string()});
+            }
+            args.insert(args.end(), extra_args.begin(), extra_args.end());
+            return args;
+          }(),
+          [instance](pid_t pid) {
+            try {
+              Client probe = Client::connect(instance);
+              // Ours, not the previous start's segment.
+              return probe.writer_pid() == static_cast<std::uint64_t>(pid);
+            } catch (const Error&) {
+              return false;
+            }
+          }),
+      journal_(folder / "journal") {}
+
+ReaderProcess::ReaderProcess(const std::string& instance, const std::string& id,
+                             const fs::path& folder, std::vector<std::string> extra_args)
+    : ServiceProcess(
+          "evring-reader", folder, "reader-" + id,
+          [&] {
+            std::vector<std::string> args{"--name", instance,           "--id",
+                                          id,       "--checkpoint-dir", (folder / id).string()};
+            args.insert(args.end(), extra_args.begin(), extra_args.end());
+            return args;
+          }(),
+          [instance, id](pid_t) {
+            try {
+              // Any answer (an error for these words) means it serves queries.
+              QueryClient probe = QueryClient::connect(instance, id);
+              probe.query({"__ready__"});
+              return true;
+            } catch (const Error& e) {
+              if (std::getenv("EVRING_TEST_DEBUG")) std::fprintf(stderr, "probe: %s\n", e.what());
+              return false;
+            }
+          }) {}
 
 ToolResult run_tool(const std::string& binary, const std::vector<std::string>& args,
                     const fs::path& scratch, std::chrono::milliseconds timeout) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,33 +33,56 @@ std::filesystem::path binary_path(const std::string& name);  // build/bin/<name>
 
 std::string read_file(const std::filesystem::path& path);
 
-// One evring-writer process. Its stderr goes to <folder>/writer-<n>.log.
-class WriterProcess {
+// A long-running evring process (a writer or a reader) started from build/bin with exec;
+// its stderr goes to <folder>/<log name>.log, over all its starts.
+class ServiceProcess {
  public:
-  // Starts `evring-writer --name instance --journal folder/journal <extra...>` and waits
-  // until it takes commands (a client connects), or throws with its log.
-  WriterProcess(std::string instance, std::filesystem::path folder,
-                std::vector<std::string> extra_args);
-  ~WriterProcess();
+  // Starts `binary args...` and waits until ready() (called with the new pid) holds, or
+  // throws with its log (also when it exits during the start).
+  ServiceProcess(std::string binary, std::filesystem::path folder, std::string log_name,
+                 std::vector<std::string> args, std::function<bool(pid_t)> ready);
+  ~ServiceProcess();
 
   void kill9();  // SIGKILL and reap
   // SIGTERM, then waits for its exit; returns the wait status.
   int stop();
   // Starts it again with the same arguments (after kill9 or stop).
   void restart();
+  void signal(int signal_number) const;
   pid_t pid() const;
-  // Everything it printed to stderr, over all its starts.
+  // Never blocks: the wait status once it has exited.
+  std::optional<int> poll_exit();
   std::string log() const;
-  std::filesystem::path journal() const { return folder_ / "journal"; }
 
  private:
   void launch();
 
-  std::string instance_;
+  std::string binary_;
   std::filesystem::path folder_;
+  std::string log_name_;
   std::vector<std::string> args_;
+  std::function<bool(pid_t)> ready_;
   std::unique_ptr<ChildProcess> process_;
-  int starts_ = 0;
+};
+
+// evring-writer --name instance --journal folder/journal <extra...>: ready once a client
+// connects to it (not to a previous start's segments).
+class WriterProcess : public ServiceProcess {
+ public:
+  WriterProcess(const std::string& instance, std::filesystem::path folder,
+                std::vector<std::string> extra_args);
+  std::filesystem::path journal() const { return journal_; }
+
+ private:
+  std::filesystem::path journal_;
+};
+
+// evring-reader --name instance --id id --checkpoint-dir folder/<id> <extra...>: ready once
+// it answers a query.
+class ReaderProcess : public ServiceProcess {
+ public:
+  ReaderProcess(const std::string& instance, const std::string& id,
+                const std::filesystem::path& folder, std::vector<std::string> extra_args);
 };
 
 struct ToolResult {

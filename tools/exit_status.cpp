@@ -23,6 +23,8 @@ const char* kind_of(ErrorCode code) {
       return "corrupt data";
     case ErrorCode::io:
       return "system error";
+    case ErrorCode::plugin_failed:
+      return "plugin failed";
   }
   return "error";
 }

@@ -17,6 +17,7 @@ enum class ErrorCode {
   resource,           // out of shared memory, disk, slots, ...
   corrupt,            // data that fails validation where it must not
   io,                 // any other system call failure
+  plugin_failed,      // a domain or view plugin failed (a poison event, a failed restore)
 };
 
 class Error : public std::runtime_error {

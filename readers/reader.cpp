@@ -1,0 +1,400 @@
+#include "reader.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "builtin_views.hpp"
+#include "evring/clock.hpp"
+#include "evring/codec.hpp"
+#include "evring/error.hpp"
+#include "evring/event_stream.hpp"
+#include "evring/paths.hpp"
+#include "evring/query.hpp"
+#include "evring/registry.hpp"
+#include "evring/snapshot_file.hpp"
+#include "evring/view_plugin.hpp"
+
+namespace fs = std::filesystem;
+
+namespace evring::reader {
+namespace {
+
+constexpr std::int64_t kSecondNs = 1'000'000'000;
+constexpr std::int64_t kTickNs = 100'000'000;  // heartbeat, checkpoints, progress
+constexpr std::size_t kEventBatch = 4096;      // events between looks at the queries
+constexpr std::string_view kCheckpointKind = "view";
+constexpr std::uint32_t kCheckpointVersion = 1;
+
+ViewPlugin load_view(const ReaderOptions& options) {
+  if (const evring_view_v1* table = find_builtin_view(options.view)) {
+    return ViewPlugin::from_table(table, "built-in view " + options.view, options.view_config);
+  }
+  if (options.view.find('/') == std::string::npos && !options.view.ends_with(".so")) {
+    std::string names;
+    for (const std::string_view name : builtin_view_names()) {
+      names += (names.empty() ? "" : ", ") + std::string(name);
+    }
+    throw Error(ErrorCode::invalid_argument, "unknown view \"" + options.view +
+                                                 "\": choose a built-in (" + names +
+                                                 ") or give the path of a plugin .so");
+  }
+  return ViewPlugin::load_library(options.view, options.view_config);
+}
+
+// <view>-<n> for the first n that no live reader of the instance has.
+std::string pick_id(const std::string& instance, std::string_view view) {
+  const Registry registry = Registry::open(instance, Access::read_only);
+  std::set<std::string> taken;
+  for (const ReaderInfo& reader : registry.readers()) {
+    if (reader.alive) taken.insert(reader.id);
+  }
+  for (int n = 1;; ++n) {
+    std::string id = fmt::format("{}-{}", view, n);
+    if (!taken.contains(id)) return id;
+  }
+}
+
+std::vector<std::byte> encode_checkpoint(std::string_view view, std::span<const std::byte> state) {
+  ByteWriter out;
+  out.put(kCheckpointVersion).put_text(view);
+  out.put_text({reinterpret_cast<const char*>(state.data()), state.size()});
+  return out.take();
+}
+
+// The view's state in a checkpoint of view `view`; throws MalformedInput otherwise.
+std::span<const std::byte> decode_checkpoint(std::span<const std::byte> bytes,
+                                             std::string_view view) {
+  ByteReader in(bytes, "checkpoint");
+  if (const auto version = in.get<std::uint32_t>(); version != kCheckpointVersion) {
+    throw MalformedInput("checkpoint has version " + std::to_string(version) +
+                         "; this reader reads version " + std::to_string(kCheckpointVersion));
+  }
+  const std::string_view name = in.get_text();
+  if (name != view) throw MalformedInput("it is of view \"" + std::string(name) + "\"");
+  const std::string_view state = in.get_text();
+  in.expect_end();
+  return {reinterpret_cast<const std::byte*>(state.data()), state.size()};
+}
+
+std::string hex(std::span<const std::byte> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const std::byte b : bytes) {
+    out.push_back(kDigits[static_cast<unsigned>(b) >> 4]);
+    out.push_back(kDigits[static_cast<unsigned>(b) & 0xf]);
+  }
+  return out;
+}
+
+std::string rate(std::uint64_t count, std::int64_t ns) {
+  if (ns <= 0) return "-";
+  return fmt::format("{:.2f} M", static_cast<double>(count) * 1e3 / static_cast<double>(ns));
+}
+
+}  // namespace
+
+struct Reader::State {
+  ReaderOptions options;
+  ReaderLog log;
+  ViewPlugin view;
+  std::string id;
+  fs::path checkpoint_dir;
+  fs::path dead_letter;
+  std::unique_ptr<EventStream> stream;
+  std::unique_ptr<QueryServer> queries;
+
+  std::uint64_t applied_seq = 0;  // the last seq applied (or restored from a checkpoint)
+  std::int64_t applied_publish_ns = 0;
+  std::uint64_t applied_total = 0;
+  std::uint64_t skipped = 0;
+  std::uint64_t checkpoint_seq = 0;
+  std::int64_t checkpoint_ns = 0;
+
+  // Queries waiting for the view to reach their `after`, by it; and their earliest deadline.
+  std::multimap<std::uint64_t, QueryRequest> parked;
+  std::int64_t next_deadline = INT64_MAX;
+
+  // Catch-up progress.
+  bool catching_up = false;
+  std::int64_t catch_up_start_ns = 0;
+  std::uint64_t catch_up_start_count = 0;
+  std::int64_t next_progress_ns = 0;
+  bool said_writer_gone = false;
+
+  std::string scratch;  // reused for query replies and errors
+
+  State(const ReaderOptions& opts, const ReaderLog& logger, ViewPlugin plugin)
+      : options(opts), log(logger), view(std::move(plugin)) {}
+
+  std::uint64_t restore_checkpoint();
+  void write_checkpoint();
+  void apply(const StreamEvent& event);
+  void set_aside(const StreamEvent& event, const std::string& error);
+  void answer(QueryRequest& request);
+  void answer_parked(std::int64_t now);
+  void tick(std::int64_t now);
+};
+
+std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const ReaderLog& log) {
+  validate_instance_name(options.instance);
+  auto state = std::make_unique<State>(options, log, load_view(options));
+  State& s = *state;
+  s.id = options.id.empty() ? pick_id(options.instance, s.view.name()) : options.id;
+  s.checkpoint_dir = options.checkpoint_dir.empty()
+                         ? default_data_folder() / options.instance / "readers" / s.id
+                         : options.checkpoint_dir;
+  s.dead_letter =
+      options.dead_letter.empty() ? s.checkpoint_dir / "dead-letter.jsonl" : options.dead_letter;
+
+  std::uint64_t from_seq = 0;
+  switch (options.from) {
+    case StartFrom::live:
+      from_seq = 0;
+      break;
+    case StartFrom::start:
+      from_seq = 1;
+      break;
+    case StartFrom::checkpoint:
+      from_seq = s.restore_checkpoint() + 1;
+      break;
+  }
+  StreamOptions stream;
+  stream.instance = options.instance;
+  stream.identity = ReaderIdentity{s.id, std::string(s.view.name()), options.wait};
+  stream.from_seq = from_seq;
+  stream.journal = options.journal;
+  s.stream = EventStream::open(stream);
+  if (from_seq > 1 && s.stream->head_seq() + 1 < from_seq) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("the checkpoint of reader {} is at seq {}, past the head of instance "
+                            "\"{}\" (seq {}): the instance started over. Remove {} or start "
+                            "the reader with --from start",
+                            s.id, from_seq - 1, options.instance, s.stream->head_seq(),
+                            s.checkpoint_dir.string()));
+  }
+  const fs::path socket =
+      options.socket.empty() ? query_socket_path(options.instance, s.id) : options.socket;
+  s.queries = QueryServer::start(
+      socket, options.mode, [interrupt = s.stream->wait_interrupt()] { interrupt->trigger(); });
+  s.checkpoint_ns = monotonic_ns();
+  s.log(fmt::format("reader {} (view {}) of instance {}: from seq {}, queries on {}", s.id,
+                    s.view.name(), options.instance,
+                    from_seq == 0 ? std::string("live") : std::to_string(from_seq),
+                    socket.string()));
+  return std::unique_ptr<Reader>(new Reader(std::move(state)));
+}
+
+Reader::Reader(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Reader::~Reader() = default;
+const std::string& Reader::id() const noexcept {
+  return state_->id;
+}
+std::uint64_t Reader::applied_seq() const noexcept {
+  return state_->applied_seq;
+}
+
+std::uint64_t Reader::State::restore_checkpoint() {
+  for (const SnapshotInfo& info : list_snapshot_files(checkpoint_dir, kCheckpointKind)) {
+    try {
+      view.restore(decode_checkpoint(read_snapshot_file(info, kCheckpointKind), view.name()));
+      applied_seq = checkpoint_seq = info.seq;
+      log(fmt::format("restored the view at seq {} from {}", info.seq, info.path.string()));
+      return info.seq;
+    } catch (const std::exception& e) {
+      // An older checkpoint, or the journal, still has it all.
+      log(fmt::format("checkpoint {} not used: {}", info.path.string(), e.what()));
+      view.reset();
+    }
+  }
+  log("no usable checkpoint: building the view from the start of the journal");
+  return 0;
+}
+
+void Reader::State::write_checkpoint() {
+  if (applied_seq == 0 || applied_seq == checkpoint_seq) return;
+  const std::int64_t start = monotonic_ns();
+  write_snapshot_file(checkpoint_dir, kCheckpointKind, applied_seq,
+                      encode_checkpoint(view.name(), view.snapshot()), options.mode);
+  checkpoint_seq = applied_seq;
+  checkpoint_ns = monotonic_ns();
+  log(fmt::format("checkpoint at seq {} ({:.1f} ms)", applied_seq,
+                  static_cast<double>(checkpoint_ns - start) / 1e6));
+}
+
+void Reader::State::apply(const StreamEvent& event) {
+  const evring_event raw{event.seq,        event.type,           0,
+                         event.publish_ns, event.payload.data(), event.payload.size()};
+  if (!view.on_event(raw, scratch)) {
+    if (options.on_error == OnError::stop) {
+      throw Error(ErrorCode::plugin_failed,
+                  fmt::format("view {} failed on event seq {} (type {}): {}. The reader stopped "
+                              "before it; the view is as of seq {}. Fix the view, or restart "
+                              "with --on-error skip to set such events aside in {}",
+                              view.origin(), event.seq, event.type, scratch, applied_seq,
+                              dead_letter.string()));
+    }
+    set_aside(event, scratch);
+  }
+  applied_seq = event.seq;
+  applied_publish_ns = event.publish_ns;
+  ++applied_total;
+}
+
+void Reader::State::set_aside(const StreamEvent& event, const std::string& error) {
+  std::error_code ignored;
+  fs::create_directories(dead_letter.parent_path(), ignored);
+  std::ofstream out(dead_letter, std::ios::app);
+  out << fmt::format(R"({{"seq":{},"type":{},"publish_ns":{},"error":{},"payload_hex":"{}"}})",
+                     event.seq, event.type, event.publish_ns, json_string(error),
+                     hex(event.payload))
+      << '\n';
+  out.flush();
+  if (!out) {
+    throw Error(ErrorCode::io, "cannot write the dead-letter file " + dead_letter.string() +
+                                   " for event seq " + std::to_string(event.seq) +
+                                   ": the reader stops rather than lose it");
+  }
+  ++skipped;
+  log(fmt::format("event seq {} set aside in {}: {}", event.seq, dead_letter.string(), error));
+}
+
+void Reader::State::answer(QueryRequest& request) {
+  if (request.after_seq > applied_seq) {
+    if (monotonic_ns() >= request.deadline_ns) {
+      queries->reply(request, fmt::format(R"({{"stale":true,"as_of_seq":{}}})", applied_seq));
+      return;
+    }
+    next_deadline = std::min(next_deadline, request.deadline_ns);
+    const std::uint64_t after = request.after_seq;
+    parked.emplace(after, std::move(request));
+    return;
+  }
+  const std::vector<std::string_view> words(request.words.begin(), request.words.end());
+  switch (view.query(words, scratch)) {
+    case QueryOutcome::answered:
+      queries->reply(request, fmt::format(R"({{"as_of_seq":{},"result":{}}})", applied_seq,
+                                          scratch.empty() ? "null" : scratch));
+      break;
+    case QueryOutcome::malformed:
+    case QueryOutcome::failed:
+      queries->reply(request, fmt::format(R"({{"as_of_seq":{},"error":{}}})", applied_seq,
+                                          json_string(scratch)));
+      break;
+  }
+}
+
+void Reader::State::answer_parked(std::int64_t now) {
+  while (!parked.empty() && parked.begin()->first <= applied_seq) {
+    QueryRequest request = std::move(parked.begin()->second);
+    parked.erase(parked.begin());
+    answer(request);
+  }
+  if (now < next_deadline) return;
+  next_deadline = INT64_MAX;
+  for (auto it = parked.begin(); it != parked.end();) {
+    if (now >= it->second.deadline_ns) {
+      queries->reply(it->second, fmt::format(R"({{"stale":true,"as_of_seq":{}}})", applied_seq));
+      it = parked.erase(it);
+    } else {
+      next_deadline = std::min(next_deadline, it->second.deadline_ns);
+      ++it;
+    }
+  }
+}
+
+void Reader::State::tick(std::int64_t now) {
+  if (ReaderSlot* slot = stream->slot()) {
+    // relaxed: a lone value for stat; orders nothing.
+    slot->heartbeat_ns.store(now, std::memory_order_relaxed);
+  }
+  const bool by_count =
+      options.checkpoint_every != 0 && applied_seq - checkpoint_seq >= options.checkpoint_every;
+  const bool by_time = options.checkpoint_seconds > 0 && applied_seq != checkpoint_seq &&
+                       now - checkpoint_ns >= options.checkpoint_seconds * kSecondNs;
+  if (by_count || by_time) write_checkpoint();
+
+  const bool behind = stream->catching_up();
+  if (behind && !catching_up) {
+    catching_up = true;
+    catch_up_start_ns = now;
+    catch_up_start_count = applied_total;
+    next_progress_ns = now + kSecondNs;
+  } else if (catching_up && !behind) {
+    catching_up = false;
+    if (now - catch_up_start_ns >= kSecondNs) {
+      const std::uint64_t done = applied_total - catch_up_start_count;
+      log(fmt::format("caught up: {} events from the journal in {:.2f} s ({} events/s)", done,
+                      static_cast<double>(now - catch_up_start_ns) / 1e9,
+                      rate(done, now - catch_up_start_ns)));
+    }
+  } else if (catching_up && now >= next_progress_ns) {
+    const std::uint64_t done = applied_total - catch_up_start_count;
+    log(fmt::format("catching up from the journal: at seq {} of {} ({} events/s)", applied_seq,
+                    stream->head_seq(), rate(done, now - catch_up_start_ns)));
+    next_progress_ns = now + kSecondNs;
+  }
+  if (!stream->writer_alive() && !said_writer_gone) {
+    log(
+        fmt::format("the writer of instance {} is gone; answering queries as of seq {} until a "
+                    "new writer starts",
+                    options.instance, applied_seq));
+    said_writer_gone = true;
+  } else if (stream->writer_alive()) {
+    said_writer_gone = false;
+  }
+}
+
+void Reader::run(const std::atomic<bool>& stop) {
+  State& s = *state_;
+  StreamEvent event;
+  QueryRequest request;
+  std::int64_t next_tick = 0;
+  // relaxed: a stop request orders nothing; seeing it one loop later is fine.
+  while (!stop.load(std::memory_order_relaxed)) {
+    std::size_t applied = 0;
+    try {
+      while (applied < kEventBatch && s.stream->next(event)) {
+        s.apply(event);
+        ++applied;
+      }
+    } catch (const Error& e) {
+      // A poison event: keep what was applied before it, so a restart need not redo it.
+      if (e.code() == ErrorCode::plugin_failed) s.write_checkpoint();
+      throw;
+    }
+    if (applied != 0) {
+      if (ReaderSlot* slot = s.stream->slot()) {
+        // relaxed: lone progress values for stat; order nothing.
+        slot->position_seq.store(s.applied_seq, std::memory_order_relaxed);
+        slot->position_publish_ns.store(s.applied_publish_ns, std::memory_order_relaxed);
+      }
+    }
+    while (s.queries->next(request)) s.answer(request);
+    const std::int64_t now = monotonic_ns();
+    if (!s.parked.empty()) s.answer_parked(now);
+    if (now >= next_tick) {
+      s.tick(now);
+      next_tick = now + kTickNs;
+    }
+    if (applied == 0) {
+      const std::int64_t until = std::min(next_tick, s.next_deadline);
+      s.stream->wait(s.options.wait, std::max<std::int64_t>(until - now, 0));
+    }
+  }
+  s.write_checkpoint();
+  s.log(
+      fmt::format("stopped at seq {}: {} events applied, {} set aside, lapped {} times, {} "
+                  "catch-ups from the journal",
+                  s.applied_seq, s.applied_total, s.skipped, s.stream->counters().lapped,
+                  s.stream->counters().catch_ups));
+}
+
+}  // namespace evring::reader
