@@ -35,9 +35,13 @@ constexpr const char* kExamples = R"(Examples:
   evring-bench commands                        # evring-writer: round trip, commands/s, replay
   evring-bench commands --measure round-trip --durability async --rate 50000
   evring-bench commands --samples 20000 --sync-samples 1000 --replay-events 500000
+  evring-bench views                           # writer + kv reader: command to view, queries, catch-up
+  evring-bench views --measure visible,query --wait block --samples 50000
+  evring-bench views --measure catch-up --catch-up-events 10M --catch-up-rounds 5
 Every subcommand takes --json FILE. Processes are pinned (--writer-cpu, --reader-cpu or
 --client-cpu); segments are named bench-<pid>-... and removed at the end, also on error or
-Ctrl-C; `commands` keeps its journals in a temporary folder under --dir, removed likewise.
+Ctrl-C; `commands` and `views` keep their journals in a temporary folder under --dir,
+removed likewise.
 )";
 
 // A payload must fit four times in the ring (RingOptions' rule); say which flag to change.
@@ -205,12 +209,104 @@ void finish_commands_options(CommandsFlags& flags) {
   check_cpus(options.writer_cpu, options.client_cpu, "--client-cpu");
 }
 
+// The `views` subcommand's flags; the lists are turned into options after parsing.
+struct ViewsFlags {
+  ViewsOptions options;
+  std::vector<std::string> measure{"visible", "query", "catch-up"};
+  std::vector<std::string> waits{"spin", "block"};
+  std::string client_poll = "auto";
+  std::string json;
+};
+
+CLI::App* add_views_subcommand(CLI::App& app, ViewsFlags& flags) {
+  ViewsOptions& options = flags.options;
+  CLI::App* command = app.add_subcommand(
+      "views",
+      "evring-writer and evring-reader (kv view) as real processes: a command's time until the "
+      "reader's view applied it (beside its reply's round trip), a query's round trip over the "
+      "reader's socket, and a new reader's catch-up rate from the journal; against the floor");
+  command->add_option("--measure", flags.measure, "what to measure, a list")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"visible", "query", "catch-up"}))
+      ->capture_default_str();
+  command
+      ->add_option("--wait", flags.waits,
+                   "visible and query rows: the writer's and the reader's wait, a list of spin, "
+                   "yield, block")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"spin", "yield", "block"}))
+      ->capture_default_str();
+  command->add_option("--samples", options.samples, "measured commands or queries per row")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}))
+      ->capture_default_str();
+  command->add_option("--warmup", options.warmup,
+                      "commands or queries sent and not measured first (default: max(1000, "
+                      "samples/20))");
+  command
+      ->add_option("--catch-up-events", options.catch_up_events,
+                   "catch-up: kv events in the journal (suffixes K, M: 2M = 2,000,000)")
+      ->transform(CLI::AsSizeValue(true))
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000'000}))
+      ->capture_default_str();
+  command
+      ->add_option("--catch-up-rounds", options.catch_up_rounds,
+                   "catch-up: readers started on the journal; the median counts")
+      ->check(CLI::Range(1u, 100u))
+      ->capture_default_str();
+  command->add_option("--catch-up-keys", options.catch_up_keys, "catch-up: kv keys")
+      ->check(CLI::Range(2u, 10'000'000u))
+      ->capture_default_str();
+  command->add_option("--writer-cpu", options.writer_cpu, "CPU the writer is pinned to")
+      ->capture_default_str();
+  command->add_option("--reader-cpu", options.reader_cpu, "CPU the reader is pinned to")
+      ->capture_default_str();
+  command->add_option("--client-cpu", options.client_cpu,
+                      "CPU the client (this process) is pinned to; default: one neither the "
+                      "writer nor the reader has, else the reader's");
+  command
+      ->add_option("--client-poll", flags.client_poll,
+                   "command to view: how the client waits between looks at its reply and the "
+                   "reader's slot; auto = spin on a core of its own, else sleep 20 us")
+      ->check(CLI::IsMember({"auto", "spin", "yield", "sleep"}))
+      ->capture_default_str();
+  command->add_option("--writer", options.writer_binary,
+                      "the evring-writer binary (default: the one beside evring-bench)");
+  command->add_option("--reader", options.reader_binary,
+                      "the evring-reader binary (default: the one beside evring-bench)");
+  command->add_option("--dir", options.scratch, "folder for the temporary journals")
+      ->capture_default_str();
+  command->add_option("--json", flags.json, "also write the results to FILE as JSON")
+      ->option_text("FILE");
+  return command;
+}
+
+// The parsed lists into options; checks what CLI11 could not.
+void finish_views_options(ViewsFlags& flags) {
+  ViewsOptions& options = flags.options;
+  const auto wants = [&](const char* part) {
+    return std::find(flags.measure.begin(), flags.measure.end(), part) != flags.measure.end();
+  };
+  options.parts = {wants("visible"), wants("query"), wants("catch-up")};
+  options.client_poll = flags.client_poll == "spin"    ? ClientPoll::spin
+                        : flags.client_poll == "yield" ? ClientPoll::yield
+                        : flags.client_poll == "sleep" ? ClientPoll::sleep
+                                                       : ClientPoll::automatic;
+  options.waits.clear();
+  for (const std::string& wait : flags.waits)
+    options.waits.push_back(evring::parse_wait_kind(wait));
+  check_cpus(options.writer_cpu, options.reader_cpu);
+  if (options.client_cpu >= 0) {
+    check_cpus(options.writer_cpu, static_cast<unsigned>(options.client_cpu), "--client-cpu");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
       "evring-bench: latency and throughput of the evring shared-memory ring between pinned "
-      "processes, and of commands to evring-writer, measured against the physical floor (one "
+      "processes, of commands to evring-writer and of views in evring-reader, measured against the "
+      "physical floor (one "
       "cache line bounced between the same two cores)."};
   app.footer(kExamples);
   app.require_subcommand(1, 1);
@@ -274,6 +370,9 @@ int main(int argc, char** argv) {
   CommandsFlags commands;
   CLI::App* commands_command = add_commands_subcommand(app, commands);
 
+  ViewsFlags views;
+  CLI::App* views_command = add_views_subcommand(app, views);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -312,6 +411,10 @@ int main(int argc, char** argv) {
       finish_commands_options(commands);
       json_path = commands.json;
       run = [&] { return run_commands(commands.options); };
+    } else if (views_command->parsed()) {
+      finish_views_options(views);
+      json_path = views.json;
+      run = [&] { return run_views(views.options); };
     }
     if (!json_path.empty()) check_writable(json_path);
 

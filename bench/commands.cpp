@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 
-#include "evring/builtin/kv_events.hpp"
 #include "evring/client.hpp"
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
@@ -37,6 +36,7 @@
 #include "progress.hpp"
 #include "replay_journal.hpp"
 #include "ring_processes.hpp"
+#include "scratch_folder.hpp"
 #include "subcommands.hpp"
 #include "writer_process.hpp"
 
@@ -48,9 +48,7 @@ using harness::ChildProcess;
 using harness::SharedArray;
 using harness::throw_if_interrupted;
 
-constexpr std::uint64_t kFloorSamples = 200'000;  // ~50 ms flat out
-constexpr std::uint32_t kCommandKeys = 4'096;
-constexpr std::size_t kCommandValueBytes = 16;
+constexpr std::uint64_t kFloorSamples = 200'000;          // ~50 ms flat out
 constexpr std::int64_t kClientSpinNs = 50'000;            // block: spin this long first
 constexpr std::int64_t kStartTimeoutNs = 30'000'000'000;  // a writer to take clients
 constexpr std::int64_t kStopTimeoutNs = 30'000'000'000;   // a writer to stop cleanly
@@ -62,29 +60,6 @@ constexpr std::uint32_t kBaselineWriteBytes = 64;
 constexpr std::int64_t kRoundTripTargetNs = 2'000;  // p50, async
 constexpr double kReplayTargetPerS = 10e6;
 constexpr double kSyncTargetRatio = 10;  // sync commands/s over fdatasyncs/s
-
-// A fresh folder for the run's journals, removed with all in it however the run ends.
-class ScratchFolder {
- public:
-  explicit ScratchFolder(const fs::path& parent) {
-    std::string pattern = (parent / "evring-bench-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw Error(ErrorCode::io, "cannot make a folder under " + parent.string() + ": " +
-                                     errno_text(errno) + " (pass --dir DIR, a writable folder)");
-    }
-    path_ = pattern;
-  }
-  ScratchFolder(const ScratchFolder&) = delete;
-  ScratchFolder& operator=(const ScratchFolder&) = delete;
-  ~ScratchFolder() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const noexcept { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Said beside the figures: an fdatasync on tmpfs costs nothing and makes nothing durable.
 std::string filesystem_kind(const fs::path& folder) {
@@ -143,19 +118,6 @@ struct Context {
   }
 };
 
-// The commands a client sends, in turn: kv puts of a 16-byte value to one of 4096 keys
-// of its own, encoded once up front so that the measured loop only submits.
-std::vector<std::vector<std::byte>> make_commands(unsigned client) {
-  const std::string value(kCommandValueBytes, 'v');
-  std::vector<std::vector<std::byte>> commands;
-  commands.reserve(kCommandKeys);
-  for (std::uint32_t key = 0; key < kCommandKeys; ++key) {
-    const std::string name = fmt::format("c{}-key-{:04}", client, key);
-    commands.push_back(kv::encode(kv::PutCommand{name, value}));
-  }
-  return commands;
-}
-
 // The part of a mode after its colon: "async" of "round-trip:async".
 std::string mode_detail(const ResultRow& row) {
   const std::size_t colon = row.mode.find(':');
@@ -179,7 +141,7 @@ ResultRow measure_round_trip(const Context& context, const RoundTripSetup& setup
   const WriterLaunch launch = context.launch(setup.durability, setup.wait, "rtt");
   WriterProcess writer(launch);
   writer.wait_until_ready(monotonic_ns() + kStartTimeoutNs);
-  const std::vector<std::vector<std::byte>> commands = make_commands(0);
+  const std::vector<std::vector<std::byte>> commands = encode_put_commands(0);
   LatencyRecorder recorder(setup.samples);
   std::uint64_t errors = 0;
   const std::uint64_t total = setup.warmup + setup.samples;
@@ -251,7 +213,7 @@ struct ThroughputSetup {
 int run_pipelined_client(const std::string& instance, unsigned index, const ThroughputSetup& setup,
                          const StartLine& start, ClientTally& tally) {
   Client client = Client::connect(instance, ClientOptions{setup.client_wait, kClientSpinNs});
-  const std::vector<std::vector<std::byte>> commands = make_commands(index);
+  const std::vector<std::vector<std::byte>> commands = encode_put_commands(index);
   tally.ready.announce();
   const std::int64_t give_up = monotonic_ns() + kStartTimeoutNs;
   std::int64_t go = 0;
@@ -347,7 +309,7 @@ ResultRow measure_throughput(const Context& context, const ThroughputSetup& setu
 
   ResultRow row;
   row.system = "evring-writer";
-  row.payload_bytes = make_commands(0).front().size();
+  row.payload_bytes = encode_put_commands(0).front().size();
   row.wait = std::string(to_string(setup.client_wait));
   row.mode = "throughput:" + std::string(to_string(setup.durability));
   row.readers = setup.clients;
@@ -630,7 +592,7 @@ std::vector<ResultRow> measure_all(const CommandsOptions& options) {
   fmt::print(
       "each command: a kv put of a {} B value to one of {} keys ({} B encoded), no "
       "command id\n",
-      kCommandValueBytes, kCommandKeys, make_commands(0).front().size());
+      kPutValueBytes, kPutKeys, encode_put_commands(0).front().size());
   if (options.writer_cpu == options.client_cpu) {
     fmt::print("note: writer and client share CPU {}: figures include scheduling\n",
                options.writer_cpu);

@@ -82,4 +82,43 @@ struct CommandsOptions {
 // one-fdatasync-per-command rate, and the writer's journal replay rate.
 std::vector<ResultRow> run_commands(const CommandsOptions& options);
 
+// What `evring-bench views` measures; each part can be left out.
+struct ViewParts {
+  bool visible = true;   // command to visible in a reader's kv view, beside its round trip
+  bool query = true;     // query round trip over the reader's socket
+  bool catch_up = true;  // a new reader's catch-up from the journal
+};
+
+// How the views client waits between looks at its reply and the reader's slot.
+enum class ClientPoll {
+  automatic,  // spin on a core of its own, else sleep
+  spin,
+  yield,  // sched_yield(): a spinning process on the same core keeps it for its time slice
+  sleep,  // a short nanosleep, so a spinning process on the same core is preempted after it
+};
+
+struct ViewsOptions {
+  ViewParts parts;
+  // Visible and query rows: the writer's and the reader's --wait, one row each.
+  std::vector<WaitKind> waits{WaitKind::spin, WaitKind::block};
+  std::uint64_t samples = 20'000;  // per row, commands or queries
+  std::uint64_t warmup = 0;        // 0: max(1'000, samples / 20)
+  // Catch-up: events in the journal, reader starts (the median counts), kv keys.
+  std::uint64_t catch_up_events = 2'000'000;
+  unsigned catch_up_rounds = 3;
+  std::uint32_t catch_up_keys = 4'096;
+  unsigned writer_cpu = 0;
+  unsigned reader_cpu = 1;
+  int client_cpu = -1;  // -1: a CPU of its own if there is one, else the reader's
+  ClientPoll client_poll = ClientPoll::automatic;
+  std::string writer_binary;     // empty: evring-writer beside evring-bench
+  std::string reader_binary;     // empty: evring-reader beside evring-bench
+  std::string scratch = "/tmp";  // the temporary journals and checkpoints go under it
+};
+
+// Starts evring-writer and evring-reader (kv view) as real processes per row (a fresh
+// instance, journal and checkpoint folder each) and measures how long a command takes to
+// show in the view, a query's round trip, and how fast a new reader catches up.
+std::vector<ResultRow> run_views(const ViewsOptions& options);
+
 }  // namespace evring::bench

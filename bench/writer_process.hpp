@@ -1,16 +1,15 @@
-// An evring-writer run as a real process for `evring-bench commands`: fork + exec of the
-// binary beside evring-bench, pinned to one CPU, its stderr either passed on (it runs with
-// --quiet) or captured line by line (the replay figure is read from its log). Stopped with
-// SIGTERM, since only a clean stop removes its shared-memory segments; SIGKILL comes only
-// past a deadline or on the way out of an error.
+// An evring-writer run as a real process for `evring-bench commands` and `views`
+// (exec_process.hpp: pinned, stopped with SIGTERM), and the kv commands their clients send.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "exec_process.hpp"
 #include "harness/child_process.hpp"
 
 namespace evring::bench {
@@ -23,9 +22,8 @@ struct WriterLaunch {
   bool capture_log = false;  // read stderr with next_log_line() instead of passing it on
 };
 
-// `given` (--writer) if not empty, else evring-writer in the folder of this executable
-// (/proc/self/exe), where the build puts both. Throws Error(invalid_argument) if that is
-// not an executable file, saying how to build it or to pass --writer.
+// `given` (--writer) if not empty, else evring-writer beside evring-bench
+// (find_sibling_binary).
 std::filesystem::path find_writer_binary(const std::string& given);
 
 // All members for the parent's thread that started it (ChildProcess's rule).
@@ -33,36 +31,33 @@ class WriterProcess {
  public:
   // Forks and execs; returns at once. Throws Error(resource/io) if fork or pipe fails.
   explicit WriterProcess(const WriterLaunch& launch);
-  WriterProcess(const WriterProcess&) = delete;
-  WriterProcess& operator=(const WriterProcess&) = delete;
-  // Stops it like stop() if it still runs, and never throws.
-  ~WriterProcess();
 
   // Waits until a client connects and the writer answering is this process (not a stale
   // segment's). Throws Error(io) if it exits first, on an interrupt or past deadline_ns.
   void wait_until_ready(std::int64_t deadline_ns);
 
-  // capture_log only: the next line the writer printed (without the newline), or nullopt
-  // once it closed stderr (it exited). Throws Error(io) past deadline_ns or on an interrupt.
-  std::optional<std::string> next_log_line(std::int64_t deadline_ns);
+  // capture_log only: the next line the writer printed (ExecProcess::next_log_line).
+  std::optional<std::string> next_log_line(std::int64_t deadline_ns) {
+    return exec_.next_log_line(deadline_ns);
+  }
 
-  // SIGTERM, then waits for a clean exit (reading and dropping any log still coming, so the
-  // writer never blocks on a full pipe). Throws Error(io) if it exits otherwise or is
-  // still running at deadline_ns (then it is killed).
-  void stop(std::int64_t deadline_ns);
+  // SIGTERM, then waits for a clean exit (ExecProcess::stop). The destructor does the
+  // same if it still runs, and never throws.
+  void stop(std::int64_t deadline_ns) { exec_.stop(deadline_ns); }
 
-  harness::ChildProcess& process() noexcept { return process_; }
+  harness::ChildProcess& process() noexcept { return exec_.process(); }
   const std::string& instance() const noexcept { return instance_; }
 
  private:
-  // Sets log_fd to the pipe's read end when capturing (before the fork returns).
-  static harness::ChildProcess spawn(const WriterLaunch& launch, int& log_fd);
-
   std::string instance_;
-  int log_fd_ = -1;  // read end of the writer's stderr, or -1; set before process_
-  harness::ChildProcess process_;
-  std::string pending_;  // bytes read past the last full line
-  bool stopped_ = false;
+  ExecProcess exec_;
 };
+
+// What a benchmark client submits: kv puts (never refused, so every reply should be
+// `accepted`) of a kPutValueBytes value to one of kPutKeys keys of client `client`'s own,
+// encoded once up front so that a measured loop only submits.
+inline constexpr std::uint32_t kPutKeys = 4'096;
+inline constexpr std::size_t kPutValueBytes = 16;
+std::vector<std::vector<std::byte>> encode_put_commands(unsigned client);
 
 }  // namespace evring::bench
