@@ -620,8 +620,8 @@ std::string client_poll_text(const Placement& cpus) {
       return fmt::format(
           "sleeps {} us between looks (nanosleep, timer slack 1 ns){}. A sched_yield() would "
           "leave a spinning process there the core for its whole time slice (milliseconds), and "
-          "a block wait spins 50 us before it sleeps; the sleep lets the client back in, but "
-          "puts a floor of about one sleep and a wake-up under these figures",
+          "a block wait spins a while before it sleeps (the writer 50 us); the sleep lets the "
+          "client back in, but puts a floor of about one sleep and a wake-up under these figures",
           kPollSleepNs / 1000,
           shares.empty() ? ""
                          : fmt::format(" on CPU {}, which it shares with {}", cpus.client, shares));
