@@ -5,7 +5,8 @@
 // where E is the domain's description of the event (evring/builtin/kv_events.hpp,
 // bank_events.hpp) or, for the raw domain and for a payload the domain cannot decode,
 // {"type":T,"bytes":N,"hex":"<the first 64 bytes>"}. A payload that does not decode is
-// shown, not refused: tail is for looking at a stream, bad events included.
+// shown, not refused: tail is for looking at a stream, bad events included. The lines are
+// made by event_description.hpp, which `evring tail --json` prints with too.
 //
 // Its config (--view-config) is either a bare output path ("" or "-" for stdout), or
 // comma-separated key=value options:
@@ -24,11 +25,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -36,8 +37,7 @@
 #include <vector>
 
 #include "builtin_views.hpp"
-#include "evring/builtin/bank_events.hpp"
-#include "evring/builtin/kv_events.hpp"
+#include "event_description.hpp"
 #include "evring/view.hpp"
 #include "view_support.hpp"
 
@@ -48,24 +48,11 @@ namespace {
 constexpr std::uint32_t kSnapshotMagic = 0x31566c74;
 constexpr std::string_view kQueries = "count";
 constexpr std::string_view kOptions = "out=PATH|-, domain=kv|bank|raw, flush=N";
-constexpr std::size_t kHexBytes = 64;
 constexpr std::uint64_t kMaxFlushEvery = 1'000'000;
 // Lines pile up to this many bytes at most, whatever flush=N says.
 constexpr std::size_t kMaxPendingBytes = 1 << 20;
 
-enum class Domain { raw, kv, bank };
-
-std::string raw_description(std::uint32_t type, std::span<const std::byte> payload) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = R"({"type":)" + std::to_string(type) + R"(,"bytes":)" +
-                    std::to_string(payload.size()) + R"(,"hex":")";
-  for (const std::byte byte : payload.first(std::min(payload.size(), kHexBytes))) {
-    out.push_back(kHex[std::to_integer<unsigned>(byte) >> 4]);
-    out.push_back(kHex[std::to_integer<unsigned>(byte) & 0xf]);
-  }
-  out += "\"}";
-  return out;
-}
+using views::EventDomain;
 
 class TailView {
  public:
@@ -99,15 +86,8 @@ class TailView {
   TailView& operator=(const TailView&) = delete;
 
   void on_event(const Event& event) {
-    pending_ += R"({"seq":)";
-    pending_ += std::to_string(event.seq);
-    pending_ += R"(,"type":)";
-    pending_ += std::to_string(event.type);
-    pending_ += R"(,"publish_ns":)";
-    pending_ += std::to_string(event.publish_ns);
-    pending_ += R"(,"event":)";
-    pending_ += describe(event);
-    pending_ += "}\n";
+    views::append_event_line(pending_, domain_, event.seq, event.type, event.publish_ns,
+                             event.payload);
     ++count_;
     if (++pending_events_ >= flush_every_ || pending_.size() >= kMaxPendingBytes) flush();
   }
@@ -155,16 +135,12 @@ class TailView {
       if (key == "out") {
         path = value;
       } else if (key == "domain") {
-        if (value == "raw") {
-          domain_ = Domain::raw;
-        } else if (value == "kv") {
-          domain_ = Domain::kv;
-        } else if (value == "bank") {
-          domain_ = Domain::bank;
-        } else {
+        const std::optional<EventDomain> domain = views::parse_event_domain(value);
+        if (!domain) {
           throw MalformedInput("tail view domain " + json_string(value) +
                                " is unknown: expected kv, bank or raw");
         }
+        domain_ = *domain;
       } else if (key == "flush") {
         flush_every_ = parse_integer<std::uint64_t>(value, "tail view flush");
         if (flush_every_ < 1 || flush_every_ > kMaxFlushEvery) {
@@ -178,22 +154,6 @@ class TailView {
       }
     }
     return path;
-  }
-
-  std::string describe(const Event& event) const {
-    try {
-      switch (domain_) {
-        case Domain::kv:
-          return kv::describe_event(event.type, event.payload);
-        case Domain::bank:
-          return bank::describe_event(event.type, event.payload);
-        case Domain::raw:
-          break;
-      }
-    } catch (const MalformedInput&) {
-      // Shown raw below: the line says what arrived even when the domain cannot read it.
-    }
-    return raw_description(event.type, event.payload);
   }
 
   // Writes the pending lines. On a failure they are dropped, and uncounted, so the count
@@ -219,7 +179,7 @@ class TailView {
 
   int fd_ = -1;
   bool owns_fd_ = false;
-  Domain domain_ = Domain::raw;
+  EventDomain domain_ = EventDomain::raw;
   std::uint64_t flush_every_ = 1;
   // Mutable because query and snapshot flush: the lines already belong to the output, and
   // writing them out changes nothing a query can see. (The host runs queries on the thread
