@@ -17,5 +17,7 @@ struct Command {
 Command add_cmd_command(CLI::App& parent);
 Command add_demo_command(CLI::App& parent);
 Command add_query_command(CLI::App& parent);
+Command add_stat_command(CLI::App& parent);
+Command add_tail_command(CLI::App& parent);
 
 }  // namespace evring::tools

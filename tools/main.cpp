@@ -16,6 +16,10 @@ namespace {
 constexpr const char* kFooter = R"(Examples:
   evring cmd --name orders deposit alice 100   # submit a command: prints seq=<n>
   evring query --name orders --reader bank-1 --after 42 balance alice   # ask a reader's view
+  evring stat --name orders --watch    # writer and readers, live: alive, lag, rates
+  evring stat --name orders --json     # one snapshot for scripts (or --prometheus)
+  evring tail --name orders            # events as they come, until Ctrl-C
+  evring tail --name orders --from 1 --count 10 --json   # the first ten, from the journal
   evring demo                      # a writer and two readers for 3 s, then latency per reader
   evring demo --seconds 10 --wait block
   evring demo --help               # every demo flag
@@ -30,6 +34,7 @@ int main(int argc, char** argv) {
   app.footer(kFooter);
   app.require_subcommand(1, 1);
   const std::vector<Command> commands{add_cmd_command(app), add_query_command(app),
+                                      add_stat_command(app), add_tail_command(app),
                                       add_demo_command(app)};
 
   try {

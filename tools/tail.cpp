@@ -1,0 +1,206 @@
+// evring tail: prints an instance's events as they come, one per line, like tail -f, until
+// Ctrl-C (or --count events). Reads through an EventStream, so --from SEQ starts in the
+// journal and joins the live ring with no gap; events are decoded with the built-in domain
+// the writer runs (kv, bank) and shown as type and bytes otherwise.
+//   plain   seq=12 put key=a value=1 version=3
+//   --json  {"seq":12,"type":1,"publish_ns":...,"event":{"type":"put","key":"a",...}}
+//           (the lines of the built-in tail view: readers/views/event_description.hpp)
+// No such instance, writer not running, bad flags: a message on stderr, exit 2.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "command.hpp"
+#include "event_description.hpp"
+#include "evring/clock.hpp"
+#include "evring/error.hpp"
+#include "evring/event_stream.hpp"
+#include "evring/registry.hpp"
+#include "evring/shared_segment.hpp"
+#include "exit_status.hpp"
+#include "harness/interrupt.hpp"
+
+namespace evring::tools {
+namespace {
+
+constexpr const char* kTailFooter = R"(Examples:
+  evring tail --name orders                      # live: events from now on, until Ctrl-C
+  evring tail --name orders --from 1             # everything in the journal, then live
+  evring tail --name cache --from 1 --count 10 --json
+  evring tail --name orders --json | jq -c 'select(.event.type == "transferred")'
+Plain lines read   seq=12 put key=a value=1 version=3
+--json lines read  {"seq":12,"type":1,"publish_ns":N,"event":{"type":"put","key":"a",...}}
+Events of the built-in domains (kv, bank) are decoded; those of a plugin domain show their
+type number, size and first 64 bytes in hex. --from needs the writer's journal (a writer
+with --no-journal keeps only what its ring still holds). While it runs, tail shows in
+evring stat as a reader "evring-tail-<pid>" with view "tail".
+Exit status: 0 at Ctrl-C or after --count events, 2 on any error.
+)";
+
+constexpr std::int64_t kIdleWaitNs = 100'000'000;  // between looks when nothing comes
+constexpr std::size_t kFlushBytes = 64 << 10;
+
+struct TailFlags {
+  std::string instance = "default";
+  std::uint64_t from = 0;
+  std::uint64_t count = 0;
+  bool json = false;
+};
+
+using harness::interrupted;
+
+// A value of a plain line: bare when it is one plain word, quoted JSON otherwise.
+std::string plain_value(const nlohmann::ordered_json& value) {
+  if (!value.is_string()) return value.dump();
+  const std::string& text = value.get_ref<const std::string&>();
+  const bool bare = !text.empty() && text.find_first_of(" \t\"=\\") == std::string::npos &&
+                    std::all_of(text.begin(), text.end(),
+                                [](char c) { return static_cast<unsigned char>(c) > 0x20; });
+  return bare ? text : value.dump();
+}
+
+// seq=12 put key=a value=1 version=3: the event's description (the same one --json and
+// the tail view print) as words; a type name is a bare word, a type number type=N.
+void append_plain_line(std::string& out, views::EventDomain domain, const StreamEvent& event) {
+  const auto description =
+      nlohmann::ordered_json::parse(views::describe_event(domain, event.type, event.payload));
+  out += "seq=" + std::to_string(event.seq);
+  for (const auto& [key, value] : description.items()) {
+    out += ' ';
+    if (key == "type" && value.is_string()) {
+      out += value.get_ref<const std::string&>();
+    } else {
+      out += key + "=" + plain_value(value);
+    }
+  }
+  out += '\n';
+}
+
+// Writes `out` to stdout; false when the reader of our output has gone (a closed pipe).
+bool write_out(std::string& out) {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t wrote = ::write(STDOUT_FILENO, out.data() + done, out.size() - done);
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EPIPE) return false;
+      throw Error(ErrorCode::io,
+                  std::string("cannot write to standard output: ") + std::strerror(errno));
+    }
+    done += static_cast<std::size_t>(wrote);
+  }
+  out.clear();
+  return true;
+}
+
+views::EventDomain domain_of(const std::string& instance) {
+  const Registry registry = Registry::open(instance, Access::read_only);
+  const WriterInfo& info = registry.layout().info;
+  const std::string name(info.domain, strnlen(info.domain, sizeof info.domain));
+  return views::parse_event_domain(name).value_or(views::EventDomain::raw);
+}
+
+int run_tail(const TailFlags& flags) {
+  validate_instance_name(flags.instance);
+  const views::EventDomain domain = domain_of(flags.instance);
+  StreamOptions options;
+  options.instance = flags.instance;
+  options.identity =
+      ReaderIdentity{"evring-tail-" + std::to_string(::getpid()), "tail", WaitKind::block};
+  options.from_seq = flags.from;
+  const std::unique_ptr<EventStream> stream = EventStream::open(options);
+  if (flags.from > 1 && stream->head_seq() + 1 < flags.from) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("--from {} is past the head of instance \"{}\" (seq {}): use a "
+                            "seq it has published, or leave --from out to follow it live",
+                            flags.from, flags.instance, stream->head_seq()));
+  }
+
+  if (ReaderSlot* slot = stream->slot(); slot != nullptr && stream->next_seq() != 0) {
+    // relaxed: a lone progress value for evring stat; orders nothing. Where tail starts
+    // counts as read, so stat shows its lag from there, not from seq 0.
+    slot->position_seq.store(stream->next_seq() - 1, std::memory_order_relaxed);
+  }
+
+  harness::install_interrupt_handlers();
+  signal(SIGPIPE, SIG_IGN);  // a closed pipe shows as EPIPE: stop quietly, like tail
+
+  std::string out;
+  std::uint64_t printed = 0;
+  std::int64_t next_beat = 0;
+  bool said_gone = false;
+  StreamEvent event;
+  while (!interrupted() && (flags.count == 0 || printed < flags.count)) {
+    ReaderSlot* const slot = stream->slot();
+    if (const std::int64_t now = monotonic_ns(); slot != nullptr && now >= next_beat) {
+      // relaxed: a lone liveness value for evring stat; orders nothing.
+      slot->heartbeat_ns.store(now, std::memory_order_relaxed);
+      next_beat = now + kIdleWaitNs;
+    }
+    if (stream->next(event)) {
+      if (flags.json) {
+        views::append_event_line(out, domain, event.seq, event.type, event.publish_ns,
+                                 event.payload);
+      } else {
+        append_plain_line(out, domain, event);
+      }
+      ++printed;
+      if (slot != nullptr) {
+        // relaxed: lone progress values for evring stat; they order nothing.
+        slot->position_seq.store(event.seq, std::memory_order_relaxed);
+        slot->position_publish_ns.store(event.publish_ns, std::memory_order_relaxed);
+      }
+      if (out.size() >= kFlushBytes && !write_out(out)) return kExitOk;
+      continue;
+    }
+    // Idle: show what came so far, then wait for more.
+    if (!write_out(out)) return kExitOk;
+    if (!stream->writer_alive()) {
+      if (!said_gone) {
+        fmt::print(stderr,
+                   "evring tail: the writer of instance \"{}\" is not running; waiting for "
+                   "it to start again (Ctrl-C to stop)\n",
+                   flags.instance);
+        said_gone = true;
+      }
+      // A gone writer has no ring to sleep on: look again a little later.
+      std::this_thread::sleep_for(std::chrono::nanoseconds(kIdleWaitNs));
+      continue;
+    }
+    said_gone = false;
+    stream->wait(WaitKind::block, kIdleWaitNs);
+  }
+  write_out(out);
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_tail_command(CLI::App& parent) {
+  auto flags = std::make_shared<TailFlags>();
+  CLI::App* app = parent.add_subcommand("tail", "print an instance's events as they come");
+  app->footer(kTailFooter);
+  app->add_option("--name", flags->instance, "instance name")->capture_default_str();
+  app->add_option("--from", flags->from,
+                  "start at this seq (1: the whole journal); default: the next event published");
+  app->add_option("--count", flags->count, "stop after this many events (default: never)");
+  app->add_flag("--json", flags->json, "one JSON object per line, as the tail view writes");
+  return Command{app, [flags] { return run_tail(*flags); }};
+}
+
+}  // namespace evring::tools
