@@ -207,7 +207,6 @@ void RingReader::adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Regi
   capacity_ = layout_->config.capacity;
   mask_ = capacity_ - 1;
   max_payload_ = layout_->config.max_payload;
-  if (options_.register_slot) slot_ = &registry_->claim_slot(options_.identity);
   batch_capacity_ = std::max<std::size_t>(kReaderBatchBytes, aligned_record_length(max_payload_));
   batch_ = RecordBuffer(max_payload_, batch_capacity_);
   drop_batch();
@@ -222,9 +221,16 @@ void RingReader::adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Regi
     cursor_ = layout_->cursor.tail.load(std::memory_order_acquire);
     expected_seq_ = 0;  // learned from the first record
   }
+  // relaxed: head_seq is stored before the writer's release of tail (W5), so after the
+  // acquire above it is at least the seq of the record before the cursor.
+  live_start_seq_ = std::max(layout_->cursor.head_seq.load(std::memory_order_relaxed) + 1,
+                             layout_->config.first_seq);
   empty_polls_ = 0;
   last_liveness_check_ns_ = monotonic_ns();
   interrupt_->watch(reinterpret_cast<const std::uint32_t*>(&layout_->cursor.tail));
+  // Last: whoever sees the slot (a test, a bench, evring stat) may publish at once, and
+  // what it publishes is then after this reader's start, never skipped by it.
+  if (options_.register_slot) slot_ = &registry_->claim_slot(options_.identity);
 }
 
 void WaitInterrupt::trigger() noexcept {

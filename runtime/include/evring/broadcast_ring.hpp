@@ -47,7 +47,6 @@
 // Readers map the ring read-only (PROT_READ): no plugin bug can corrupt the stream.
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -311,12 +310,10 @@ class RingReader {
     // relaxed: an informational snapshot (lag), orders nothing.
     return layout_->cursor.head_seq.load(std::memory_order_relaxed);
   }
-  // For a live start: the record at the attach cursor has a seq no higher than this one
-  // (head_seq is stored before tail is released, and read here after attach's acquire of
-  // tail), so a caller that expects this seq can tell a lap before its first record.
-  std::uint64_t live_start_seq() const noexcept {
-    return std::max(head_seq() + 1, layout_->config.first_seq);
-  }
+  // For a live start: the seq of the first record published after the attach (the record
+  // at the attach cursor has no higher one), so a caller that expects it can tell a lap
+  // before its first record. Everything published once the slot is visible comes after it.
+  std::uint64_t live_start_seq() const noexcept { return live_start_seq_; }
   std::uint64_t lapped_count() const noexcept { return lapped_count_; }
   ReaderSlot* slot() const noexcept { return slot_; }
   // For another thread to end a wait_next early (it then returns `empty`).
@@ -345,6 +342,7 @@ class RingReader {
   std::uint32_t max_payload_ = 0;
   std::uint64_t cursor_ = 0;
   std::uint64_t expected_seq_ = 0;
+  std::uint64_t live_start_seq_ = 0;
   std::uint64_t lapped_count_ = 0;
   std::uint64_t missed_count_ = 0;
   std::uint32_t empty_polls_ = 0;
