@@ -26,9 +26,9 @@
 #include "evring/latency_recorder.hpp"
 #include "evring/query.hpp"
 #include "evring/registry.hpp"
-#include "exec_process.hpp"
 #include "harness/child_process.hpp"
 #include "harness/cpu_pinning.hpp"
+#include "harness/exec_process.hpp"
 #include "harness/interrupt.hpp"
 #include "progress.hpp"
 #include "replay_journal.hpp"
@@ -138,12 +138,7 @@ class ReaderProcess {
                 const std::string& from, WaitKind wait)
       : id_(id),
         checkpoints_(context.scratch),
-        exec_(ExecLaunch{context.reader_binary,
-                         {"--name", instance, "--view", "kv", "--id", id, "--from", from, "--wait",
-                          std::string(to_string(wait)), "--checkpoint-dir",
-                          checkpoints_.path().string(), "--checkpoint-every", "0", "--quiet"},
-                         context.cpus.reader,
-                         false}) {}
+        exec_(launch(context, instance, id, from, wait, checkpoints_.path())) {}
 
   // Waits until the reader has claimed its slot in `registry`; the slot, read-only.
   // Throws Error(io) if it exits first, on an interrupt or past deadline_ns.
@@ -166,19 +161,7 @@ class ReaderProcess {
   // fixed where it starts (its slot is claimed before that, so the slot alone does not
   // tell). Throws like wait_for_slot.
   QueryClient wait_for_queries(const std::string& instance, std::int64_t deadline_ns) {
-    for (;;) {
-      exec_.process().check_running();
-      throw_if_interrupted();
-      try {
-        return QueryClient::connect(instance, id_);
-      } catch (const Error& e) {
-        if (e.code() != ErrorCode::no_instance) throw;  // not listening yet: look again
-      }
-      if (monotonic_ns() > deadline_ns) {
-        throw Error(ErrorCode::io, "evring-reader " + id_ + " took no query before the deadline");
-      }
-      std::this_thread::sleep_for(kSlotRetry);
-    }
+    return harness::wait_for_reader_queries(exec_.process(), instance, id_, deadline_ns);
   }
 
   void stop(std::int64_t deadline_ns) { exec_.stop(deadline_ns); }
@@ -186,9 +169,33 @@ class ReaderProcess {
   const std::string& id() const noexcept { return id_; }
 
  private:
+  static harness::ExecLaunch launch(const Context& context, const std::string& instance,
+                                    const std::string& id, const std::string& from, WaitKind wait,
+                                    const fs::path& checkpoints) {
+    harness::ExecLaunch launch;
+    launch.binary = context.reader_binary;
+    launch.args = {"--name",
+                   instance,
+                   "--view",
+                   "kv",
+                   "--id",
+                   id,
+                   "--from",
+                   from,
+                   "--wait",
+                   std::string(to_string(wait)),
+                   "--checkpoint-dir",
+                   checkpoints.string(),
+                   "--checkpoint-every",
+                   "0",
+                   "--quiet"};
+    launch.cpu = context.cpus.reader;
+    return launch;
+  }
+
   std::string id_;
   ScratchFolder checkpoints_;  // before exec_: removed after the process is gone
-  ExecProcess exec_;
+  harness::ExecProcess exec_;
 };
 
 // The seq the reader's view has applied, as its slot says.
@@ -641,7 +648,8 @@ std::string client_poll_text(const Placement& cpus) {
 std::vector<ResultRow> measure_all(const ViewsOptions& options) {
   const Placement cpus = place(options);
   const fs::path writer = find_writer_binary(options.writer_binary);
-  const fs::path reader = find_sibling_binary("evring-reader", options.reader_binary, "--reader");
+  const fs::path reader =
+      harness::find_sibling_binary("evring-reader", options.reader_binary, "--reader");
   const ScratchFolder scratch(options.scratch);
   const Context here{options, writer, reader, scratch.path(), cpus};
   const unsigned cores = harness::online_cpus();

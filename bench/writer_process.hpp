@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "exec_process.hpp"
 #include "harness/child_process.hpp"
+#include "harness/exec_process.hpp"
 
 namespace evring::bench {
 
@@ -50,7 +50,7 @@ class WriterProcess {
 
  private:
   std::string instance_;
-  ExecProcess exec_;
+  harness::ExecProcess exec_;
 };
 
 // What a benchmark client submits: kv puts (never refused, so every reply should be

@@ -135,6 +135,10 @@ void ChildProcess::kill_and_reap() noexcept {
   exit_status_ = status;
 }
 
+pid_t ChildProcess::release() noexcept {
+  return std::exchange(pid_, -1);
+}
+
 std::string ChildProcess::who() const {
   return "the " + role_ + " (pid " + std::to_string(pid_) + ")";
 }

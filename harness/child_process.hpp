@@ -56,6 +56,9 @@ class ChildProcess {
   void resume() const noexcept;  // SIGCONT
   // SIGKILL, then reap. Idempotent.
   void kill_and_reap() noexcept;
+  // Lets the child run on past this object: never killed or reaped here (its new parent
+  // reaps it once this process exits). Returns its pid.
+  pid_t release() noexcept;
 
   // "the writer (pid 12) exited with status 2 (see its message above)", "... was killed by
   // signal 9 (Killed)".
