@@ -38,6 +38,7 @@
 #include "evring/shared_segment.hpp"
 #include "exit_status.hpp"
 #include "harness/interrupt.hpp"
+#include "stat.hpp"
 
 namespace evring::tools {
 namespace {
@@ -593,6 +594,14 @@ int run_watch(const StatFlags& flags) {
   return kExitOk;
 }
 
+// Two samples kOneShotSampleNs apart, for the rates.
+Snapshot one_shot_snapshot(const std::string& instance) {
+  const Sample first = take_sample(instance);
+  std::this_thread::sleep_for(std::chrono::nanoseconds(kOneShotSampleNs));
+  const Sample last = take_sample(instance);
+  return make_snapshot(instance, first, last);
+}
+
 int run_stat(const StatFlags& flags) {
   if (flags.watch) {
     if (flags.prometheus) {
@@ -607,18 +616,20 @@ int run_stat(const StatFlags& flags) {
     }
     return run_watch(flags);
   }
-  const Sample first = take_sample(flags.instance);
   if (flags.prometheus) {
-    print(flags, make_snapshot(flags.instance, first, first));
+    const Sample only = take_sample(flags.instance);
+    print(flags, make_snapshot(flags.instance, only, only));
     return kExitOk;
   }
-  std::this_thread::sleep_for(std::chrono::nanoseconds(kOneShotSampleNs));
-  const Sample last = take_sample(flags.instance);
-  print(flags, make_snapshot(flags.instance, first, last));
+  print(flags, one_shot_snapshot(flags.instance));
   return kExitOk;
 }
 
 }  // namespace
+
+std::string stat_table(const std::string& instance) {
+  return render_text(one_shot_snapshot(instance));
+}
 
 Command add_stat_command(CLI::App& parent) {
   auto flags = std::make_shared<StatFlags>();
