@@ -1,293 +1,600 @@
-// evring demo: the ring on its own. Forks one writer and two readers on a fresh instance,
-// drives a few seconds of traffic, shows progress, then what each reader saw and how long
-// records took from the writer to it. Every exit path kills the children and removes the
-// instance's segments.
+// evring demo: the first hour in one command. Starts a real evring-writer (bank domain,
+// async journal) and three evring-readers (bank, stats, tail to a file) on a fresh instance
+// in a temporary folder, drives a workload from two client processes while it shows
+// progress, then prints the views' answers (and checks the bank's invariant), evring stat's
+// table and the latency percentiles. Every way out (the end, an error, Ctrl-C) stops what it
+// started with SIGTERM, so the writer removes its segments, then removes the folder; with
+// --keep the instance stays up and the demo prints what to try next.
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
+#include <atomic>
+#include <cstdint>
 #include <cstdio>
-#include <functional>
+#include <deque>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "command.hpp"
-#include "demo_board.hpp"
-#include "demo_payload.hpp"
-#include "demo_roles.hpp"
-#include "evring/broadcast_ring.hpp"
+#include "evring/client.hpp"
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
-#include "evring/shared_segment.hpp"
+#include "evring/latency_recorder.hpp"
+#include "evring/layout.hpp"
+#include "evring/query.hpp"
+#include "evring/registry.hpp"
 #include "exit_status.hpp"
 #include "harness/child_process.hpp"
+#include "harness/exec_process.hpp"
 #include "harness/interrupt.hpp"
 #include "harness/shared_memory.hpp"
+#include "stat.hpp"
+
+namespace fs = std::filesystem;
 
 namespace evring::tools {
 namespace {
 
 using harness::ChildProcess;
+using harness::ExecLaunch;
+using harness::ExecProcess;
 using harness::interrupted;
+using harness::throw_if_interrupted;
 
 constexpr std::int64_t kSecondNs = 1'000'000'000;
-constexpr std::int64_t kStartDeadlineNs = 5 * kSecondNs;  // a child to create or attach
-constexpr std::int64_t kFinishGraceNs = 10 * kSecondNs;   // readers to drain after the end
-constexpr std::int64_t kLookIntervalNs = 10'000'000;      // parent's pace between looks
-constexpr std::array<const char*, 2> kSegmentParts{"ring", "registry"};
+constexpr std::int64_t kStartDeadlineNs = 15 * kSecondNs;  // a writer or reader to come up
+constexpr std::int64_t kStopDeadlineNs = 10 * kSecondNs;   // one to stop cleanly
+constexpr std::int64_t kProgressEveryNs = 100'000'000;     // a terminal's progress line
+constexpr std::int64_t kProgressLineEveryNs = kSecondNs;   // a log's (not a terminal)
+constexpr std::size_t kWindow = 32;                        // commands in flight per client
+constexpr std::size_t kClients = 2;
+constexpr std::int64_t kMaxAmount = 500;
+constexpr auto kQueryTimeout = std::chrono::seconds(30);
 
-constexpr const char* kDemoFooter = R"(Example:
-  evring demo --seconds 5 --rate 200000 --wait block
-The instance is named demo-<pid> unless --name says otherwise; its segments are removed at
-the end, also on error or Ctrl-C. Exit status 0 on success, 2 on error.)";
+constexpr const char* kDemoFooter = R"(Examples:
+  evring demo                          # the whole tour, under a minute
+  evring demo --commands 50000 --latency-samples 2000   # a shorter one
+  evring demo --keep                   # leave the instance running and try it yourself
+The instance is named demo-<pid> unless --name says otherwise; its journal, checkpoints and
+logs go to a fresh folder under --dir (default /tmp). At the end, on error or on Ctrl-C the
+demo stops its writer and readers (each removes its segments and socket) and removes that
+folder. Exit status 0 on success, 2 on error or interrupt.)";
 
-// Ctrl-C: not an error of evring's, but the demo did not finish either.
-struct Interrupted {};
+struct DemoConfig {
+  std::string instance;
+  std::uint64_t commands = 300'000;
+  std::uint32_t accounts = 1'000;
+  std::uint64_t latency_samples = 20'000;
+  std::string dir = "/tmp";
+  bool keep = false;
+};
 
-// A child's body, whose evring::Error is printed as the evring command prints one (kind and
-// hint), on a line of its own after the progress line; the harness would print the bare
-// message.
-int run_child(const std::string& role, const std::function<int()>& body) {
-  try {
-    return body();
-  } catch (const Error& e) {
-    std::fprintf(stderr, "\nevring demo: %s (pid %d): %s\n", role.c_str(), ::getpid(),
-                 describe(e).c_str());
-    return kExitError;
+// What one client process reports, in memory shared with the parent. Each field is
+// written by its client only.
+struct alignas(kFalseSharingRange) ClientBoard {
+  // relaxed: display counter for the progress line; the totals below are read only after
+  // the client has exited (waitpid orders them).
+  std::atomic<std::uint64_t> done;
+  std::atomic<std::uint64_t> accepted;
+  std::atomic<std::uint64_t> rejected;
+  std::atomic<std::int64_t> net;  // accepted deposits minus accepted withdrawals
+};
+
+// One bank command in flight: what the client sums if the writer accepts it.
+struct Pending {
+  std::int64_t net_change = 0;  // +amount for a deposit, -amount for a withdrawal, else 0
+};
+
+std::string account_name(std::uint32_t i) {
+  return fmt::format("acct-{:04}", i);
+}
+
+// Sends `count` commands through `client`, at most kWindow in flight; `make(i, words)`
+// fills in command i's words and says what it changes, `done(pending, reply)` takes each
+// reply in order. Checks for Ctrl-C between replies.
+template <class Make, class Done>
+void pipeline(Client& client, std::uint64_t count, Make make, Done done) {
+  std::deque<Pending> in_flight;
+  std::vector<std::string> words;
+  std::vector<std::string_view> views;
+  for (std::uint64_t sent = 0; sent < count || !in_flight.empty();) {
+    while (sent < count && in_flight.size() < kWindow) {
+      words.clear();
+      in_flight.push_back(make(sent++, words));
+      views.assign(words.begin(), words.end());
+      client.send_text(views);
+    }
+    const TicketedReply reply = client.receive();
+    done(in_flight.front(), reply.reply);
+    in_flight.pop_front();
+    throw_if_interrupted();
   }
 }
 
-// The demo's processes and the instance they made. The destructor kills the children
-// still running and removes the segments our writer created, on every path out.
+// A client process's body: `quota` random deposits, withdrawals and transfers.
+int run_client(const DemoConfig& config, unsigned index, std::uint64_t quota, ClientBoard& board) {
+  Client client = Client::connect(config.instance);
+  std::mt19937_64 random(0x5eed + index);
+  std::uniform_int_distribution<std::uint32_t> pick_account(0, config.accounts - 1);
+  std::uniform_int_distribution<std::int64_t> pick_amount(1, kMaxAmount);
+  std::uniform_int_distribution<int> pick_kind(0, 99);
+  std::uint64_t done = 0;
+  std::uint64_t accepted = 0;
+  std::int64_t net = 0;
+  pipeline(
+      client, quota,
+      [&](std::uint64_t, std::vector<std::string>& words) {
+        const int kind = pick_kind(random);
+        const std::int64_t amount = pick_amount(random);
+        const std::string amount_text = std::to_string(amount);
+        if (kind < 45) {
+          words = {"deposit", account_name(pick_account(random)), amount_text};
+          return Pending{amount};
+        }
+        if (kind < 70) {
+          words = {"withdraw", account_name(pick_account(random)), amount_text};
+          return Pending{-amount};
+        }
+        words = {"transfer", account_name(pick_account(random)), account_name(pick_account(random)),
+                 amount_text};
+        return Pending{0};
+      },
+      [&](const Pending& pending, const CommandReply& reply) {
+        if (reply.accepted()) {
+          ++accepted;
+          net += pending.net_change;
+        }
+        // relaxed: a display counter (see ClientBoard).
+        board.done.store(++done, std::memory_order_relaxed);
+      });
+  // relaxed, all: the parent reads them after this process has exited.
+  board.accepted.store(accepted, std::memory_order_relaxed);
+  board.rejected.store(done - accepted, std::memory_order_relaxed);
+  board.net.store(net, std::memory_order_relaxed);
+  return kExitOk;
+}
+
+std::string file_tail(const fs::path& path, std::size_t max_lines = 20) {
+  std::ifstream in(path);
+  std::deque<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+    if (lines.size() > max_lines) lines.pop_front();
+  }
+  std::string out;
+  for (const std::string& line : lines) out += "    " + line + "\n";
+  return out.empty() ? "    (nothing)\n" : out;
+}
+
+std::string microseconds(std::int64_t ns) {
+  return fmt::format("{:.1f}", static_cast<double>(ns) / 1e3);
+}
+
+// One of the demo's evring programs: its process and where its messages go.
+struct Service {
+  std::string id;  // "writer", "bank-1", ...
+  fs::path log;
+  std::unique_ptr<ExecProcess> exec;
+};
+
+// The demo's temporary folder, processes and instance. The destructor stops what still
+// runs (unless kept) and removes what it made, on every path out.
 class DemoRun {
  public:
-  DemoRun(const DemoConfig& config, DemoBoard& board) : config_(config), board_(board) {}
+  explicit DemoRun(const DemoConfig& config);
   DemoRun(const DemoRun&) = delete;
   DemoRun& operator=(const DemoRun&) = delete;
   ~DemoRun();
 
-  void start_writer();
-  void start_readers();
-  void run_traffic();
-  void join_children();
+  void start();
+  void open_accounts();
+  void run_workload();
+  void measure_latency();
+  void report();
+  void keep();  // leaves everything running and says what to try next
 
  private:
-  void wait_until(const std::function<bool()>& done, std::int64_t deadline_ns,
-                  const std::string& what, const std::function<void()>& every_second = {});
-  void check_children();
-  void print_progress(std::int64_t started_ns);
-  bool all_readers_in(Phase phase) const;
-  void remove_our_segments() noexcept;
+  Service& start_service(const std::string& id, const fs::path& binary,
+                         std::vector<std::string> args);
+  void start_reader(const std::string& view, std::vector<std::string> extra);
+  void check_services();
+  void print_progress(std::int64_t started_ns, bool final_line);
+  void stop_all() noexcept;
 
   const DemoConfig& config_;
-  DemoBoard& board_;
-  std::optional<ChildProcess> writer_;
-  std::vector<ChildProcess> readers_;
-  pid_t writer_pid_ = -1;
-  bool progress_line_open_ = false;  // a terminal line refreshed with \r, not yet ended
+  fs::path self_;
+  fs::path folder_;
+  std::vector<Service> services_;  // the writer first
+  bool writer_up_ = false;         // our writer made the instance's segments
+  bool kept_ = false;
+  bool progress_line_open_ = false;
+  harness::SharedArray<ClientBoard> boards_{kClients};
+  std::vector<ChildProcess> clients_;
+  std::optional<Client> client_;
+  std::uint64_t last_seq_ = 0;
+  std::uint64_t parent_commands_ = 0;
+  std::int64_t parent_net_ = 0;  // the parent's own accepted deposits
+  std::int64_t workload_ns_ = 0;
+  LatencySummary round_trip_;
+  LatencySummary to_view_;
+  LatencySummary writer_to_reader_;
 };
 
+DemoRun::DemoRun(const DemoConfig& config) : config_(config) {
+  std::error_code ec;
+  self_ = fs::read_symlink("/proc/self/exe", ec);
+  std::string pattern = (fs::path(config.dir) / "evring-demo-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw Error(ErrorCode::io, "cannot make a temporary folder in " + config.dir + ": " +
+                                   errno_text(errno) + " (pass --dir FOLDER)");
+  }
+  folder_ = pattern;
+}
+
 DemoRun::~DemoRun() {
-  if (progress_line_open_) fmt::print("\n");  // so what follows starts on its own line
-  for (ChildProcess& reader : readers_) reader.kill_and_reap();
-  if (writer_) writer_->kill_and_reap();
-  remove_our_segments();
+  if (progress_line_open_) fmt::print("\n");
+  if (!kept_) stop_all();
 }
 
-// Only segments whose preamble names our writer: with --name an instance in use by
-// another writer makes ours fail at create, and its segments must survive that.
-void DemoRun::remove_our_segments() noexcept {
-  if (writer_pid_ < 0) return;
-  for (const char* part : kSegmentParts) {
+void DemoRun::stop_all() noexcept {
+  client_.reset();
+  for (ChildProcess& client : clients_) client.kill_and_reap();
+  // Readers first, so none sees its writer go; each stop removes that one's socket.
+  for (auto it = services_.rbegin(); it != services_.rend(); ++it) {
     try {
-      const std::string name = segment_name(config_.instance, part);
-      const std::optional<SharedSegment> segment = SharedSegment::open(name, Access::read_only);
-      if (!segment || segment->size() < sizeof(SegmentPreamble)) continue;
-      const auto* preamble = reinterpret_cast<const SegmentPreamble*>(segment->data());
-      if (preamble->owner_pid == static_cast<std::uint64_t>(writer_pid_)) {
-        SharedSegment::remove(name);
+      it->exec->stop(monotonic_ns() + kStopDeadlineNs);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "evring demo: {} did not stop cleanly: {}\n", it->id, e.what());
+    }
+    if (it->id != "writer") {
+      std::error_code ignored;
+      fs::remove(query_socket_path(config_.instance, it->id), ignored);
+    }
+  }
+  // A writer that stops cleanly removes its segments; one that did not left them. Only
+  // when ours made them: with --name, another writer's instance must survive our failure.
+  if (writer_up_) {
+    std::error_code ec;
+    const std::string prefix = "evring." + config_.instance + ".";
+    for (const auto& entry : fs::directory_iterator("/dev/shm", ec)) {
+      if (entry.path().filename().string().rfind(prefix, 0) == 0) {
+        std::error_code ignored;
+        fs::remove(entry.path(), ignored);
       }
-    } catch (const Error&) {
-      // Cleanup is best effort: a segment we cannot open is not one we could remove.
+    }
+  }
+  std::error_code ignored;
+  fs::remove_all(folder_, ignored);
+}
+
+Service& DemoRun::start_service(const std::string& id, const fs::path& binary,
+                                std::vector<std::string> args) {
+  ExecLaunch launch;
+  launch.binary = binary;
+  launch.args = std::move(args);
+  launch.log_file = folder_ / (id + ".log");
+  // Out of the terminal's reach: Ctrl-C comes to the demo, which stops each with SIGTERM
+  // (a clean stop). If the demo itself dies, SIGTERM still comes; --keep: nothing does.
+  launch.own_session = true;
+  launch.parent_death_signal = config_.keep ? 0 : SIGTERM;
+  services_.push_back(Service{id, launch.log_file, std::make_unique<ExecProcess>(launch)});
+  return services_.back();
+}
+
+void DemoRun::start_reader(const std::string& view, std::vector<std::string> extra) {
+  const std::string id = view + "-1";
+  std::vector<std::string> args{"--name",
+                                config_.instance,
+                                "--view",
+                                view,
+                                "--id",
+                                id,
+                                "--wait",
+                                "block",
+                                "--checkpoint-dir",
+                                (folder_ / "checkpoints" / id).string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const fs::path binary = harness::find_sibling_binary("evring-reader", "", "");
+  Service& reader = start_service(id, binary, std::move(args));
+  try {
+    harness::wait_for_reader_queries(reader.exec->process(), config_.instance, id,
+                                     monotonic_ns() + kStartDeadlineNs);
+  } catch (const Error& e) {
+    throw_if_interrupted();
+    throw Error(e.code(), fmt::format("evring-reader {} did not start: {}\n  its log ({}):\n{}", id,
+                                      e.what(), reader.log.string(), file_tail(reader.log)));
+  }
+  fmt::print("  reader {:<8} pid {:<7} view {}\n", id, reader.exec->process().pid(), view);
+}
+
+void DemoRun::start() {
+  fmt::print("evring demo: instance {}, folder {}\n", config_.instance, folder_.string());
+  const fs::path writer_binary = harness::find_sibling_binary("evring-writer", "", "");
+  Service& writer =
+      start_service("writer", writer_binary,
+                    {"--name", config_.instance, "--domain", "bank", "--journal",
+                     (folder_ / "journal").string(), "--durability", "async", "--wait", "block"});
+  try {
+    harness::wait_for_writer(writer.exec->process(), config_.instance,
+                             monotonic_ns() + kStartDeadlineNs);
+  } catch (const Error& e) {
+    throw_if_interrupted();
+    throw Error(e.code(), fmt::format("evring-writer did not start: {}\n  its log ({}):\n{}",
+                                      e.what(), writer.log.string(), file_tail(writer.log)));
+  }
+  writer_up_ = true;
+  fmt::print("  writer {:<8} pid {:<7} domain bank, journal async\n", "",
+             writer.exec->process().pid());
+  start_reader("bank", {});
+  start_reader("stats", {});
+  start_reader("tail", {"--view-config",
+                        "out=" + (folder_ / "events.jsonl").string() + ",domain=bank,flush=1000"});
+  client_.emplace(Client::connect(config_.instance));
+}
+
+// A service that exited is an error; Ctrl-C is an interrupt.
+void DemoRun::check_services() {
+  throw_if_interrupted();
+  for (Service& service : services_) {
+    try {
+      service.exec->process().check_running();
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("{}\n  its log ({}):\n{}", e.what(), service.log.string(),
+                                        file_tail(service.log)));
     }
   }
 }
 
-void DemoRun::start_writer() {
-  writer_.emplace(ChildProcess::spawn("writer", [&] {
-    return run_child("writer", [&] { return run_demo_writer(config_, board_); });
-  }));
-  writer_pid_ = writer_->pid();
-  wait_until(
-      // acquire: pairs with the writer's release store of ready.
-      [&] { return board_.writer.phase.load(std::memory_order_acquire) != Phase::starting; },
-      monotonic_ns() + kStartDeadlineNs, "the writer to create the ring");
-}
-
-void DemoRun::start_readers() {
-  for (std::size_t i = 0; i < kDemoReaders; ++i) {
-    const std::string role = demo_reader_id(i);
-    readers_.push_back(ChildProcess::spawn(role, [this, i, role] {
-      return run_child(role, [&] { return run_demo_reader(config_, i, board_); });
-    }));
-  }
-  wait_until([&] { return all_readers_in(Phase::ready); }, monotonic_ns() + kStartDeadlineNs,
-             "the readers to attach");
-  // release: pairs with the writer's acquire load; every reader is attached by now.
-  board_.parent.go.store(true, std::memory_order_release);
-}
-
-void DemoRun::run_traffic() {
-  const std::int64_t started = monotonic_ns();
-  const auto traffic_ns = static_cast<std::int64_t>(config_.seconds * 1e9);
-  wait_until([&] { return all_readers_in(Phase::finished); }, started + traffic_ns + kFinishGraceNs,
-             "the readers to read every record", [&] { print_progress(started); });
-}
-
-void DemoRun::join_children() {
-  wait_until(
-      [&] {
-        bool all_exited = writer_->poll_exit().has_value();
-        for (ChildProcess& reader : readers_) all_exited &= reader.poll_exit().has_value();
-        return all_exited;
+void DemoRun::open_accounts() {
+  pipeline(
+      *client_, config_.accounts,
+      [&](std::uint64_t i, std::vector<std::string>& words) {
+        words = {"open", account_name(static_cast<std::uint32_t>(i))};
+        return Pending{};
       },
-      monotonic_ns() + kStartDeadlineNs, "the writer and readers to exit");
+      [&](const Pending&, const CommandReply& reply) {
+        if (!reply.accepted()) {
+          throw Error(ErrorCode::io, "the writer refused to open an account: " + reply.reason);
+        }
+        last_seq_ = std::max(last_seq_, reply.seq);
+        ++parent_commands_;
+      });
+  fmt::print("opened {} accounts (acct-0000 ...), balance 0 each\n", config_.accounts);
 }
 
-bool DemoRun::all_readers_in(Phase phase) const {
-  return std::all_of(
-      std::begin(board_.readers), std::end(board_.readers),
-      // acquire: pairs with the reader's release store of its phase.
-      [&](const ReaderBoard& r) { return r.phase.load(std::memory_order_acquire) >= phase; });
-}
-
-// Looks every 10 ms (a wait with a deadline, not a bare sleep): done, a child failed,
-// Ctrl-C, or the deadline passed; the last three throw.
-void DemoRun::wait_until(const std::function<bool()>& done, std::int64_t deadline_ns,
-                         const std::string& what, const std::function<void()>& every_second) {
-  std::int64_t next_second = monotonic_ns() + kSecondNs;
-  for (;;) {
-    if (interrupted()) throw Interrupted{};
-    check_children();
-    if (done()) return;
-    const std::int64_t now = monotonic_ns();
-    if (now > deadline_ns) {
-      throw Error(ErrorCode::io, "timed out waiting for " + what +
-                                     ": the machine may be overloaded; try a lower --rate");
-    }
-    if (every_second && now >= next_second) {
-      every_second();
-      next_second += kSecondNs;
-    }
-    const timespec pause{0, kLookIntervalNs};
-    nanosleep(&pause, nullptr);  // returns early on Ctrl-C, which is what we want
+void DemoRun::print_progress(std::int64_t started_ns, bool final_line) {
+  std::uint64_t done = 0;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    done += boards_[i].done.load(std::memory_order_relaxed);  // relaxed: display counter
   }
-}
-
-// A child that exited with status 0 has finished its part; any other end is a failure
-// (the child printed why, if it could). Ctrl-C on a terminal reaches the children too, and
-// one may be seen dead of it before our own handler has run.
-void DemoRun::check_children() {
-  auto check = [](ChildProcess& child) {
-    const std::optional<int> status = child.poll_exit();
-    if (status && harness::killed_by_interrupt(*status)) throw Interrupted{};
-    if (status && *status != 0) throw Error(ErrorCode::io, child.describe_exit(*status));
-  };
-  if (writer_) check(*writer_);
-  for (ChildProcess& reader : readers_) check(reader);
-}
-
-// One line, refreshed in place on a terminal: published, and each reader's position/lag.
-void DemoRun::print_progress(std::int64_t started_ns) {
-  // relaxed, all: display counters. Positions first: a reader is never ahead of the count
-  // of published records read after it, so the lag shown is never negative.
-  std::array<std::uint64_t, kDemoReaders> positions{};
-  for (std::size_t i = 0; i < kDemoReaders; ++i) {
-    positions[i] = board_.readers[i].position_seq.load(std::memory_order_relaxed);
-  }
-  const std::uint64_t published = board_.writer.published.load(std::memory_order_relaxed);
-  std::string line = fmt::format("[{:4.1f} s] published {}",
-                                 static_cast<double>(monotonic_ns() - started_ns) / 1e9, published);
-  for (std::size_t i = 0; i < kDemoReaders; ++i) {
-    // Short enough for an 80-column terminal, where a wrapped line would not refresh.
-    line += fmt::format(" | reader-{} at {}, lag {}", i + 1, positions[i],
-                        published - std::min(published, positions[i]));
-  }
+  const double seconds = static_cast<double>(monotonic_ns() - started_ns) / 1e9;
+  const std::string line =
+      fmt::format("  [{:4.1f} s] {:>7} / {} commands   {:>7.0f} commands/s", seconds, done,
+                  config_.commands, seconds > 0 ? static_cast<double>(done) / seconds : 0.0);
   if (isatty(STDOUT_FILENO)) {
     fmt::print("\r{}\x1b[K", line);
-    progress_line_open_ = true;
+    progress_line_open_ = !final_line;
+    if (final_line) fmt::print("\n");
   } else {
     fmt::print("{}\n", line);
   }
   std::fflush(stdout);
 }
 
-std::string megabytes(std::uint64_t bytes) {
-  return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6);
-}
-
-// Ring sizes are powers of two: 16 MiB reads better than 16.8 MB.
-std::string binary_size(std::uint64_t bytes) {
-  return bytes >= (1u << 20) ? fmt::format("{} MiB", bytes >> 20)
-                             : fmt::format("{} KiB", bytes >> 10);
-}
-
-std::string microseconds(std::int64_t ns) {
-  return fmt::format("{:.2f}", static_cast<double>(ns) / 1e3);
-}
-
-// Returns the number of checksum errors seen by all readers (0 on a healthy ring).
-std::uint64_t print_report(const DemoConfig& config, const DemoBoard& board) {
-  const std::uint64_t published = board.writer.published.load(std::memory_order_relaxed);
-  fmt::print("\nwriter published {} records in {:.1f} s on instance {}\n\n", published,
-             config.seconds, config.instance);
-  fmt::print("{:<14} {:>10} {:>10} {:>15} {:>7} {:>7}\n", "reader", "records", "bytes",
-             "checksum errors", "lapped", "missed");
-  std::uint64_t checksum_errors = 0;
-  for (std::size_t i = 0; i < kDemoReaders; ++i) {
-    const ReaderBoard& r = board.readers[i];
-    // relaxed, all: the reader finished (acquire, in all_readers_in) before we got here.
-    const std::uint64_t records = r.records.load(std::memory_order_relaxed);
-    checksum_errors += r.checksum_errors.load(std::memory_order_relaxed);
-    fmt::print("{:<14} {:>10} {:>10} {:>15} {:>7} {:>7}\n", demo_reader_id(i), records,
-               megabytes(r.bytes.load(std::memory_order_relaxed)),
-               r.checksum_errors.load(std::memory_order_relaxed),
-               r.lapped.load(std::memory_order_relaxed),
-               published > records ? published - records : 0);
+void DemoRun::run_workload() {
+  fmt::print(
+      "workload: {} random deposits, withdrawals and transfers from {} client "
+      "processes, {} in flight each\n",
+      config_.commands, kClients, kWindow);
+  harness::flush_stdio();
+  const std::int64_t started = monotonic_ns();
+  for (unsigned i = 0; i < kClients; ++i) {
+    const std::uint64_t quota = config_.commands / kClients + (i < config_.commands % kClients);
+    clients_.push_back(ChildProcess::spawn(fmt::format("client-{}", i + 1), [this, i, quota] {
+      return run_client(config_, i, quota, boards_[i]);
+    }));
   }
-
-  fmt::print("\nwriter -> reader latency in microseconds (wait {}; publish_ns vs receipt)\n",
-             to_string(config.wait));
-  fmt::print("{:<14} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "reader", "p50", "p90", "p99", "p99.9",
-             "max");
-  for (std::size_t i = 0; i < kDemoReaders; ++i) {
-    const LatencySummary& l = board.readers[i].latency;
-    fmt::print("{:<14} {:>9} {:>9} {:>9} {:>9} {:>9}", demo_reader_id(i), microseconds(l.p50_ns),
-               microseconds(l.p90_ns), microseconds(l.p99_ns), microseconds(l.p999_ns),
-               microseconds(l.max_ns));
-    const std::uint64_t dropped = board.readers[i].latency_dropped;
-    fmt::print("{}\n", dropped == 0 ? "" : fmt::format("  ({} samples not kept)", dropped));
+  std::int64_t next_line = started;
+  for (;;) {
+    check_services();
+    bool all_done = true;
+    for (ChildProcess& client : clients_) {
+      if (const std::optional<int> status = client.poll_exit()) {
+        if (*status != 0) throw Error(ErrorCode::io, client.describe_exit(*status));
+      } else {
+        all_done = false;
+      }
+    }
+    if (all_done) break;
+    const std::int64_t now = monotonic_ns();
+    if (now >= next_line) {
+      print_progress(started, false);
+      next_line = now + (isatty(STDOUT_FILENO) ? kProgressEveryNs : kProgressLineEveryNs);
+    }
+    const timespec pause{0, 20'000'000};
+    ::nanosleep(&pause, nullptr);  // returns early on Ctrl-C, which is what we want
   }
-  return checksum_errors;
+  workload_ns_ = monotonic_ns() - started;
+  print_progress(started, true);
+}
+
+// The bank reader's registry slot, found by its id and pid.
+const ReaderSlot& bank_slot(const Registry& registry, const Service& bank) {
+  for (const ReaderInfo& info : registry.readers()) {
+    if (info.id == bank.id && info.pid == static_cast<std::uint64_t>(bank.exec->process().pid())) {
+      return registry.layout().slots[info.slot];
+    }
+  }
+  throw Error(ErrorCode::io, "reader " + bank.id + " has no row in the registry");
+}
+
+void DemoRun::measure_latency() {
+  const std::uint64_t n = config_.latency_samples;
+  fmt::print(
+      "latency: {} deposits one at a time from this process, each followed until the "
+      "bank view has it\n",
+      n);
+  harness::flush_stdio();
+  const Registry registry = Registry::open(config_.instance, Access::read_only);
+  const ReaderSlot& slot = bank_slot(registry, services_[1]);
+  LatencyRecorder round_trip(n), to_view(n), writer_to_reader(n);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const std::string account = account_name(static_cast<std::uint32_t>(i % config_.accounts));
+    const std::int64_t t0 = monotonic_ns();
+    const CommandReply reply = client_->submit_text({"deposit", account, "1"});
+    const std::int64_t t1 = monotonic_ns();
+    if (!reply.accepted()) throw Error(ErrorCode::io, "a deposit was refused: " + reply.reason);
+    // Until the bank view has applied it: its seq, and a publish time of this command's
+    // (the reader stores the two apart, so a time older than t0 is still the last one's).
+    std::int64_t publish_ns = 0;
+    for (std::uint64_t looks = 1;; ++looks) {
+      // relaxed, both: lone progress values the reader stores relaxed; only the numbers
+      // are used, never view data they would have to publish.
+      if (slot.position_seq.load(std::memory_order_relaxed) >= reply.seq) {
+        publish_ns = slot.position_publish_ns.load(std::memory_order_relaxed);
+        if (publish_ns >= t0) break;
+      }
+      if (looks % 4096 == 0) check_services();
+      ::sched_yield();  // two cores, five processes: give the reader the core
+    }
+    const std::int64_t t2 = monotonic_ns();
+    round_trip.record(t1 - t0);
+    to_view.record(t2 - t0);
+    writer_to_reader.record(t2 - publish_ns);
+    parent_net_ += 1;
+    ++parent_commands_;
+    last_seq_ = std::max(last_seq_, reply.seq);
+    if (i % 256 == 0) throw_if_interrupted();
+  }
+  round_trip_ = round_trip.summarize();
+  to_view_ = to_view.summarize();
+  writer_to_reader_ = writer_to_reader.summarize();
+}
+
+std::string query_result(const std::string& instance, const std::string& reader,
+                         std::initializer_list<std::string_view> words, std::uint64_t after) {
+  QueryClient client = QueryClient::connect(instance, reader);
+  const QueryReply reply = client.query(words, after, kQueryTimeout);
+  if (reply.stale || !reply.result) {
+    throw Error(ErrorCode::io, fmt::format("reader {} did not answer with a result for seq {}: {}",
+                                           reader, after, reply.raw));
+  }
+  return *reply.result;
+}
+
+void DemoRun::report() {
+  std::uint64_t accepted = 0;
+  std::uint64_t rejected = 0;
+  std::int64_t net = parent_net_;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    // relaxed, all: the clients have exited (reaped), which orders their stores before.
+    accepted += boards_[i].accepted.load(std::memory_order_relaxed);
+    rejected += boards_[i].rejected.load(std::memory_order_relaxed);
+    net += boards_[i].net.load(std::memory_order_relaxed);
+  }
+  const std::uint64_t total_commands = accepted + rejected + parent_commands_;
+  fmt::print(
+      "\n{} commands in all ({} accepted, {} refused by the domain, mostly for "
+      "overdraft); the workload ran at {:.0f} commands/s; last seq {}\n",
+      total_commands, accepted + parent_commands_, rejected,
+      static_cast<double>(config_.commands) / (static_cast<double>(workload_ns_) / 1e9), last_seq_);
+
+  fmt::print("\nthe views, asked with --after {} (read-your-writes):\n", last_seq_);
+  const std::string& instance = config_.instance;
+  fmt::print("  bank-1  top 5   {}\n", query_result(instance, "bank-1", {"top", "5"}, last_seq_));
+  const std::string total_text = query_result(instance, "bank-1", {"total"}, last_seq_);
+  fmt::print("  bank-1  total   {}\n", total_text);
+  fmt::print("  stats-1 summary {}\n", query_result(instance, "stats-1", {"summary"}, last_seq_));
+  const std::string count_text = query_result(instance, "tail-1", {"count"}, last_seq_);
+  const fs::path tail_file = folder_ / "events.jsonl";
+  std::ifstream lines(tail_file);
+  std::string first_line;
+  std::getline(lines, first_line);
+  std::uint64_t line_count = first_line.empty() ? 0 : 1;
+  for (std::string line; std::getline(lines, line);) ++line_count;
+  fmt::print("  tail-1  count   {}: {} lines in {}; the first:\n          {}\n", count_text,
+             line_count, tail_file.string(), first_line);
+
+  const auto total = nlohmann::json::parse(total_text).at("total").get<std::int64_t>();
+  if (total != net) {
+    fmt::print(stderr,
+               "\nevring demo: THE INVARIANT DOES NOT HOLD: the bank view's total is {}, but "
+               "the clients' accepted deposits minus withdrawals come to {}\n",
+               total, net);
+    throw Error(ErrorCode::corrupt, "the bank view's total is not the sum of what was accepted");
+  }
+  fmt::print("  total {} = deposits - withdrawals {} (opening balances 0): the invariant holds\n",
+             total, net);
+
+  fmt::print("\nevring stat --name {}\n{}", instance, stat_table(instance));
+
+  fmt::print(
+      "\nlatency in microseconds, {} samples (clock: CLOCK_MONOTONIC, shared by all "
+      "processes)\n",
+      round_trip_.samples);
+  fmt::print("  {:<32} {:>8} {:>8} {:>8} {:>8} {:>8}\n", "", "p50", "p90", "p99", "p99.9", "max");
+  const auto row = [](std::string_view what, const LatencySummary& s) {
+    fmt::print("  {:<32} {:>8} {:>8} {:>8} {:>8} {:>8}\n", what, microseconds(s.p50_ns),
+               microseconds(s.p90_ns), microseconds(s.p99_ns), microseconds(s.p999_ns),
+               microseconds(s.max_ns));
+  };
+  row("command round trip", round_trip_);
+  row("command to visible in the view", to_view_);
+  row("writer to reader (publish->seen)", writer_to_reader_);
+  fmt::print(
+      "  Here 5 processes (writer, 3 readers, this one) share {} core(s), all waiting by "
+      "blocking\n  (futex) when idle: wake-ups and scheduling are in these figures. "
+      "evring-bench measures\n  each path on its own pinned cores.\n",
+      std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
+void DemoRun::keep() {
+  kept_ = true;
+  std::string pids;
+  for (Service& service : services_) {
+    pids += " " + std::to_string(service.exec->release());
+  }
+  const std::string evring = self_.empty() ? std::string("evring") : self_.string();
+  const std::string& name = config_.instance;
+  fmt::print(
+      "\n--keep: instance {} keeps running (writer and readers bank-1, stats-1, tail-1). Try:\n"
+      "  {} cmd --name {} deposit acct-0001 100      # prints seq=N\n"
+      "  {} query --name {} --reader bank-1 --after N balance acct-0001\n"
+      "  {} query --name {} --reader stats-1 summary\n"
+      "  {} stat --name {} --watch\n"
+      "  {} tail --name {}\n"
+      "  tail -f {}   # what the tail reader writes\n"
+      "To stop it: kill{}   (SIGTERM: each stops cleanly; the writer removes its segments)\n"
+      "then:       rm -r {}\n",
+      name, evring, name, evring, name, evring, name, evring, name, evring, name,
+      (folder_ / "events.jsonl").string(), pids, folder_.string());
 }
 
 void check_config(const DemoConfig& config) {
   validate_instance_name(config.instance);
-  RingOptions ring;
-  ring.instance = config.instance;
-  ring.capacity = config.ring_bytes;
-  ring.max_payload = kDemoMaxPayload;
-  validate_ring_options(ring);
-  if (!(config.seconds > 0 && config.seconds <= 3600)) {
-    throw Error(
-        ErrorCode::invalid_argument,
-        fmt::format("--seconds {}: give a duration above 0 and at most 3600", config.seconds));
+  if (config.commands < kClients || config.commands > 100'000'000) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("--commands {}: give 2 to 100000000", config.commands));
+  }
+  if (config.accounts < 2 || config.accounts > 1'000'000) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("--accounts {}: give 2 to 1000000", config.accounts));
+  }
+  if (config.latency_samples < 1 || config.latency_samples > 10'000'000) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("--latency-samples {}: give 1 to 10000000", config.latency_samples));
   }
 }
 
@@ -295,33 +602,31 @@ int run_demo(DemoConfig config) {
   if (config.instance.empty()) config.instance = "demo-" + std::to_string(::getpid());
   check_config(config);
   harness::install_interrupt_handlers();
-  harness::SharedArray<DemoBoard> board;
-
-  fmt::print("evring demo: instance {}, 1 writer and {} readers (wait {}), {} for {} s, ring {}\n",
-             config.instance, kDemoReaders, to_string(config.wait),
-             config.rate == 0 ? std::string("flat out") : fmt::format("{} records/s", config.rate),
-             config.seconds, binary_size(config.ring_bytes));
+  const std::int64_t started = monotonic_ns();
   try {
-    DemoRun run(config, *board);
-    run.start_writer();
-    run.start_readers();
-    run.run_traffic();
-    run.join_children();
-  } catch (const Interrupted&) {
-    // ~DemoRun has run: the children are gone and the segments removed.
+    DemoRun run(config);
+    run.start();
+    run.open_accounts();
+    run.run_workload();
+    run.measure_latency();
+    run.report();
+    if (config.keep) {
+      run.keep();
+      return kExitOk;
+    }
+  } catch (const Error& e) {
+    // ~DemoRun has run: the processes are stopped and the folder removed.
+    if (!interrupted()) throw;
     fmt::print(stderr,
-               "\nevring demo: interrupted; stopped the writer and readers and "
-               "removed instance {}\n",
+               "\nevring demo: interrupted; stopped the writer, readers and clients and removed "
+               "instance {} and its folder\n",
                config.instance);
     return kExitError;
   }
-
-  if (const std::uint64_t errors = print_report(config, *board); errors != 0) {
-    throw Error(ErrorCode::corrupt,
-                fmt::format("readers received {} records whose bytes were not what the writer "
-                            "published",
-                            errors));
-  }
+  fmt::print(
+      "\nstopped the writer and readers, removed instance {} and its folder; {:.1f} s "
+      "in all\n",
+      config.instance, static_cast<double>(monotonic_ns() - started) / 1e9);
   return kExitOk;
 }
 
@@ -329,26 +634,23 @@ int run_demo(DemoConfig config) {
 
 Command add_demo_command(CLI::App& parent) {
   auto config = std::make_shared<DemoConfig>();
-  auto wait = std::make_shared<std::string>(to_string(config->wait));
   CLI::App* app = parent.add_subcommand(
-      "demo", "run a writer and two readers on a fresh instance and show what the readers saw");
+      "demo",
+      "start a writer and three readers on a fresh instance, drive a workload, show the views, "
+      "evring stat and latencies, then clean up");
   app->footer(kDemoFooter);
   app->add_option("--name", config->instance, "instance name (default: demo-<pid>)");
-  app->add_option("--seconds", config->seconds, "how long the writer publishes")
+  app->add_option("--commands", config->commands, "commands the two clients send in all")
       ->capture_default_str();
-  app->add_option("--rate", config->rate, "records per second; 0 = as fast as possible")
+  app->add_option("--accounts", config->accounts, "bank accounts to open")->capture_default_str();
+  app->add_option("--latency-samples", config->latency_samples,
+                  "commands sent one at a time for the latency figures")
       ->capture_default_str();
-  app->add_option("--wait", *wait, "how idle readers wait: spin, yield or block")
-      ->check(CLI::IsMember({"spin", "yield", "block"}))
+  app->add_option("--dir", config->dir, "where the demo's temporary folder goes")
       ->capture_default_str();
-  app->add_option("--ring-bytes", config->ring_bytes,
-                  "ring data size, a power of two (suffixes K, M: 16M)")
-      ->transform(CLI::AsSizeValue(false))
-      ->capture_default_str();
-  return {app, [config, wait] {
-            config->wait = parse_wait_kind(*wait);
-            return run_demo(*config);
-          }};
+  app->add_flag("--keep", config->keep,
+                "leave the instance running at the end and print what to try next");
+  return {app, [config] { return run_demo(*config); }};
 }
 
 }  // namespace evring::tools

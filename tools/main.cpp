@@ -20,8 +20,8 @@ constexpr const char* kFooter = R"(Examples:
   evring stat --name orders --json     # one snapshot for scripts (or --prometheus)
   evring tail --name orders            # events as they come, until Ctrl-C
   evring tail --name orders --from 1 --count 10 --json   # the first ten, from the journal
-  evring demo                      # a writer and two readers for 3 s, then latency per reader
-  evring demo --seconds 10 --wait block
+  evring demo                      # a writer, 3 readers, 2 clients: views, stat, latency
+  evring demo --keep               # ... and leave the instance running to try it yourself
   evring demo --help               # every demo flag
 )";
 

@@ -1,0 +1,145 @@
+// `evring demo` as a user runs it: the whole tour ends well and leaves nothing behind, and
+// a Ctrl-C in the middle of it stops everything promptly and leaves nothing behind either.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "evring/clock.hpp"
+#include "harness/exec_process.hpp"
+#include "writer_process_support.hpp"
+
+namespace evring {
+namespace {
+
+namespace fs = std::filesystem;
+using test::InstanceCleanup;
+using test::read_file;
+using test::run_tool;
+using test::TempDir;
+using test::unique_instance;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// What the demo may leave behind: the instance's segments and anything in its --dir.
+std::vector<std::string> leftovers(const std::string& instance, const fs::path& demo_dir) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::directory_iterator("/dev/shm")) {
+    if (entry.path().filename().string().rfind("evring." + instance + ".", 0) == 0) {
+      found.push_back(entry.path().string());
+    }
+  }
+  for (const auto& entry : fs::directory_iterator(demo_dir)) found.push_back(entry.path().string());
+  return found;
+}
+
+// The pids the demo printed for its writer and readers ("pid 1234").
+std::vector<pid_t> printed_pids(const std::string& output) {
+  std::vector<pid_t> pids;
+  const std::regex pid_word(R"(pid (\d+))");
+  for (auto it = std::sregex_iterator(output.begin(), output.end(), pid_word);
+       it != std::sregex_iterator(); ++it) {
+    pids.push_back(static_cast<pid_t>(std::stol((*it)[1].str())));
+  }
+  return pids;
+}
+
+// Every test gets its own runtime folder (query sockets), data folder and demo --dir.
+class DemoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::setenv("XDG_RUNTIME_DIR", dir_.path().c_str(), 1);
+    ::setenv("XDG_STATE_HOME", (dir_.path() / "state").c_str(), 1);
+    fs::create_directories(demo_dir());
+  }
+  const fs::path& dir() const { return dir_.path(); }
+  fs::path demo_dir() const { return dir_.path() / "demo"; }
+
+ private:
+  TempDir dir_{"demo"};
+};
+
+TEST_F(DemoTest, RunsTheTourAndLeavesNothingBehind) {
+  const std::string instance = unique_instance("demo");
+  InstanceCleanup cleanup(instance);
+  const test::ToolResult run = run_tool("evring",
+                                        {"demo", "--name", instance, "--commands", "20000",
+                                         "--latency-samples", "500", "--dir", demo_dir().string()},
+                                        dir(), std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_TRUE(contains(run.out, ": the invariant holds")) << run.out;
+
+  // The stat table: one row per reader, between its heading and the latency table.
+  const std::size_t stat = run.out.find("evring stat --name " + instance);
+  const std::size_t latency = run.out.find("latency in microseconds");
+  ASSERT_NE(stat, std::string::npos) << run.out;
+  ASSERT_NE(latency, std::string::npos) << run.out;
+  const std::string table = run.out.substr(stat, latency - stat);
+  EXPECT_TRUE(contains(table, "writer   pid")) << table;
+  const std::regex reader_row(R"(\n[ *]\s+(bank|stats|tail)-1\s+\w+\s+\d+\s+alive\s)");
+  EXPECT_EQ(std::distance(std::sregex_iterator(table.begin(), table.end(), reader_row),
+                          std::sregex_iterator()),
+            3)
+      << table;
+
+  for (const char* row : {"command round trip", "command to visible in the view",
+                          "writer to reader (publish->seen)"}) {
+    EXPECT_TRUE(contains(run.out.substr(latency), row)) << row << "\n" << run.out;
+  }
+  EXPECT_EQ(leftovers(instance, demo_dir()), std::vector<std::string>{});
+  for (const pid_t pid : printed_pids(run.out)) {
+    EXPECT_NE(::kill(pid, 0), 0) << "pid " << pid << " still runs";
+  }
+}
+
+TEST_F(DemoTest, CtrlCMidRunStopsEverythingPromptlyAndLeavesNothingBehind) {
+  const std::string instance = unique_instance("demo-int");
+  InstanceCleanup cleanup(instance);
+  const fs::path log = dir() / "demo.log";
+  harness::ExecLaunch launch;
+  launch.binary = test::binary_path("evring");
+  launch.args = {"demo",     "--name", instance,           "--commands",
+                 "50000000", "--dir",  demo_dir().string()};
+  launch.log_file = log;
+  harness::ExecProcess demo(launch);
+
+  // Not a terminal: a progress line a second, the first as the workload starts.
+  const std::int64_t deadline = monotonic_ns() + 60'000'000'000;
+  for (;;) {
+    ASSERT_FALSE(demo.process().poll_exit().has_value()) << read_file(log);
+    const std::string text = read_file(log);
+    const std::regex progress("commands/s");
+    if (std::distance(std::sregex_iterator(text.begin(), text.end(), progress),
+                      std::sregex_iterator()) >= 2) {
+      break;
+    }
+    ASSERT_LT(monotonic_ns(), deadline) << "no progress in 60 s:\n" << text;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  const std::int64_t interrupted_at = monotonic_ns();
+  demo.process().signal(SIGINT);
+  const int status = demo.process().wait_for_exit(std::chrono::seconds(30));
+  const double seconds = static_cast<double>(monotonic_ns() - interrupted_at) / 1e9;
+  const std::string text = read_file(log);
+  ASSERT_NE(status, harness::ChildProcess::kStillRunning) << text;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << status << "\n" << text;
+  EXPECT_LT(seconds, 10.0) << text;
+  EXPECT_TRUE(contains(text, "interrupted")) << text;
+  EXPECT_EQ(leftovers(instance, demo_dir()), std::vector<std::string>{});
+  const std::vector<pid_t> pids = printed_pids(text);
+  EXPECT_EQ(pids.size(), 4u) << text;
+  for (const pid_t pid : pids) EXPECT_NE(::kill(pid, 0), 0) << "pid " << pid << " still runs";
+}
+
+}  // namespace
+}  // namespace evring
