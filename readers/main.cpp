@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "evring/error.hpp"
+#include "evring/log.hpp"
 #include "evring/wait_strategy.hpp"
 #include "reader.hpp"
 
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   std::string on_error = "stop";
   std::string journal, checkpoint_dir, dead_letter, socket;
   bool quiet = false;
+  std::string log_level = "info";
 
   CLI::App app{
       "evring-reader: builds one query view of an evring instance's events and answers "
@@ -69,17 +71,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--dead-letter", dead_letter, "dead-letter file for --on-error skip");
   app.add_option("--socket", socket, "query socket path");
-  app.add_flag("--quiet", quiet, "print errors only");
+  app.add_option("--log-level", log_level, "error, warn, info or debug (every checkpoint)")
+      ->capture_default_str();
+  app.add_flag("--quiet", quiet, "print errors only (--log-level error)");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  const auto log = [quiet](std::string_view line) {
-    if (!quiet) fmt::print(stderr, "evring-reader: {}\n", line);
-  };
   try {
+    const LogSink log =
+        stderr_log("evring-reader", quiet ? LogLevel::error : parse_log_level(log_level));
     if (from == "start") {
       options.from = reader::StartFrom::start;
     } else if (from == "live") {

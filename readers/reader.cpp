@@ -185,10 +185,11 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
   s.queries = QueryServer::start(
       socket, options.mode, [interrupt = s.stream->wait_interrupt()] { interrupt->trigger(); });
   s.checkpoint_ns = monotonic_ns();
-  s.log(fmt::format("reader {} (view {}) of instance {}: from seq {}, queries on {}", s.id,
-                    s.view.name(), options.instance,
-                    from_seq == 0 ? std::string("live") : std::to_string(from_seq),
-                    socket.string()));
+  s.log(
+      LogLevel::info,
+      fmt::format("reader {} (view {}) of instance {}: from seq {}, queries on {}", s.id,
+                  s.view.name(), options.instance,
+                  from_seq == 0 ? std::string("live") : std::to_string(from_seq), socket.string()));
   return std::unique_ptr<Reader>(new Reader(std::move(state)));
 }
 
@@ -206,15 +207,16 @@ std::uint64_t Reader::State::restore_checkpoint() {
     try {
       view.restore(decode_checkpoint(read_snapshot_file(info, kCheckpointKind), view.name()));
       applied_seq = checkpoint_seq = info.seq;
-      log(fmt::format("restored the view at seq {} from {}", info.seq, info.path.string()));
+      log(LogLevel::info,
+          fmt::format("restored the view at seq {} from {}", info.seq, info.path.string()));
       return info.seq;
     } catch (const std::exception& e) {
       // An older checkpoint, or the journal, still has it all.
-      log(fmt::format("checkpoint {} not used: {}", info.path.string(), e.what()));
+      log(LogLevel::warn, fmt::format("checkpoint {} not used: {}", info.path.string(), e.what()));
       view.reset();
     }
   }
-  log("no usable checkpoint: building the view from the start of the journal");
+  log(LogLevel::info, "no usable checkpoint: building the view from the start of the journal");
   return 0;
 }
 
@@ -225,8 +227,8 @@ void Reader::State::write_checkpoint() {
                       encode_checkpoint(view.name(), view.snapshot()), options.mode);
   checkpoint_seq = applied_seq;
   checkpoint_ns = monotonic_ns();
-  log(fmt::format("checkpoint at seq {} ({:.1f} ms)", applied_seq,
-                  static_cast<double>(checkpoint_ns - start) / 1e6));
+  log(LogLevel::debug, fmt::format("checkpoint at seq {} ({:.1f} ms)", applied_seq,
+                                   static_cast<double>(checkpoint_ns - start) / 1e6));
 }
 
 void Reader::State::apply(const StreamEvent& event) {
@@ -263,7 +265,8 @@ void Reader::State::set_aside(const StreamEvent& event, const std::string& error
                                    ": the reader stops rather than lose it");
   }
   ++skipped;
-  log(fmt::format("event seq {} set aside in {}: {}", event.seq, dead_letter.string(), error));
+  log(LogLevel::warn,
+      fmt::format("event seq {} set aside in {}: {}", event.seq, dead_letter.string(), error));
 }
 
 void Reader::State::answer(QueryRequest& request) {
@@ -331,18 +334,20 @@ void Reader::State::tick(std::int64_t now) {
     catching_up = false;
     if (now - catch_up_start_ns >= kSecondNs) {
       const std::uint64_t done = applied_total - catch_up_start_count;
-      log(fmt::format("caught up: {} events from the journal in {:.2f} s ({} events/s)", done,
+      log(LogLevel::info,
+          fmt::format("caught up: {} events from the journal in {:.2f} s ({} events/s)", done,
                       static_cast<double>(now - catch_up_start_ns) / 1e9,
                       rate(done, now - catch_up_start_ns)));
     }
   } else if (catching_up && now >= next_progress_ns) {
     const std::uint64_t done = applied_total - catch_up_start_count;
-    log(fmt::format("catching up from the journal: at seq {} of {} ({} events/s)", applied_seq,
+    log(LogLevel::info,
+        fmt::format("catching up from the journal: at seq {} of {} ({} events/s)", applied_seq,
                     stream->head_seq(), rate(done, now - catch_up_start_ns)));
     next_progress_ns = now + kSecondNs;
   }
   if (!stream->writer_alive() && !said_writer_gone) {
-    log(
+    log(LogLevel::warn,
         fmt::format("the writer of instance {} is gone; answering queries as of seq {} until a "
                     "new writer starts",
                     options.instance, applied_seq));
@@ -390,11 +395,11 @@ void Reader::run(const std::atomic<bool>& stop) {
     }
   }
   s.write_checkpoint();
-  s.log(
-      fmt::format("stopped at seq {}: {} events applied, {} set aside, lapped {} times, {} "
-                  "catch-ups from the journal",
-                  s.applied_seq, s.applied_total, s.skipped, s.stream->counters().lapped,
-                  s.stream->counters().catch_ups));
+  s.log(LogLevel::info,
+        fmt::format("stopped at seq {}: {} events applied, {} set aside, lapped {} times, {} "
+                    "catch-ups from the journal",
+                    s.applied_seq, s.applied_total, s.skipped, s.stream->counters().lapped,
+                    s.stream->counters().catch_ups));
 }
 
 }  // namespace evring::reader

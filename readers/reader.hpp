@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include "evring/log.hpp"
 #include "evring/wait_strategy.hpp"
 
 namespace evring::reader {
@@ -39,7 +40,7 @@ struct ReaderOptions {
   mode_t mode = 0600;
 };
 
-using ReaderLog = std::function<void(std::string_view line)>;
+using ReaderLog = LogSink;
 
 class Reader {
  public:

@@ -142,7 +142,8 @@ TEST_F(ReaderTest, FourReadersConvergeWhateverHappensToThem) {
   ReaderProcess from_start(instance, "start", dir(), {"--view", "kv", "--from", "start"});
   ReaderProcess stopped(instance, "stopped", dir(), {"--view", "kv", "--from", "start"});
   ReaderProcess killed(instance, "killed", dir(),
-                       {"--view", "kv", "--checkpoint-every", std::to_string(kCommands / 20)});
+                       {"--view", "kv", "--checkpoint-every", std::to_string(kCommands / 20),
+                        "--log-level", "debug"});
   std::optional<ReaderProcess> late;
 
   const auto commands = kv_workload(kCommands, seed);

@@ -463,7 +463,7 @@ TEST(SocketIntakeInProcess, PipelinedConnectionsAndASleepingApplyThreadAgreeOnEv
   options.path = dir.path() / "echo.sock";
   options.instance = instance;
   writer::SocketIntake socket(
-      options, [&] { intake.wake(); }, [](std::string_view) {});
+      options, [&] { intake.wake(); }, [](LogLevel, std::string_view) {});
   socket.start();
 
   std::atomic<bool> stop{false};

@@ -65,11 +65,35 @@ TEST(WriterProcess, CmdPrintsSeqRejectsWithReasonAndRefusesMalformed) {
       << result.err;
 }
 
+// info (the default) says what starts and stops, debug adds every snapshot (the restart
+// test below), warn only what went wrong; a level that does not exist is refused.
+TEST(WriterProcess, LogLevelChoosesWhatIsPrinted) {
+  const std::string instance = unique_instance("writer-log");
+  InstanceCleanup cleanup(instance);
+  TempDir dir("writer-log");
+  WriterProcess writer(instance, dir.path(), {"--domain", "kv"});
+  Client::connect(instance).submit_text({"put", "a", "1"});
+  ASSERT_EQ(writer.stop(), 0) << writer.log();
+  EXPECT_TRUE(contains(writer.log(), "evring-writer: stopped: 1 commands")) << writer.log();
+  EXPECT_FALSE(contains(writer.log(), "snapshot of the model")) << writer.log();
+
+  // warn: a clean start and stop have nothing to say.
+  std::filesystem::create_directories(dir.path() / "quiet");
+  WriterProcess warned(instance, dir.path() / "quiet", {"--domain", "kv", "--log-level", "warn"});
+  ASSERT_EQ(warned.stop(), 0) << warned.log();
+  EXPECT_EQ(warned.log(), "");
+
+  const auto result =
+      run_tool("evring-writer", {"--name", instance, "--log-level", "loud"}, dir.path());
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "choose error, warn, info or debug")) << result.err;
+}
+
 TEST(WriterProcess, RestartsContinueTheSequenceAndRememberCommandIds) {
   const std::string instance = unique_instance("writer-restart");
   InstanceCleanup cleanup(instance);
   TempDir dir("writer-restart");
-  WriterProcess writer(instance, dir.path(), {"--domain", "kv"});
+  WriterProcess writer(instance, dir.path(), {"--domain", "kv", "--log-level", "debug"});
   {
     Client client = Client::connect(instance);
     EXPECT_EQ(client.submit_text({"put", "a", "1"}, "id-a").seq, 1u);
@@ -129,7 +153,8 @@ TEST(WriterProcess, TornJournalTailIsCutSaidAndTheSequenceContinues) {
   file.put('X');
   file.close();
   writer.restart();
-  EXPECT_TRUE(contains(writer.log(), "cut a torn tail")) << writer.log();
+  EXPECT_TRUE(contains(writer.log(), "evring-writer: warning: journal: cut a torn tail"))
+      << writer.log();
   Client client = Client::connect(instance);
   EXPECT_EQ(client.submit_text({"put", "after", "cut"}).seq, 10u) << "seq 10 was cut, reused";
 }

@@ -11,6 +11,7 @@
 
 #include "evring/error.hpp"
 #include "evring/journal.hpp"
+#include "evring/log.hpp"
 #include "evring/wait_strategy.hpp"
 #include "writer.hpp"
 
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
   std::string journal;
   bool no_journal = false;
   bool quiet = false;
+  std::string log_level = "info";
   std::string socket_path;
   std::string socket_mode = "0600";
 
@@ -122,7 +124,9 @@ int main(int argc, char** argv) {
   app.add_option("--socket-mode", socket_mode,
                  "the socket file's mode: who may connect (implies --socket)")
       ->capture_default_str();
-  app.add_flag("--quiet", quiet, "print errors only");
+  app.add_option("--log-level", log_level, "error, warn, info or debug (every snapshot)")
+      ->capture_default_str();
+  app.add_flag("--quiet", quiet, "print errors only (--log-level error)");
 
   try {
     app.parse(argc, argv);
@@ -130,10 +134,9 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  const auto log = [quiet](std::string_view line) {
-    if (!quiet) fmt::print(stderr, "evring-writer: {}\n", line);
-  };
   try {
+    const LogSink log =
+        stderr_log("evring-writer", quiet ? LogLevel::error : parse_log_level(log_level));
     options.durability = no_journal ? Durability::none : parse_durability(durability);
     if (no_journal && durability != "async" && durability != "none") {
       throw Error(ErrorCode::invalid_argument, "--no-journal keeps no journal, so --durability " +

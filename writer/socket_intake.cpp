@@ -122,7 +122,8 @@ void clear_stale_socket(const fs::path& path, const sockaddr_un& address,
     throw Error(ErrorCode::io, "cannot remove the stale socket file " + path.string() + ": " +
                                    errno_text(unlink_err));
   }
-  log("socket intake: replaced the stale socket file " + path.string() + " (its writer is gone)");
+  log(LogLevel::warn,
+      "socket intake: replaced the stale socket file " + path.string() + " (its writer is gone)");
 }
 
 void add_to_epoll(int epoll_fd, int fd, std::uint32_t events, std::uint64_t key) {
@@ -468,8 +469,8 @@ void SocketIntake::thread_main() {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Level-triggered: the listener would report the waiting client at once again.
         // Stop watching it until a connection closes or a moment passes.
-        log_("socket intake: cannot accept a connection: " + errno_text(errno) +
-             " (raise the descriptor limit, ulimit -n)");
+        log_(LogLevel::warn, "socket intake: cannot accept a connection: " + errno_text(errno) +
+                                 " (raise the descriptor limit, ulimit -n)");
         epoll_event event{};
         event.data.u64 = kListenerKey;
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listener_, &event);
@@ -588,7 +589,7 @@ void SocketIntake::thread_main() {
       }
     }
   } catch (const std::exception& e) {
-    log_(std::string("socket intake stopped: ") + e.what());
+    log_(LogLevel::error, std::string("socket intake stopped: ") + e.what());
   }
   for (auto& [id, c] : connections) ::close(c.fd);
   connections.clear();

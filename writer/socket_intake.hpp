@@ -62,6 +62,7 @@
 #include <concurrentqueue/concurrentqueue.h>
 
 #include "evring/command.hpp"
+#include "evring/log.hpp"
 
 namespace evring::writer {
 
@@ -89,7 +90,7 @@ struct SocketCommand {
 
 class SocketIntake {
  public:
-  using Log = std::function<void(std::string_view line)>;
+  using Log = LogSink;
 
   // Binds and listens on options.path: clients may connect from then on, and wait in the
   // backlog until start(). A socket file whose listener is dead (a writer killed with -9)

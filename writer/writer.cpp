@@ -218,7 +218,8 @@ void Writer::State::recover() {
     JournalRecovery found;
     journal.emplace(JournalWriter::open(journal_options, &found));
     if (found.cut_torn_tail) {
-      log(fmt::format("journal: cut a torn tail off {} at byte {}: {}", found.cut_segment.string(),
+      log(LogLevel::warn,
+          fmt::format("journal: cut a torn tail off {} at byte {}: {}", found.cut_segment.string(),
                       found.cut_at_offset, found.cut_reason));
     }
     next_seq = journal->next_seq();
@@ -231,7 +232,8 @@ void Writer::State::recover() {
       if (last >= from) replay_journal(from, last);
     }
     last_snapshot_seq = last;
-    log(fmt::format("journal {} ({}): {} events, next seq {}", journal_dir.string(),
+    log(LogLevel::info,
+        fmt::format("journal {} ({}): {} events, next seq {}", journal_dir.string(),
                     to_string(options.durability),
                     found.last_seq == 0 ? 0 : last - found.first_seq + 1, next_seq));
   }
@@ -262,8 +264,8 @@ void Writer::State::recover() {
       CommandIntake::create(IntakeOptions{options.instance, ring->incarnation(), options.mode}));
   if (socket) {
     socket->start();
-    log(fmt::format("socket intake on {} (mode {:04o})", socket->path().string(),
-                    static_cast<unsigned>(options.socket_mode & 07777)));
+    log(LogLevel::info, fmt::format("socket intake on {} (mode {:04o})", socket->path().string(),
+                                    static_cast<unsigned>(options.socket_mode & 07777)));
   }
   events.set_max_payload(std::min<std::size_t>(ring->max_payload(), JournalOptions{}.max_payload));
 }
@@ -272,8 +274,8 @@ std::uint64_t Writer::State::restore_snapshot(std::uint64_t journal_last_seq) {
   const fs::path directory = journal_dir / "snapshots";
   for (const SnapshotInfo& info : list_snapshot_files(directory, kSnapshotKind)) {
     if (info.seq > journal_last_seq) {
-      log(fmt::format("snapshot {} is ahead of the journal (seq {} > {}): not used",
-                      info.path.string(), info.seq, journal_last_seq));
+      log(LogLevel::warn, fmt::format("snapshot {} is ahead of the journal (seq {} > {}): not used",
+                                      info.path.string(), info.seq, journal_last_seq));
       continue;
     }
     try {
@@ -283,11 +285,12 @@ std::uint64_t Writer::State::restore_snapshot(std::uint64_t journal_last_seq) {
       }
       domain.restore(snapshot.model);
       for (const auto& [id, seq] : snapshot.window) window.remember(id, seq);
-      log(fmt::format("restored the model at seq {} from {}", info.seq, info.path.string()));
+      log(LogLevel::info,
+          fmt::format("restored the model at seq {} from {}", info.seq, info.path.string()));
       return info.seq;
     } catch (const std::exception& e) {
       // The journal still holds everything: fall back to an older snapshot or a full replay.
-      log(fmt::format("snapshot {} not used: {}", info.path.string(), e.what()));
+      log(LogLevel::warn, fmt::format("snapshot {} not used: {}", info.path.string(), e.what()));
       domain.reset();  // back to an empty model
       window = DuplicateWindow(options.duplicate_window);
     }
@@ -309,7 +312,8 @@ void Writer::State::replay_journal(std::uint64_t from_seq, std::uint64_t to_seq)
     if ((done & 0xffff) == 0) {
       const std::int64_t now = monotonic_ns();
       if (now >= next_report) {
-        log(fmt::format("replaying the journal: {}/{} events ({:.0f}%), {} events/s", done, total,
+        log(LogLevel::info,
+            fmt::format("replaying the journal: {}/{} events ({:.0f}%), {} events/s", done, total,
                         100.0 * static_cast<double>(done) / static_cast<double>(total),
                         rate(done, now - start)));
         next_report = now + kSecondNs;
@@ -322,7 +326,8 @@ void Writer::State::replay_journal(std::uint64_t from_seq, std::uint64_t to_seq)
                                         std::to_string(to_seq));
   }
   const std::int64_t took = monotonic_ns() - start;
-  log(fmt::format("replayed {} events (seq {} to {}) in {:.3f} s: {} events/s", total, from_seq,
+  log(LogLevel::info,
+      fmt::format("replayed {} events (seq {} to {}) in {:.3f} s: {} events/s", total, from_seq,
                   to_seq, static_cast<double>(took) / 1e9, rate(total, took)));
 }
 
@@ -333,8 +338,8 @@ void Writer::State::take_snapshot() {
                       encode_model_snapshot(domain.name(), domain.snapshot(), window),
                       options.mode);
   last_snapshot_seq = head();
-  log(fmt::format("snapshot of the model at seq {} ({:.1f} ms)", head(),
-                  static_cast<double>(monotonic_ns() - start) / 1e6));
+  log(LogLevel::debug, fmt::format("snapshot of the model at seq {} ({:.1f} ms)", head(),
+                                   static_cast<double>(monotonic_ns() - start) / 1e6));
 }
 
 void Writer::State::reject(RejectCode code, std::string_view why) {
@@ -437,7 +442,8 @@ void Writer::run(const std::atomic<bool>& stop) {
   State& s = *state_;
   const bool sync = s.options.durability == Durability::sync;
   const std::size_t group_max = sync ? s.options.group_commit_max : 64;
-  s.log(fmt::format("ready: instance {}, domain {}, durability {}, next seq {}", s.options.instance,
+  s.log(LogLevel::info,
+        fmt::format("ready: instance {}, domain {}, durability {}, next seq {}", s.options.instance,
                     s.domain.name(), to_string(s.options.durability), s.next_seq));
   std::int64_t next_maintain = monotonic_ns() + kMaintainIntervalNs;
   std::int64_t idle_since = 0;
@@ -533,11 +539,11 @@ void Writer::run(const std::atomic<bool>& stop) {
     s.journal->sync();
     s.take_snapshot();
   }
-  s.log(
-      fmt::format("stopped: {} commands ({} accepted, {} rejected, {} duplicates), {} events, "
-                  "{} syncs, head seq {}",
-                  s.counters.commands, s.counters.accepted, s.counters.rejected,
-                  s.counters.duplicates, s.counters.events, s.counters.syncs, s.head()));
+  s.log(LogLevel::info,
+        fmt::format("stopped: {} commands ({} accepted, {} rejected, {} duplicates), {} events, "
+                    "{} syncs, head seq {}",
+                    s.counters.commands, s.counters.accepted, s.counters.rejected,
+                    s.counters.duplicates, s.counters.events, s.counters.syncs, s.head()));
 }
 
 }  // namespace evring::writer

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "evring/journal.hpp"
+#include "evring/log.hpp"
 #include "evring/wait_strategy.hpp"
 
 namespace evring::writer {
@@ -48,7 +49,7 @@ struct WriterOptions {
 };
 
 // What the writer tells its operator; the CLI prints these lines.
-using WriterLog = std::function<void(std::string_view line)>;
+using WriterLog = LogSink;
 
 struct WriterCounters {
   std::uint64_t commands = 0;
