@@ -12,6 +12,8 @@ DEMO_ARGS ?=
 MICROBENCH_ARGS ?= --benchmark_min_time=0.1
 BENCH_LATENCY_ARGS ?=
 BENCH_THROUGHPUT_ARGS ?=
+BENCH_COMMANDS_ARGS ?= --samples 20000 --sync-samples 1000
+BENCH_VIEWS_ARGS ?=
 
 BUILD := build
 BUILD_ASAN := build-asan
@@ -63,7 +65,9 @@ bench: build
 	else echo "bench: $(BUILD)/bin/evring-microbench is not built yet, skipping"; fi
 	@if [ -x $(BUILD)/bin/evring-bench ]; then \
 	  $(BUILD)/bin/evring-bench latency $(BENCH_LATENCY_ARGS) && \
-	  $(BUILD)/bin/evring-bench throughput $(BENCH_THROUGHPUT_ARGS); \
+	  $(BUILD)/bin/evring-bench throughput $(BENCH_THROUGHPUT_ARGS) && \
+	  $(BUILD)/bin/evring-bench commands $(BENCH_COMMANDS_ARGS) && \
+	  $(BUILD)/bin/evring-bench views $(BENCH_VIEWS_ARGS); \
 	else echo "bench: $(BUILD)/bin/evring-bench is not built yet, skipping"; fi
 
 # Tracked C++ files only: build trees and others' scratch files are not ours to judge.
