@@ -174,7 +174,7 @@ class BankView {
   }
 
  private:
-  using Balances = views::FlatStringMap<std::int64_t>;
+  using Balances = containers::FlatStringMap<std::int64_t>;
   using Account = Balances::Node;
 
   // An account an event names; one the view never saw open (a view restored from a

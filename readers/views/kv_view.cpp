@@ -35,7 +35,7 @@ struct Entry {
   std::uint64_t version = 0;
 };
 
-using Entries = views::FlatStringMap<Entry>;
+using Entries = containers::FlatStringMap<Entry>;
 using Node = Entries::Node;
 
 // Orders node pointers by key; transparent, so scan can look a prefix up directly.

@@ -15,7 +15,7 @@
 #include "builtin_domains.hpp"
 #include "evring/builtin/bank_events.hpp"
 #include "evring/domain.hpp"
-#include "string_map.hpp"
+#include "flat_string_map.hpp"
 
 namespace evring {
 namespace {
@@ -37,7 +37,7 @@ class BankModel {
   void handle(std::span<const std::byte> bytes, DomainEvents& events) const {
     const bank::Command command = bank::decode_command(bytes);
     if (const auto* open = std::get_if<bank::OpenCommand>(&command)) {
-      if (balances_.contains(open->account)) {
+      if (balances_.find(open->account) != nullptr) {
         throw CommandRejected("account " + json_string(open->account) + " already exists");
       }
       emit(events, bank::OpenedEvent{open->account});
@@ -77,12 +77,12 @@ class BankModel {
     switch (static_cast<bank::EventType>(type)) {
       case bank::EventType::opened: {
         const bank::OpenedEvent event = bank::decode_opened_event(payload);
-        if (balances_.contains(event.account)) {
+        if (balances_.find(event.account) != nullptr) {
           throw std::runtime_error("bank opened event for account " + json_string(event.account) +
                                    ", which is already open: the history does not belong to "
                                    "this state");
         }
-        balances_.emplace(std::string(event.account), 0);
+        balances_.try_emplace(event.account, 0);
         return;
       }
       case bank::EventType::deposited: {
@@ -133,14 +133,14 @@ class BankModel {
 
   // Sorted by account so that equal states give equal bytes.
   std::vector<std::byte> snapshot() const {
-    std::vector<const std::pair<const std::string, std::int64_t>*> sorted;
+    std::vector<const Node*> sorted;
     sorted.reserve(balances_.size());
-    for (const auto& account : balances_) sorted.push_back(&account);
+    balances_.for_each([&](const Node& account) { sorted.push_back(&account); });
     std::sort(sorted.begin(), sorted.end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
+              [](const Node* a, const Node* b) { return a->key < b->key; });
     ByteWriter out;
     out.put(kSnapshotMagic).put(static_cast<std::uint64_t>(sorted.size()));
-    for (const auto* account : sorted) out.put_text(account->first).put(account->second);
+    for (const Node* account : sorted) out.put_text(account->key).put(account->value);
     return out.take();
   }
 
@@ -154,7 +154,7 @@ class BankModel {
     // The smallest entry: a u32 length, a one-byte name and an i64 balance. Trusting the
     // count only as far as the bytes could hold keeps a corrupt count from reserving wildly.
     constexpr std::size_t kSmallestEntry = 4 + 1 + 8;
-    StringMap<std::int64_t> restored;
+    Balances restored;
     restored.reserve(
         static_cast<std::size_t>(std::min<std::uint64_t>(count, bytes.size() / kSmallestEntry)));
     for (std::uint64_t i = 0; i < count; ++i) {
@@ -165,7 +165,7 @@ class BankModel {
         throw MalformedInput("bank snapshot has account " + json_string(holder) +
                              " at a negative balance, " + std::to_string(balance));
       }
-      if (!restored.emplace(std::string(holder), balance).second) {
+      if (!restored.try_emplace(holder, balance).second) {
         throw MalformedInput("bank snapshot has account " + json_string(holder) + " twice");
       }
     }
@@ -174,6 +174,9 @@ class BankModel {
   }
 
  private:
+  using Balances = containers::FlatStringMap<std::int64_t>;
+  using Node = Balances::Node;
+
   static void check_amount(std::int64_t amount) {
     if (amount <= 0) {
       throw CommandRejected("amount must be positive, got " + std::to_string(amount));
@@ -181,9 +184,9 @@ class BankModel {
   }
 
   std::int64_t balance_of(std::string_view holder) const {
-    const auto found = balances_.find(holder);
-    if (found == balances_.end()) throw CommandRejected("no such account " + json_string(holder));
-    return found->second;
+    const Node* found = balances_.find(holder);
+    if (found == nullptr) throw CommandRejected("no such account " + json_string(holder));
+    return found->value;
   }
 
   static void check_funds(std::string_view holder, std::int64_t balance, std::int64_t amount,
@@ -204,13 +207,13 @@ class BankModel {
   }
 
   std::int64_t& account(std::string_view holder, std::string_view event) {
-    const auto found = balances_.find(holder);
-    if (found == balances_.end()) {
+    Node* found = balances_.find(holder);
+    if (found == nullptr) {
       throw std::runtime_error("bank " + std::string(event) + " event for account " +
                                json_string(holder) +
                                ", which is not open: the history does not belong to this state");
     }
-    return found->second;
+    return found->value;
   }
 
   [[noreturn]] static void out_of_step(std::string_view event, std::string_view holder,
@@ -226,7 +229,7 @@ class BankModel {
     events.emit(static_cast<std::uint32_t>(Event::type), bank::encode(event));
   }
 
-  StringMap<std::int64_t> balances_;
+  Balances balances_;
 };
 
 }  // namespace

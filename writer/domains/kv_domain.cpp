@@ -15,7 +15,7 @@
 #include "builtin_domains.hpp"
 #include "evring/builtin/kv_events.hpp"
 #include "evring/domain.hpp"
-#include "string_map.hpp"
+#include "flat_string_map.hpp"
 
 namespace evring {
 namespace {
@@ -38,9 +38,9 @@ class KvModel {
     if (const auto* put = std::get_if<kv::PutCommand>(&command)) {
       emit(events, kv::PutEvent{put->key, put->value, next_version(put->key)});
     } else if (const auto* del = std::get_if<kv::DelCommand>(&command)) {
-      const auto entry = entries_.find(del->key);
-      if (entry == entries_.end()) throw CommandRejected("no such key " + json_string(del->key));
-      emit(events, kv::DeletedEvent{del->key, entry->second.version});
+      const Node* entry = entries_.find(del->key);
+      if (entry == nullptr) throw CommandRejected("no such key " + json_string(del->key));
+      emit(events, kv::DeletedEvent{del->key, entry->value.version});
     } else {
       const auto& cas = std::get<kv::CasCommand>(command);
       const std::uint64_t current = version_of(cas.key);
@@ -60,23 +60,25 @@ class KvModel {
     switch (static_cast<kv::EventType>(type)) {
       case kv::EventType::put: {
         const kv::PutEvent event = kv::decode_put_event(payload);
-        const auto entry = entries_.find(event.key);
-        const std::uint64_t expected = entry == entries_.end() ? 1 : entry->second.version + 1;
+        Node* entry = entries_.find(event.key);
+        const std::uint64_t expected = entry == nullptr ? 1 : entry->value.version + 1;
         if (event.version != expected) out_of_step("put", event.key, event.version, expected);
-        if (entry == entries_.end()) {
-          entries_.emplace(std::string(event.key), Entry{std::string(event.value), event.version});
+        if (entry == nullptr) {
+          entries_.try_emplace(event.key, Entry{std::string(event.value), event.version});
         } else {
           // assign() reuses the old value's buffer: no allocation unless the value grows.
-          entry->second.value.assign(event.value);
-          entry->second.version = event.version;
+          entry->value.value.assign(event.value);
+          entry->value.version = event.version;
         }
         return;
       }
       case kv::EventType::deleted: {
         const kv::DeletedEvent event = kv::decode_deleted_event(payload);
-        const auto entry = entries_.find(event.key);
-        const std::uint64_t current = entry == entries_.end() ? 0 : entry->second.version;
-        if (event.version != current) out_of_step("deleted", event.key, event.version, current);
+        const Node* entry = entries_.find(event.key);
+        const std::uint64_t current = entry == nullptr ? 0 : entry->value.version;
+        if (entry == nullptr || event.version != current) {
+          out_of_step("deleted", event.key, event.version, current);
+        }
         entries_.erase(entry);
         return;
       }
@@ -95,15 +97,15 @@ class KvModel {
 
   // Sorted by key so that equal states give equal bytes.
   std::vector<std::byte> snapshot() const {
-    std::vector<const std::pair<const std::string, Entry>*> sorted;
+    std::vector<const Node*> sorted;
     sorted.reserve(entries_.size());
-    for (const auto& entry : entries_) sorted.push_back(&entry);
+    entries_.for_each([&](const Node& entry) { sorted.push_back(&entry); });
     std::sort(sorted.begin(), sorted.end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
+              [](const Node* a, const Node* b) { return a->key < b->key; });
     ByteWriter out;
     out.put(kSnapshotMagic).put(static_cast<std::uint64_t>(sorted.size()));
-    for (const auto* entry : sorted) {
-      out.put_text(entry->first).put(entry->second.version).put_text(entry->second.value);
+    for (const Node* entry : sorted) {
+      out.put_text(entry->key).put(entry->value.version).put_text(entry->value.value);
     }
     return out.take();
   }
@@ -118,7 +120,7 @@ class KvModel {
     // The smallest entry: two u32 lengths, a one-byte key and a u64 version. Trusting the
     // count only as far as the bytes could hold keeps a corrupt count from reserving wildly.
     constexpr std::size_t kSmallestEntry = 4 + 1 + 8 + 4;
-    StringMap<Entry> restored;
+    Entries restored;
     restored.reserve(
         static_cast<std::size_t>(std::min<std::uint64_t>(count, bytes.size() / kSmallestEntry)));
     for (std::uint64_t i = 0; i < count; ++i) {
@@ -131,7 +133,7 @@ class KvModel {
         throw MalformedInput("kv snapshot has key " + json_string(key) +
                              " at version 0; versions start at 1");
       }
-      if (!restored.emplace(std::string(key), Entry{std::string(value), version}).second) {
+      if (!restored.try_emplace(key, Entry{std::string(value), version}).second) {
         throw MalformedInput("kv snapshot has key " + json_string(key) + " twice");
       }
     }
@@ -144,10 +146,12 @@ class KvModel {
     std::string value;
     std::uint64_t version = 0;
   };
+  using Entries = containers::FlatStringMap<Entry>;
+  using Node = Entries::Node;
 
   std::uint64_t version_of(std::string_view key) const {
-    const auto entry = entries_.find(key);
-    return entry == entries_.end() ? 0 : entry->second.version;
+    const Node* entry = entries_.find(key);
+    return entry == nullptr ? 0 : entry->value.version;
   }
 
   std::uint64_t next_version(std::string_view key) const {
@@ -171,7 +175,7 @@ class KvModel {
                              ": the history does not belong to this state");
   }
 
-  StringMap<Entry> entries_;
+  Entries entries_;
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
-// A hash map from strings to values for the views' hot path, looked up by std::string_view
-// (a decoded event's fields point into its payload) without allocating.
+// A hash map from strings to values for the hot paths of the domains and views, looked up
+// by std::string_view (a decoded event's fields point into its payload) without allocating.
 //
 // Why not std::unordered_map: its buckets point to the node *before* a bucket's first node,
 // so a lookup in a map larger than the cache costs three dependent misses (bucket, previous
@@ -14,7 +14,7 @@
 // Erasing shifts the following slots back rather than leaving tombstones, so probes stay
 // short however many keys come and go.
 //
-// Not thread-safe: a view is owned by one thread.
+// Not thread-safe: a view, like a domain, is owned by one thread.
 #pragma once
 
 #include <sys/mman.h>
@@ -29,7 +29,7 @@
 #include <utility>
 #include <vector>
 
-namespace evring::views {
+namespace evring::containers {
 
 namespace detail {
 
@@ -211,4 +211,4 @@ class FlatStringMap {
   std::size_t size_ = 0;
 };
 
-}  // namespace evring::views
+}  // namespace evring::containers
