@@ -20,15 +20,11 @@ namespace evring {
 namespace {
 
 namespace fs = std::filesystem;
+using test::contains;
 using test::InstanceCleanup;
 using test::read_file;
 using test::run_tool;
-using test::TempDir;
 using test::unique_instance;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // What the demo may leave behind: the instance's segments and anything in its --dir.
 std::vector<std::string> leftovers(const std::string& instance, const fs::path& demo_dir) {
@@ -53,19 +49,15 @@ std::vector<pid_t> printed_pids(const std::string& output) {
   return pids;
 }
 
-// Every test gets its own runtime folder (query sockets), data folder and demo --dir.
-class DemoTest : public ::testing::Test {
+// ProcessTest's folders, and one for the demo's --dir.
+class DemoTest : public test::ProcessTest {
  protected:
+  DemoTest() : ProcessTest("demo") {}
   void SetUp() override {
-    ::setenv("XDG_RUNTIME_DIR", dir_.path().c_str(), 1);
-    ::setenv("XDG_STATE_HOME", (dir_.path() / "state").c_str(), 1);
+    ProcessTest::SetUp();
     fs::create_directories(demo_dir());
   }
-  const fs::path& dir() const { return dir_.path(); }
-  fs::path demo_dir() const { return dir_.path() / "demo"; }
-
- private:
-  TempDir dir_{"demo"};
+  fs::path demo_dir() const { return dir() / "demo"; }
 };
 
 TEST_F(DemoTest, RunsTheTourAndLeavesNothingBehind) {

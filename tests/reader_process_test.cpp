@@ -18,31 +18,19 @@
 namespace evring {
 namespace {
 
+using test::contains;
 using test::InstanceCleanup;
 using test::ReaderProcess;
 using test::run_tool;
-using test::TempDir;
 using test::unique_instance;
 using test::WriterProcess;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Every test gets its own runtime folder (query sockets) and data folder.
-class ReaderTest : public ::testing::Test {
+class ReaderTest : public test::ProcessTest {
  protected:
-  void SetUp() override {
-    ::setenv("XDG_RUNTIME_DIR", dir_.path().c_str(), 1);
-    ::setenv("XDG_STATE_HOME", (dir_.path() / "state").c_str(), 1);
-  }
-  const std::filesystem::path& dir() const { return dir_.path(); }
+  ReaderTest() : ProcessTest("reader") {}
   std::string plugin(const std::string& name) const {
     return std::string(EVRING_PLUGIN_DIR) + "/lib" + name + ".so";
   }
-
- private:
-  TempDir dir_{"reader"};
 };
 
 // The reply once the reader has applied `after` (failing the test if it goes stale).

@@ -37,15 +37,12 @@ namespace evring {
 namespace {
 
 namespace fs = std::filesystem;
+using test::contains;
 using test::InstanceCleanup;
 using test::run_tool;
 using test::TempDir;
 using test::unique_instance;
 using test::WriterProcess;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // The test's own runtime folder, for this process and the writers it starts.
 fs::path use_runtime_folder(const TempDir& dir) {

@@ -32,14 +32,9 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-// Every test gets its own runtime folder (query sockets) and data folder.
-class StatTailTest : public ::testing::Test {
+class StatTailTest : public test::ProcessTest {
  protected:
-  void SetUp() override {
-    ::setenv("XDG_RUNTIME_DIR", dir_.path().c_str(), 1);
-    ::setenv("XDG_STATE_HOME", (dir_.path() / "state").c_str(), 1);
-  }
-  const std::filesystem::path& dir() const { return dir_.path(); }
+  StatTailTest() : ProcessTest("stat-tail") {}
 
   test::ToolResult evring(std::vector<std::string> args) const {
     return test::run_tool("evring", args, dir(), std::chrono::seconds(30));
@@ -51,9 +46,6 @@ class StatTailTest : public ::testing::Test {
     EXPECT_EQ(result.exit_code, 0) << result.err;
     return nlohmann::json::parse(result.out);
   }
-
- private:
-  test::TempDir dir_{"stat-tail"};
 };
 
 // The row of reader `id` in a stat --json snapshot (a failed expectation and null if none).

@@ -46,6 +46,11 @@ TempDir::TempDir(const std::string& hint) {
   path_ = pattern;
 }
 
+void ProcessTest::SetUp() {
+  ::setenv("XDG_RUNTIME_DIR", dir().c_str(), 1);
+  ::setenv("XDG_STATE_HOME", (dir() / "state").c_str(), 1);
+}
+
 TempDir::~TempDir() {
   std::error_code ignored;
   fs::remove_all(path_, ignored);

@@ -9,7 +9,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "evring/client.hpp"
 #include "test_support.hpp"
@@ -28,6 +31,23 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// A fixture for tests that run evring processes: its own temporary folder, which is also
+// the runtime folder (sockets) and, under state/, the data folder of the test and of every
+// process it starts, so no two tests meet.
+class ProcessTest : public ::testing::Test {
+ protected:
+  explicit ProcessTest(const std::string& hint) : dir_(hint) {}
+  void SetUp() override;
+  const std::filesystem::path& dir() const noexcept { return dir_.path(); }
+
+ private:
+  TempDir dir_;
+};
+
+inline bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
 
 std::filesystem::path binary_path(const std::string& name);  // build/bin/<name>
 

@@ -16,15 +16,12 @@
 namespace evring {
 namespace {
 
+using test::contains;
 using test::InstanceCleanup;
 using test::run_tool;
 using test::TempDir;
 using test::unique_instance;
 using test::WriterProcess;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 TEST(WriterProcess, CmdPrintsSeqRejectsWithReasonAndRefusesMalformed) {
   const std::string instance = unique_instance("writer-cmd");
