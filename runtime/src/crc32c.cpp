@@ -36,8 +36,24 @@ __attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::uint32_t crc,
     p += 8;
     n -= 8;
   }
+  // Journal records are short (tens of bytes), so the tail is a large share of the work:
+  // at most one 4-, one 2- and one 1-byte step instead of up to seven 1-byte ones.
   auto c32 = static_cast<std::uint32_t>(c);
-  while (n-- > 0) c32 = __builtin_ia32_crc32qi(c32, *p++);
+  if (n >= 4) {
+    std::uint32_t word;
+    std::memcpy(&word, p, 4);
+    c32 = __builtin_ia32_crc32si(c32, word);
+    p += 4;
+    n -= 4;
+  }
+  if (n >= 2) {
+    std::uint16_t half;
+    std::memcpy(&half, p, 2);
+    c32 = __builtin_ia32_crc32hi(c32, half);
+    p += 2;
+    n -= 2;
+  }
+  if (n > 0) c32 = __builtin_ia32_crc32qi(c32, *p);
   return c32;
 }
 
