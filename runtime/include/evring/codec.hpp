@@ -79,19 +79,27 @@ class ByteReader {
   }
   bool at_end() const noexcept { return offset_ == bytes_.size(); }
   void expect_end() const {
-    if (!at_end()) {
-      throw MalformedInput(std::string(what_) + " has " + std::to_string(bytes_.size() - offset_) +
-                           " unexpected bytes at its end");
+    if (!at_end()) [[unlikely]] {
+      throw_unexpected_end();
     }
   }
 
  private:
+  // The checks stay inline on the hot decode paths (a replay decodes millions of events
+  // a second); building a message is cold and out of line.
   void need(std::size_t size) const {
-    if (bytes_.size() - offset_ < size) {
-      throw MalformedInput(std::string(what_) + " is truncated: needs " +
-                           std::to_string(offset_ + size) + " bytes, has " +
-                           std::to_string(bytes_.size()));
+    if (bytes_.size() - offset_ < size) [[unlikely]] {
+      throw_truncated(size);
     }
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_unexpected_end() const {
+    throw MalformedInput(std::string(what_) + " has " + std::to_string(bytes_.size() - offset_) +
+                         " unexpected bytes at its end");
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_truncated(std::size_t size) const {
+    throw MalformedInput(std::string(what_) + " is truncated: needs " +
+                         std::to_string(offset_ + size) + " bytes, has " +
+                         std::to_string(bytes_.size()));
   }
 
   std::span<const std::byte> bytes_;

@@ -93,34 +93,49 @@ struct TransferCommand {
 using Command = std::variant<OpenCommand, DepositCommand, WithdrawCommand, TransferCommand>;
 
 // MalformedInput naming the limit when an account name is out of bounds.
-inline void check_account(std::string_view account) {
+namespace detail {
+
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_bad_account(std::string_view account) {
   if (account.empty()) {
     throw MalformedInput("bank account name is empty: names are 1 to " +
                          std::to_string(kMaxAccountBytes) + " bytes");
   }
-  if (account.size() > kMaxAccountBytes) {
-    throw MalformedInput("bank account name is " + std::to_string(account.size()) +
-                         " bytes, more than the limit of " + std::to_string(kMaxAccountBytes));
-  }
+  throw MalformedInput("bank account name is " + std::to_string(account.size()) +
+                       " bytes, more than the limit of " + std::to_string(kMaxAccountBytes));
 }
 
-namespace detail {
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_bad_amount(std::string_view what,
+                                                                    std::int64_t amount) {
+  throw MalformedInput(std::string(what) + " has amount " + std::to_string(amount) +
+                       "; amounts are positive");
+}
 
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_bad_balance(std::string_view what,
+                                                                     std::int64_t balance) {
+  throw MalformedInput(std::string(what) + " has balance " + std::to_string(balance) +
+                       "; balances are never negative");
+}
+
+// Inline checks with the messages out of line: replay and catch-up run them per event.
 inline void check_event_amounts(std::string_view what, std::int64_t amount,
                                 std::initializer_list<std::int64_t> balances) {
-  if (amount <= 0) {
-    throw MalformedInput(std::string(what) + " has amount " + std::to_string(amount) +
-                         "; amounts are positive");
+  if (amount <= 0) [[unlikely]] {
+    throw_bad_amount(what, amount);
   }
   for (const std::int64_t balance : balances) {
-    if (balance < 0) {
-      throw MalformedInput(std::string(what) + " has balance " + std::to_string(balance) +
-                           "; balances are never negative");
+    if (balance < 0) [[unlikely]] {
+      throw_bad_balance(what, balance);
     }
   }
 }
 
 }  // namespace detail
+
+inline void check_account(std::string_view account) {
+  if (account.empty() || account.size() > kMaxAccountBytes) [[unlikely]] {
+    detail::throw_bad_account(account);
+  }
+}
 
 // ---- events ----
 

@@ -67,22 +67,35 @@ struct CasCommand {
 
 using Command = std::variant<PutCommand, DelCommand, CasCommand>;
 
-// MalformedInput naming the limit when a key or value is out of bounds.
-inline void check_key(std::string_view key) {
+namespace detail {
+
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_bad_key(std::string_view key) {
   if (key.empty()) {
     throw MalformedInput("kv key is empty: keys are 1 to " + std::to_string(kMaxKeyBytes) +
                          " bytes");
   }
-  if (key.size() > kMaxKeyBytes) {
-    throw MalformedInput("kv key is " + std::to_string(key.size()) +
-                         " bytes, more than the limit of " + std::to_string(kMaxKeyBytes));
+  throw MalformedInput("kv key is " + std::to_string(key.size()) +
+                       " bytes, more than the limit of " + std::to_string(kMaxKeyBytes));
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_bad_value(std::string_view value) {
+  throw MalformedInput("kv value is " + std::to_string(value.size()) +
+                       " bytes, more than the limit of " + std::to_string(kMaxValueBytes));
+}
+
+}  // namespace detail
+
+// MalformedInput naming the limit when a key or value is out of bounds. Inline checks with
+// the messages out of line: replay and catch-up run them for every event.
+inline void check_key(std::string_view key) {
+  if (key.empty() || key.size() > kMaxKeyBytes) [[unlikely]] {
+    detail::throw_bad_key(key);
   }
 }
 
 inline void check_value(std::string_view value) {
-  if (value.size() > kMaxValueBytes) {
-    throw MalformedInput("kv value is " + std::to_string(value.size()) +
-                         " bytes, more than the limit of " + std::to_string(kMaxValueBytes));
+  if (value.size() > kMaxValueBytes) [[unlikely]] {
+    detail::throw_bad_value(value);
   }
 }
 
