@@ -1,6 +1,7 @@
 #include "reader.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -359,16 +360,18 @@ void Reader::State::tick(std::int64_t now) {
 
 void Reader::run(const std::atomic<bool>& stop) {
   State& s = *state_;
-  StreamEvent event;
+  std::array<StreamEvent, kReplayBatch> events;
   QueryRequest request;
   std::int64_t next_tick = 0;
   // relaxed: a stop request orders nothing; seeing it one loop later is fine.
   while (!stop.load(std::memory_order_relaxed)) {
     std::size_t applied = 0;
     try {
-      while (applied < kEventBatch && s.stream->next(event)) {
-        s.apply(event);
-        ++applied;
+      while (applied < kEventBatch) {
+        const std::size_t count = s.stream->next_batch(events);
+        if (count == 0) break;
+        for (std::size_t i = 0; i < count; ++i) s.apply(events[i]);
+        applied += count;
       }
     } catch (const Error& e) {
       // A poison event: keep what was applied before it, so a restart need not redo it.

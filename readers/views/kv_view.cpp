@@ -85,7 +85,8 @@ class KvView {
         const kv::DeletedEvent deleted = kv::decode_deleted_event(event.payload);
         const Node* found = entries_.find(deleted.key);
         if (found == nullptr) return;
-        index_.erase(found);
+        // find, then erase the position: erase(key) would search twice (an equal_range).
+        index_.erase(index_.find(found));
         entries_.erase(found);
         return;
       }

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "evring/error.hpp"
@@ -25,9 +26,17 @@ JournalSource::JournalSource(const std::filesystem::path& directory, std::uint64
     : reader_(JournalReader::open(directory, from_seq)) {}
 
 bool JournalSource::next(StreamEvent& out) {
-  if (!reader_.next(record_)) return false;
-  out = StreamEvent{record_.seq, record_.type, record_.publish_ns, record_.payload};
-  return true;
+  return next_batch(std::span(&out, 1)) == 1;
+}
+
+std::size_t JournalSource::next_batch(std::span<StreamEvent> out) {
+  const std::size_t count =
+      reader_.next_batch(std::span(records_.data(), std::min(out.size(), records_.size())));
+  for (std::size_t i = 0; i < count; ++i) {
+    const JournalRecord& record = records_[i];
+    out[i] = StreamEvent{record.seq, record.type, record.publish_ns, record.payload};
+  }
+  return count;
 }
 
 std::unique_ptr<EventStream> EventStream::open(const StreamOptions& options) {
@@ -95,23 +104,52 @@ void EventStream::deliver_record(StreamEvent& out) {
   ++counters_.from_ring;
 }
 
+EventStream::JournalVerdict EventStream::judge_from_journal(const StreamEvent& event) {
+  if (event.seq < expected_) return JournalVerdict::skip;  // the ring gave it already
+  // Caught up with the held ring record: it, and what follows, come from the ring.
+  if (holding_ && event.seq >= record_.seq()) return JournalVerdict::caught_up;
+  if (event.seq != expected_) {
+    throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() + " skips from seq " +
+                                        std::to_string(expected_) + " to " +
+                                        std::to_string(event.seq));
+  }
+  expected_ = event.seq + 1;
+  ++counters_.from_journal;
+  return JournalVerdict::deliver;
+}
+
+std::size_t EventStream::next_batch(std::span<StreamEvent> out) {
+  if (journal_ && out.size() > 1) {
+    const std::size_t read = journal_->next_batch(out);
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < read; ++i) {
+      const JournalVerdict verdict = judge_from_journal(out[i]);
+      if (verdict == JournalVerdict::caught_up) {
+        // The events kept point into the journal's mapping: it must outlive them, so the
+        // switch to the ring waits for the next call (which meets a held seq again).
+        if (kept == 0) journal_.reset();
+        break;
+      }
+      if (verdict == JournalVerdict::deliver) out[kept++] = out[i];
+    }
+    if (kept != 0) return kept;
+  }
+  return next(out.front()) ? 1 : 0;
+}
+
 bool EventStream::next(StreamEvent& out) {
   for (;;) {
     if (journal_) {
       if (journal_->next(out)) {
-        if (out.seq < expected_) continue;  // the ring gave it already
-        if (holding_ && out.seq >= record_.seq()) {
-          journal_.reset();  // caught up with the held ring record: deliver it next
-          continue;
+        switch (judge_from_journal(out)) {
+          case JournalVerdict::deliver:
+            return true;
+          case JournalVerdict::skip:
+            continue;
+          case JournalVerdict::caught_up:
+            journal_.reset();  // deliver the held ring record next
+            continue;
         }
-        if (out.seq != expected_) {
-          throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() +
-                                              " skips from seq " + std::to_string(expected_) +
-                                              " to " + std::to_string(out.seq));
-        }
-        expected_ = out.seq + 1;
-        ++counters_.from_journal;
-        return true;
       }
       if (holding_ && expected_ < record_.seq()) {
         if (++journal_misses_ > kJournalMissLimit) {

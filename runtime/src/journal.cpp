@@ -161,11 +161,34 @@ std::uint64_t segment_bytes_of(const MappedFile& file) {
 }
 
 // The verdict on the bytes at one offset of a segment.
+// Trivially copyable, so that a replay's scan of a good record builds no string: a bad
+// record's reason is put into words only when asked for.
 struct RecordScan {
   enum Kind { found, end, bad } kind = end;
+  enum class Damage { none, metadata_too_long, past_the_end, checksum, sequence };
   JournalRecord record;
   std::size_t next_offset = 0;
-  std::string reason;  // for `bad`
+  Damage damage = Damage::none;  // for `bad`
+  std::uint64_t seen = 0;        // metadata_too_long: its bytes; sequence: the seq found
+  std::uint64_t expected_seq = 0;
+
+  std::string reason() const {
+    switch (damage) {
+      case Damage::metadata_too_long:
+        return "metadata of " + std::to_string(seen) + " bytes, over the " +
+               std::to_string(kJournalMaxMetaBytes) + " allowed";
+      case Damage::past_the_end:
+        return "record runs past the end of the file";
+      case Damage::checksum:
+        return "checksum mismatch";
+      case Damage::sequence:
+        return "sequence " + std::to_string(seen) + " where " + std::to_string(expected_seq) +
+               " was due";
+      case Damage::none:
+        break;
+    }
+    return "no damage";
+  }
 };
 
 bool is_zero(const JournalRecordHeader& header) {
@@ -188,14 +211,15 @@ RecordScan scan_record(const MappedFile& file, std::size_t offset, std::uint64_t
   const JournalRecordHeader header = load_header(file, offset);
   if (is_zero(header)) return scan;  // the end: see FORMAT in journal.hpp
   scan.kind = RecordScan::bad;
+  scan.expected_seq = expected_seq;
   if (header.meta_bytes > kJournalMaxMetaBytes) {
-    scan.reason = "metadata of " + std::to_string(header.meta_bytes) + " bytes, over the " +
-                  std::to_string(kJournalMaxMetaBytes) + " allowed";
+    scan.damage = RecordScan::Damage::metadata_too_long;
+    scan.seen = header.meta_bytes;
     return scan;
   }
   const std::size_t total = record_bytes(header.meta_bytes, header.payload_bytes);
   if (offset + total > file.size()) {
-    scan.reason = "record runs past the end of the file";
+    scan.damage = RecordScan::Damage::past_the_end;
     return scan;
   }
   const std::byte* body = file.data() + offset + sizeof header;
@@ -204,12 +228,12 @@ RecordScan scan_record(const MappedFile& file, std::size_t offset, std::uint64_t
   if (header.crc != detail::crc32c(0, file.data() + offset + sizeof header.crc,
                                    sizeof header - sizeof header.crc +
                                        std::size_t{header.meta_bytes} + header.payload_bytes)) {
-    scan.reason = "checksum mismatch";
+    scan.damage = RecordScan::Damage::checksum;
     return scan;
   }
   if (header.seq != expected_seq) {
-    scan.reason = "sequence " + std::to_string(header.seq) + " where " +
-                  std::to_string(expected_seq) + " was due";
+    scan.damage = RecordScan::Damage::sequence;
+    scan.seen = header.seq;
     return scan;
   }
   scan.kind = RecordScan::found;
@@ -381,7 +405,7 @@ JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery
       if (scan.kind == RecordScan::bad) {
         found.cut_torn_tail = true;
         found.cut_at_offset = offset;
-        found.cut_reason = scan.reason;
+        found.cut_reason = scan.reason();
         found.cut_segment = segments.back();
         // Zero the torn record and anything after it so no scan ever sees it again.
         std::memset(state->segment.data() + offset, 0, state->segment.size() - offset);
@@ -487,6 +511,16 @@ struct JournalReader::State {
 
   void remap() { segment = MappedFile(segment.path(), false); }
 
+  // Scans the record at `offset` of the mapped segment; moves past a found one.
+  RecordScan take() {
+    RecordScan scan = scan_record(segment, offset, next_seq);
+    if (scan.kind == RecordScan::found) {
+      offset = scan.next_offset;
+      ++next_seq;
+    }
+    return scan;
+  }
+
   // The first segment after the current one that starts at or after `seq`, if any.
   std::optional<fs::path> segment_from(std::uint64_t seq) const {
     for (fs::path& path : journal_segments(directory)) {
@@ -536,10 +570,8 @@ JournalReader JournalReader::open(const fs::path& directory, std::uint64_t from_
 bool JournalReader::next(JournalRecord& out) {
   State& s = *state_;
   for (;;) {
-    const RecordScan scan = scan_record(s.segment, s.offset, s.next_seq);
+    const RecordScan scan = s.take();
     if (scan.kind == RecordScan::found) {
-      s.offset = scan.next_offset;
-      ++s.next_seq;
       if (scan.record.seq < s.from_seq) continue;  // where skip_toward could not reach
       out = scan.record;
       return true;
@@ -563,7 +595,7 @@ bool JournalReader::next(JournalRecord& out) {
       if (cut_short) s.remap();
       return false;
     }
-    const std::string damage = bad ? scan.reason
+    const std::string damage = bad ? scan.reason()
                                    : "the file is cut short to " +
                                          std::to_string(s.segment.size()) + " of " +
                                          std::to_string(s.segment_bytes) + " bytes";
@@ -573,6 +605,20 @@ bool JournalReader::next(JournalRecord& out) {
                     " follows it: this is not a torn tail, and the records up to that segment's "
                     "first are lost; restore the segment from a copy or move the journal away");
   }
+}
+
+std::size_t JournalReader::next_batch(std::span<JournalRecord> out) {
+  if (out.empty() || !next(out.front())) return 0;
+  State& s = *state_;
+  std::size_t count = 1;
+  // The rest only from the segment already mapped: moving on to another would unmap the
+  // records above. Whatever stops the run (the end, damage) is next()'s to judge next time.
+  while (count < out.size()) {
+    const RecordScan scan = s.take();
+    if (scan.kind != RecordScan::found) break;
+    if (scan.record.seq >= s.from_seq) out[count++] = scan.record;
+  }
+  return count;
 }
 
 std::uint64_t JournalReader::next_seq() const noexcept {

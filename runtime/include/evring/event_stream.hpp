@@ -14,6 +14,8 @@
 //     error rather than hand a view a history with a hole.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -43,6 +45,12 @@ class EventSource {
   // The next event, or false when none is available now (call again later). Throws
   // evring::Error when the source cannot go on.
   virtual bool next(StreamEvent& out) = 0;
+  // Up to out.size() next events (0: none now), all valid until the next call on the
+  // source. A source that can hand over a run at once (the journal, catching up) does;
+  // by default, one event.
+  virtual std::size_t next_batch(std::span<StreamEvent> out) {
+    return !out.empty() && next(out.front()) ? 1 : 0;
+  }
 };
 
 // The journal from a seq on, read-only, while the writer may be appending.
@@ -50,10 +58,11 @@ class JournalSource final : public EventSource {
  public:
   JournalSource(const std::filesystem::path& directory, std::uint64_t from_seq);
   bool next(StreamEvent& out) override;
+  std::size_t next_batch(std::span<StreamEvent> out) override;
 
  private:
   JournalReader reader_;
-  JournalRecord record_;
+  std::array<JournalRecord, kReplayBatch> records_;
 };
 
 struct StreamOptions {
@@ -85,6 +94,8 @@ class EventStream final : public EventSource {
   // Error(writer_gone) when a gap cannot be filled (no journal) or the writer restarted
   // without one.
   bool next(StreamEvent& out) override;
+  // While catching up from the journal, a run of events; otherwise one, as next().
+  std::size_t next_batch(std::span<StreamEvent> out) override;
   // Idles per `wait` until the ring may have more, at most timeout_ns. Call after next()
   // returned false.
   void wait(WaitKind wait, std::int64_t timeout_ns);
@@ -106,6 +117,10 @@ class EventStream final : public EventSource {
 
  private:
   EventStream(const StreamOptions& options, RingReader ring, std::filesystem::path journal_dir);
+  enum class JournalVerdict { deliver, skip, caught_up };
+  // What to do with an event the journal gave; a deliverable one is counted as delivered.
+  // Throws Error(corrupt) when the journal skips a seq.
+  JournalVerdict judge_from_journal(const StreamEvent& event);
   void open_journal_at(std::uint64_t seq);
   void deliver_record(StreamEvent& out);
   void fill_gap();

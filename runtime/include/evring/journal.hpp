@@ -133,6 +133,10 @@ struct JournalRecord {
   std::span<const std::byte> payload;  // the event
 };
 
+// The records a replay takes per JournalReader::next_batch(): enough to spread a call's
+// cost, few enough that a run's records stay in L1 while they are applied.
+inline constexpr std::size_t kReplayBatch = 32;
+
 // Reads the journal from a sequence number on, read-only, while a writer may be appending.
 // One thread.
 class JournalReader {
@@ -149,6 +153,10 @@ class JournalReader {
   // Error(corrupt) for a bad record or a cut-short segment that a later segment follows
   // (not a tail).
   bool next(JournalRecord& out);
+  // Up to out.size() next records (0 at the current end), all valid until the next call.
+  // A replay takes them a run at a time rather than paying a call per record. Throws like
+  // next().
+  std::size_t next_batch(std::span<JournalRecord> out);
   std::uint64_t next_seq() const noexcept;
 
  private:
