@@ -104,14 +104,18 @@ void EventStream::deliver_record(StreamEvent& out) {
   ++counters_.from_ring;
 }
 
-EventStream::JournalVerdict EventStream::judge_from_journal(const StreamEvent& event) {
+void EventStream::throw_journal_skips(std::uint64_t seq) const {
+  throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() + " skips from seq " +
+                                      std::to_string(expected_) + " to " + std::to_string(seq));
+}
+
+// Inline: catching up runs it for every event.
+inline EventStream::JournalVerdict EventStream::judge_from_journal(const StreamEvent& event) {
   if (event.seq < expected_) return JournalVerdict::skip;  // the ring gave it already
   // Caught up with the held ring record: it, and what follows, come from the ring.
   if (holding_ && event.seq >= record_.seq()) return JournalVerdict::caught_up;
-  if (event.seq != expected_) {
-    throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() + " skips from seq " +
-                                        std::to_string(expected_) + " to " +
-                                        std::to_string(event.seq));
+  if (event.seq != expected_) [[unlikely]] {
+    throw_journal_skips(event.seq);
   }
   expected_ = event.seq + 1;
   ++counters_.from_journal;

@@ -121,6 +121,7 @@ class EventStream final : public EventSource {
   // What to do with an event the journal gave; a deliverable one is counted as delivered.
   // Throws Error(corrupt) when the journal skips a seq.
   JournalVerdict judge_from_journal(const StreamEvent& event);
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_journal_skips(std::uint64_t seq) const;
   void open_journal_at(std::uint64_t seq);
   void deliver_record(StreamEvent& out);
   void fill_gap();
