@@ -378,15 +378,23 @@ void Reader::run(const std::atomic<bool>& stop) {
       if (e.code() == ErrorCode::plugin_failed) s.write_checkpoint();
       throw;
     }
+    std::int64_t now = monotonic_ns();  // also when the events above were applied
     if (applied != 0) {
       if (ReaderSlot* slot = s.stream->slot()) {
-        // relaxed: lone progress values for stat; order nothing.
-        slot->position_seq.store(s.applied_seq, std::memory_order_relaxed);
+        // relaxed: lone progress values for stat.
         slot->position_publish_ns.store(s.applied_publish_ns, std::memory_order_relaxed);
+        slot->position_applied_ns.store(now, std::memory_order_relaxed);
+        // release: pairs with an acquire load of the seq (registry.hpp); the applied time
+        // above is then that seq's.
+        slot->position_seq.store(s.applied_seq, std::memory_order_release);
       }
     }
-    while (s.queries->next(request)) s.answer(request);
-    const std::int64_t now = monotonic_ns();
+    bool answered = false;
+    while (s.queries->next(request)) {
+      s.answer(request);
+      answered = true;
+    }
+    if (answered) now = monotonic_ns();
     if (!s.parked.empty()) s.answer_parked(now);
     if (now >= next_tick) {
       s.tick(now);

@@ -115,6 +115,7 @@ ReaderSlot& Registry::claim_slot(const ReaderIdentity& identity) {
     // relaxed: lone counters, published by the release store below.
     slot.position_seq.store(0, std::memory_order_relaxed);
     slot.position_publish_ns.store(0, std::memory_order_relaxed);
+    slot.position_applied_ns.store(0, std::memory_order_relaxed);
     slot.lapped_count.store(0, std::memory_order_relaxed);
     slot.missed_count.store(0, std::memory_order_relaxed);
     slot.replay_count.store(0, std::memory_order_relaxed);
@@ -152,6 +153,7 @@ std::vector<ReaderInfo> Registry::readers() const {
     // relaxed: lone counters for display.
     row.position_seq = slot.position_seq.load(std::memory_order_relaxed);
     row.position_publish_ns = slot.position_publish_ns.load(std::memory_order_relaxed);
+    row.position_applied_ns = slot.position_applied_ns.load(std::memory_order_relaxed);
     row.lapped_count = slot.lapped_count.load(std::memory_order_relaxed);
     row.missed_count = slot.missed_count.load(std::memory_order_relaxed);
     row.replay_count = slot.replay_count.load(std::memory_order_relaxed);

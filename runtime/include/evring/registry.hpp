@@ -62,8 +62,12 @@ struct alignas(kFalseSharingRange) ReaderSlot {
   std::uint32_t reserved0;
   // Progress, written by the owner only; relaxed everywhere: each is a lone counter that
   // orders nothing else, and readers of it (stat) only need an eventually fresh value.
+  // position_seq is the exception: a view host stores it with release after
+  // position_applied_ns, so that whoever loads the seq with acquire reads the time that
+  // seq was applied (evring-bench's command-to-view figure).
   alignas(kCacheLine) std::atomic<std::uint64_t> position_seq;  // last seq delivered
   std::atomic<std::int64_t> position_publish_ns;                // its publish time
+  std::atomic<std::int64_t> position_applied_ns;  // when a view applied it, 0: not a view
   std::atomic<std::uint64_t> lapped_count;
   std::atomic<std::uint64_t> missed_count;
   std::atomic<std::uint64_t> replay_count;
@@ -97,6 +101,7 @@ struct ReaderInfo {
   WaitKind wait = WaitKind::spin;
   std::uint64_t position_seq = 0;
   std::int64_t position_publish_ns = 0;
+  std::int64_t position_applied_ns = 0;
   std::uint64_t lapped_count = 0;
   std::uint64_t missed_count = 0;
   std::uint64_t replay_count = 0;
