@@ -182,7 +182,8 @@ TEST_F(BadEnvironment, FoldersThatCannotBeWrittenAreNamedWithWhatToDo) {
                                      dir(), kToolTimeout);
   EXPECT_EQ(socket.exit_code, 2) << socket.err;
   EXPECT_TRUE(contains(socket.err, (read_only / "w.sock").string())) << socket.err;
-  EXPECT_TRUE(contains(socket.err, "Read-only file system")) << socket.err;
+  EXPECT_TRUE(contains(socket.err, "Read-only file system (choose another --socket-path)"))
+      << socket.err;
   EXPECT_TRUE(no_segments(instance));
 }
 

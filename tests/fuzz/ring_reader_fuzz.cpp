@@ -63,10 +63,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // where only the writer would, to play a corrupt segment.
   std::optional<evring::RingReader> reader;
   reader.emplace(evring::RingReader::attach_in_process(writer, options));
-  auto* layout = const_cast<evring::RingLayout*>(
-      reinterpret_cast<const evring::RingLayout*>(reader->ring_segment().data()));
-  std::byte* area =
-      const_cast<std::byte*>(reader->ring_segment().data()) + layout->config.data_offset;
+  std::byte* const segment = reader->ring_segment().data();  // the writer's read-write mapping
+  auto* layout = reinterpret_cast<evring::RingLayout*>(segment);
+  std::byte* area = segment + layout->config.data_offset;
   std::memset(area, 0, kCapacity);
   std::memcpy(area, data, std::min<std::size_t>(size, kCapacity));
   // relaxed, all: this thread is the only one touching the ring. A live reader starts at
