@@ -319,6 +319,13 @@ PollResult RingReader::refill() {
     while (end + sizeof(RecordHeader) <= bytes) {
       const auto* header = reinterpret_cast<const RecordHeader*>(batch_.raw() + end);
       const bool padding = header->type == kPaddingType;
+      // A record's seq is never 0 (that is "not yet known" to poll) nor the last u64.
+      const bool impossible_seq =
+          !padding && (header->seq == 0 || header->seq == ~std::uint64_t{0});
+      if (impossible_seq) {
+        throw_damaged("the record at position " + std::to_string(cursor_ + end) +
+                      " has the impossible seq " + std::to_string(header->seq));
+      }
       if (header->length < sizeof(RecordHeader) ||
           (!padding && header->length > sizeof(RecordHeader) + std::uint64_t{max_payload_})) {
         throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
