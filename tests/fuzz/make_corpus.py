@@ -107,8 +107,8 @@ write("ring_reader_fuzz", "impossible-length",
 SEGMENT_MAGIC = 0x3130474E49525645
 
 
-def preamble(kind, version, incarnation=1, total=8192):
-    return struct.pack("<QIIIIQQQQq", SEGMENT_MAGIC, version, kind, 1, 0, 0, 0, incarnation,
+def preamble(kind, version, incarnation=1, total=8192, state=1):
+    return struct.pack("<QIIIIQQQQq", SEGMENT_MAGIC, version, kind, state, 0, 0, 0, incarnation,
                        total, 0)
 
 
@@ -128,6 +128,8 @@ write("segment_header_fuzz", "crash-capacity-not-power-of-two", header_input(3, 
 write("segment_header_fuzz", "data-offset-inside-header", header_input(3, preamble(1, 1) + ring_config(data_offset=8)))
 write("segment_header_fuzz", "huge-max-payload", header_input(3, preamble(1, 1) + ring_config(max_payload=0xFFFFFFF0)))
 write("segment_header_fuzz", "other-version", header_input(2, preamble(1, 99) + ring_config()))
+# A state no writer stores kept an opener waiting 2 s for a writer mid-start.
+write("segment_header_fuzz", "unknown-state", header_input(0, preamble(1, 1, state=9) + ring_config()))
 write("segment_header_fuzz", "not-ours", header_input(0, b"garbage" * 20, b"more garbage" * 10))
 
 # ---- the domains' commands (writer/domains) ----

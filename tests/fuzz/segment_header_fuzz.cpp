@@ -44,11 +44,18 @@ void make_ours(evring::SegmentPreamble& preamble, evring::SegmentKind kind, std:
                        std::memory_order_relaxed);
 }
 
-// Not ours: an opener must not wait for a writer mid-start (a zero magic, or a live owner
-// still initializing), which would only make the run slow.
+// Not ours: an opener must not wait for a writer mid-start (a zero magic, a live owner
+// still initializing, a segment superseded and about to be replaced), which takes up to
+// 2 s and would only make the run slow.
 void make_not_waiting(evring::SegmentPreamble& preamble) {
   if (preamble.magic == 0) preamble.magic = 1;
   preamble.owner_pid = 0;
+  // relaxed: this thread is the only one touching the segment.
+  if (preamble.state.load(std::memory_order_relaxed) ==
+      static_cast<std::uint32_t>(evring::SegmentState::superseded)) {
+    preamble.state.store(static_cast<std::uint32_t>(evring::SegmentState::closed),
+                         std::memory_order_relaxed);
+  }
 }
 
 // memcpy from a string_view that may be empty (its data() then may be null).
