@@ -14,13 +14,18 @@ BENCH_LATENCY_ARGS ?=
 BENCH_THROUGHPUT_ARGS ?=
 BENCH_COMMANDS_ARGS ?= --samples 20000 --sync-samples 1000
 BENCH_VIEWS_ARGS ?=
+# Seconds of fuzzing per target: `make fuzz` for a real search, `make fuzz-ci` for CI.
+FUZZ_SECONDS ?= 300
+FUZZ_CI_SECONDS ?= 10
 
 BUILD := build
 BUILD_ASAN := build-asan
 BUILD_TSAN := build-tsan
+BUILD_FUZZ := build-fuzz
 CTEST := ctest --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps build demo test test-asan test-tsan bench format format-check clean
+.PHONY: all deps build demo test test-asan test-tsan fuzz fuzz-ci fuzz-build bench format \
+  format-check clean
 
 all: build
 
@@ -40,6 +45,13 @@ $(BUILD_TSAN)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD_TSAN) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DEVRING_SANITIZE=thread -DEVRING_BUILD_BENCH=OFF
 
+# The fuzz targets (tests/fuzz) with clang and libFuzzer, in a build of their own; the gcc
+# builds replay their corpora as unit tests instead.
+$(BUILD_FUZZ)/CMakeCache.txt:
+	scripts/install-deps.sh fuzz
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(BUILD_FUZZ) $(CMAKE_COMMON) \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVRING_FUZZ=ON -DEVRING_BUILD_BENCH=OFF
+
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
@@ -58,6 +70,15 @@ test-asan: $(BUILD_ASAN)/CMakeCache.txt
 test-tsan: $(BUILD_TSAN)/CMakeCache.txt
 	cmake --build $(BUILD_TSAN) -j$(JOBS)
 	setarch $$(uname -m) -R $(CTEST) --test-dir $(BUILD_TSAN) -L tsan
+
+fuzz-build: $(BUILD_FUZZ)/CMakeCache.txt
+	cmake --build $(BUILD_FUZZ) -j$(JOBS) --target evring_fuzz_targets
+
+fuzz: fuzz-build
+	scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+fuzz-ci: fuzz-build
+	scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_CI_SECONDS)
 
 bench: build
 	@if [ -x $(BUILD)/bin/evring-microbench ]; then \
@@ -81,4 +102,4 @@ format-check: | deps
 	  echo "format-check: $(words $(CXX_FILES)) files are formatted"
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_FUZZ)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages evring builds with, and only those that are missing.
 # Idempotent and quick when everything is present: one dpkg-query, no network.
+#   scripts/install-deps.sh        what `make`, `make test` and the sanitizer builds need
+#   scripts/install-deps.sh fuzz   and clang with libFuzzer, for `make fuzz` / `make fuzz-ci`
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -11,6 +13,9 @@ packages=(
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   clang-format gnuplot-nox
 )
+if [[ "${1:-}" == fuzz ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 # dpkg-query prints one status line per package it knows; unknown ones go to stderr.
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${packages[@]}" 2>/dev/null |

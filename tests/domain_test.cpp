@@ -18,6 +18,7 @@
 #include "builtin_domains.hpp"
 #include "evring/builtin/bank_events.hpp"
 #include "evring/builtin/kv_events.hpp"
+#include "evring/codec.hpp"
 
 namespace evring {
 namespace {
@@ -205,6 +206,20 @@ void expect_refused(const Outcome& outcome, int status, std::string_view reason)
 }
 
 // ---- the table ----
+
+// Keys and values are any bytes, but JSON is UTF-8: what is not well-formed UTF-8 is
+// replaced, byte by byte, so every description and reply parses (found by fuzzing).
+TEST(JsonString, ReplacesBytesThatAreNotUtf8) {
+  EXPECT_EQ(json_string("a\xfb"
+                        "b"),
+            R"("a\ufffdb")");
+  EXPECT_EQ(json_string("\xc3\xa9 \xf0\x9f\x98\x80"), "\"\xc3\xa9 \xf0\x9f\x98\x80\"");
+  EXPECT_EQ(json_string("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")") << "a surrogate";
+  EXPECT_EQ(json_string("\xc0\xaf"), R"("\ufffd\ufffd")") << "an overlong '/'";
+  EXPECT_EQ(json_string("\xe2\x82"), R"("\ufffd\ufffd")") << "cut short";
+  EXPECT_EQ(json_string("\xf4\x90\x80\x80"), R"("\ufffd\ufffd\ufffd\ufffd")") << "past U+10FFFF";
+  EXPECT_EQ(json_string("q\"\x01"), R"("q\"\u0001")");
+}
 
 TEST(BuiltinDomains, FindsKvAndBankByName) {
   for (const std::string_view name : {"kv", "bank"}) {

@@ -156,6 +156,24 @@ TEST_F(JournalTest, BatchesReadEveryRecordOnceAndStayValidUntilTheNextCall) {
   EXPECT_EQ(batch[4].seq, 3005u);
 }
 
+// The writer asks for room for all of a command's events before the first: they then land
+// in one segment, so a disk that cannot give a new segment refuses all of them or none.
+TEST_F(JournalTest, MakeRoomStartsTheNextSegmentOnlyWhenTheRecordsWouldNotFit) {
+  JournalWriter journal = JournalWriter::open(options());
+  append_test_records(journal, 1);
+  journal.make_room(1024);
+  EXPECT_EQ(journal_segments(directory_).size(), 1u) << "room enough in the first";
+  journal.make_room(64 << 10);
+  const std::vector<fs::path> segments = journal_segments(directory_);
+  ASSERT_EQ(segments.size(), 2u);
+  EXPECT_EQ(segments.back().filename(), "journal-00000000000000000002.evj")
+      << "the new segment starts at the next seq";
+  append_test_records(journal, 3);
+  EXPECT_EQ(journal_segments(directory_).size(), 2u);
+  EXPECT_EQ(read_all(1), 4u);
+  EXPECT_EQ(JournalWriter::record_bytes(3, 6), sizeof(JournalRecordHeader) + 16);
+}
+
 TEST_F(JournalTest, ReopenContinuesTheSequenceWithoutAGap) {
   {
     JournalWriter journal = JournalWriter::open(options());

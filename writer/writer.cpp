@@ -77,6 +77,13 @@ class JournalLock {
   explicit JournalLock(const fs::path& directory) {
     std::error_code ec;
     fs::create_directories(directory, ec);
+    if (ec) {
+      throw Error(ec.value() == EACCES || ec.value() == EROFS || ec.value() == EPERM
+                      ? ErrorCode::permission_denied
+                      : ErrorCode::io,
+                  "cannot create the journal folder " + directory.string() + ": " +
+                      errno_text(ec.value()) + " (choose a writable --journal folder)");
+    }
     const fs::path path = directory / "writer.lock";
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd_ < 0) {
@@ -185,6 +192,8 @@ struct Writer::State {
   void decide(CommandFormat format, std::span<const std::byte> command_id,
               std::span<const std::byte> payload);
   void reject(RejectCode code, std::string_view why);
+  // The journal had no room (a full disk): the command is refused with the reason.
+  void reject_unjournaled(const Error& e);
   void commit_group();
 };
 
@@ -343,9 +352,20 @@ void Writer::State::replay_journal(std::uint64_t from_seq, std::uint64_t to_seq)
 void Writer::State::take_snapshot() {
   if (!journal || head() == last_snapshot_seq) return;
   const std::int64_t start = monotonic_ns();
-  write_snapshot_file(journal_dir / "snapshots", kSnapshotKind, head(),
-                      encode_model_snapshot(domain.name(), domain.snapshot(), window),
-                      options.mode);
+  try {
+    write_snapshot_file(journal_dir / "snapshots", kSnapshotKind, head(),
+                        encode_model_snapshot(domain.name(), domain.snapshot(), window),
+                        options.mode);
+  } catch (const Error& e) {
+    // A snapshot only shortens the next start; the journal holds every event. Try again
+    // after the next snapshot_every events.
+    if (e.code() != ErrorCode::resource) throw;
+    log(LogLevel::warn, fmt::format("snapshot at seq {} not written: {} (the journal has every "
+                                    "event; the next start replays more of it)",
+                                    head(), e.what()));
+    last_snapshot_seq = head();
+    return;
+  }
   last_snapshot_seq = head();
   log(LogLevel::debug, fmt::format("snapshot of the model at seq {} ({:.1f} ms)", head(),
                                    static_cast<double>(monotonic_ns() - start) / 1e6));
@@ -357,6 +377,14 @@ void Writer::State::reject(RejectCode code, std::string_view why) {
   reply.seq = head();
   reply.reason.assign(why);
   ++counters.rejected;
+}
+
+void Writer::State::reject_unjournaled(const Error& e) {
+  // Nothing was journaled, published or applied: the client may send it again once the
+  // disk has room, and the sequence continues without a gap.
+  reject(RejectCode::unavailable,
+         std::string("journal write failed, the command was not applied: ") + e.what());
+  log(LogLevel::warn, reply.reason);
 }
 
 void Writer::State::decide(CommandFormat format, std::span<const std::byte> command_id,
@@ -394,6 +422,21 @@ void Writer::State::decide(CommandFormat format, std::span<const std::byte> comm
     case Verdict::failed:
       return reject(RejectCode::failed, reason);
   }
+  if (journal) {
+    // Room for all of the command's events first: a full disk then refuses the whole
+    // command before anything is written, rather than splitting it.
+    std::size_t journal_bytes = 0;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const std::size_t meta = i + 1 == events.size() ? command_id.size() : 0;
+      journal_bytes += JournalWriter::record_bytes(meta, events[i].payload.size());
+    }
+    try {
+      journal->make_room(journal_bytes);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::resource) throw;
+      return reject_unjournaled(e);
+    }
+  }
   const std::int64_t now = monotonic_ns();
   const bool sync = options.durability == Durability::sync;
   for (std::size_t i = 0; i < events.size(); ++i) {
@@ -406,11 +449,10 @@ void Writer::State::decide(CommandFormat format, std::span<const std::byte> comm
                         last ? command_id : std::span<const std::byte>{});
       } catch (const Error& e) {
         // Before the first event nothing is written: refuse the command and stay up. A
-        // failure between events of one command would split it: stop, and let recovery
-        // decide from the journal.
+        // failure between events of one command (more events than a segment holds) would
+        // split it: stop, and let recovery decide from the journal.
         if (i != 0 || e.code() != ErrorCode::resource) throw;
-        return reject(RejectCode::unavailable,
-                      std::string("the journal cannot take it: ") + e.what());
+        return reject_unjournaled(e);
       }
     }
     if (sync) {

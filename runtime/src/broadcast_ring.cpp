@@ -18,6 +18,37 @@ constexpr std::uint32_t kBlockSpinsBeforeSleep = 512;
 // A reader copies at most this much per batch (or one largest record): big enough to
 // drain a backlog in few trips to the cursor line, small enough to stay in L1/L2.
 constexpr std::size_t kReaderBatchBytes = 32 << 10;
+// How often a lapped reader looks for the newest record before it calls the cursor damaged
+// (each look takes well under a microsecond; a live writer cannot lap it every time).
+constexpr std::uint32_t kLappedRetries = 10'000;
+
+// A reader trusts the config to know where the data area is: one that does not fit the
+// segment (damaged, or forged by whoever can write /dev/shm) is refused before any read.
+void check_ring_config(const SharedSegment& segment, const std::string& instance) {
+  const auto fail = [&](const std::string& what) {
+    throw Error(ErrorCode::corrupt, "/dev/shm/" + segment.name() + " has a damaged ring header (" +
+                                        what + "): restart the writer of instance \"" + instance +
+                                        "\"");
+  };
+  if (segment.size() < sizeof(RingLayout)) fail("the segment is shorter than the header");
+  const RingConfig& config = reinterpret_cast<const RingLayout*>(segment.data())->config;
+  if (!is_power_of_two(config.capacity) || config.capacity < kMinRingCapacity) {
+    fail("capacity " + std::to_string(config.capacity) + " is not a power of two of at least " +
+         std::to_string(kMinRingCapacity));
+  }
+  if (config.data_offset < sizeof(RingLayout) || config.data_offset % kCacheLine != 0 ||
+      config.data_offset > segment.size() ||
+      config.capacity > segment.size() - config.data_offset) {
+    fail("a data area of " + std::to_string(config.capacity) + " bytes at offset " +
+         std::to_string(config.data_offset) + " does not fit the segment's " +
+         std::to_string(segment.size()) + " bytes");
+  }
+  if (config.record_alignment != kRecordAlignment || config.first_seq == 0 ||
+      aligned_record_length(config.max_payload) > config.capacity / 4) {
+    fail("record alignment " + std::to_string(config.record_alignment) + ", largest payload " +
+         std::to_string(config.max_payload) + ", first seq " + std::to_string(config.first_seq));
+  }
+}
 
 }  // namespace
 
@@ -178,6 +209,7 @@ void RingReader::map_current(bool from_start) {
   std::optional<SharedSegment> ring = detail::attach_ready_segment(
       instance, "ring", SegmentKind::ring, kRingLayoutVersion, Access::read_only, "ring");
 
+  check_ring_config(*ring, instance);
   auto registry = std::make_shared<Registry>(Registry::open(instance, Access::read_write));
   if (registry->layout().preamble.incarnation !=
       reinterpret_cast<const RingLayout*>(ring->data())->preamble.incarnation) {
@@ -287,6 +319,13 @@ PollResult RingReader::refill() {
     while (end + sizeof(RecordHeader) <= bytes) {
       const auto* header = reinterpret_cast<const RecordHeader*>(batch_.raw() + end);
       const bool padding = header->type == kPaddingType;
+      // A record's seq is never 0 (that is "not yet known" to poll) nor the last u64.
+      const bool impossible_seq =
+          !padding && (header->seq == 0 || header->seq == ~std::uint64_t{0});
+      if (impossible_seq) {
+        throw_damaged("the record at position " + std::to_string(cursor_ + end) +
+                      " has the impossible seq " + std::to_string(header->seq));
+      }
       if (header->length < sizeof(RecordHeader) ||
           (!padding && header->length > sizeof(RecordHeader) + std::uint64_t{max_payload_})) {
         throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
@@ -296,16 +335,36 @@ PollResult RingReader::refill() {
                                             ": the ring is corrupt; restart its writer");
       }
       const std::size_t aligned = align_up(header->length, kRecordAlignment);
-      if (end + aligned > bytes) break;  // cut by the batch size: the next batch has it
+      if (end + aligned > bytes) {
+        // Cut by the batch size: the next batch has it. A batch has room for the largest
+        // record (and padding is shorter than one), so a first record that does not fit
+        // runs past the tail or the end of the data area, where no writer puts one.
+        if (end == 0) {
+          throw_damaged("the record at position " + std::to_string(cursor_) + " (" +
+                        std::to_string(header->length) +
+                        " bytes) runs past the tail or the end of the ring");
+        }
+        break;
+      }
       if (padding) {
         // Padding runs exactly to the end of the data area: skip it if it comes first,
         // else deliver what came before it and let it start the next batch.
+        if (offset + end + aligned != capacity_) {
+          throw_damaged("the padding at position " + std::to_string(cursor_ + end) +
+                        " does not end where the ring's data area does");
+        }
         if (end == 0) cursor_ += aligned;
         break;
       }
       end += aligned;
     }
-    if (end == 0) continue;  // skipped a padding record
+    if (end == 0) {
+      if ((cursor_ & mask_) != offset) continue;  // skipped a padding record
+      // Not even a header between the cursor and the tail: the writer publishes whole
+      // records only.
+      throw_damaged("only " + std::to_string(bytes) + " bytes lie between position " +
+                    std::to_string(cursor_) + " and the tail, less than a record");
+    }
     batch_start_ = cursor_;
     batch_read_ = 0;
     batch_size_ = end;
@@ -315,17 +374,35 @@ PollResult RingReader::refill() {
 
 PollResult RingReader::on_lapped() {
   drop_batch();
-  for (;;) {
+  for (std::uint32_t attempt = 0;; ++attempt) {
     // acquire on tail: pairs with W5, so `latest` (stored before it) is at least as new as
     // that tail's record and its bytes are published.
-    layout_->cursor.tail.load(std::memory_order_acquire);
+    const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_acquire);
     const std::uint64_t latest = layout_->cursor.latest.load(std::memory_order_relaxed);
+    // The writer keeps latest <= tail and starts every record on an aligned offset with
+    // room for its header; anything else is a damaged cursor, and reading a header there
+    // would run off the end of the data area.
+    if (latest > tail || latest % kRecordAlignment != 0 ||
+        capacity_ - (latest & mask_) < sizeof(RecordHeader)) {
+      throw_damaged("its newest record's position " + std::to_string(latest) +
+                    " is not a record start at or before the tail " + std::to_string(tail));
+    }
     RecordHeader header;
     detail::copy_from_shared(&header, data_ + (latest & mask_), sizeof header);
     // acquire fence + intent: the same validation as R3, for this header alone.
     std::atomic_thread_fence(std::memory_order_acquire);
     const std::uint64_t intent = layout_->cursor.tail_intent.load(std::memory_order_relaxed);
-    if (intent - latest > capacity_) continue;  // lapped again while looking: look again
+    if (intent - latest > capacity_) {
+      // Lapped again while looking: look again. The writer keeps its intent within a
+      // record and a slack of `latest`, so failing this many times in a row means a
+      // damaged cursor, not a fast writer.
+      if (attempt >= kLappedRetries) {
+        throw_damaged("its write intent " + std::to_string(intent) +
+                      " stays more than a ring ahead of its newest record " +
+                      std::to_string(latest));
+      }
+      continue;
+    }
     const std::uint64_t missed = expected_seq_ == 0 ? 0 : header.seq - expected_seq_;
     cursor_ = latest;
     expected_seq_ = header.seq;
@@ -338,6 +415,11 @@ PollResult RingReader::on_lapped() {
     }
     return {PollStatus::lapped, missed, header.seq};
   }
+}
+
+void RingReader::throw_damaged(const std::string& what) const {
+  throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
+                                      "\" is damaged: " + what + "; restart its writer");
 }
 
 PollStatus RingReader::check_writer() {

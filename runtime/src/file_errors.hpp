@@ -27,9 +27,18 @@ namespace evring::detail {
     throw Error(ErrorCode::permission_denied, base + " (choose a writable " + std::string(folder) +
                                                   ", or fix its owner and mode)");
   }
+  // Out of room: the cause first, since a command's refusal carries this message cut to
+  // kMaxReasonBytes, and a path can be long.
   if (err == ENOSPC || err == EDQUOT) {
-    throw Error(ErrorCode::resource,
-                base + " (free disk space, or choose another " + std::string(folder) + ")");
+    throw Error(ErrorCode::resource, errno_text(err) + ": " + what + " " + path.string() +
+                                         " (free disk space, or choose another " +
+                                         std::string(folder) + ")");
+  }
+  if (err == EFBIG) {  // over the process's file size limit (ulimit -f), or the file system's
+    throw Error(ErrorCode::resource, errno_text(err) + ": " + what + " " + path.string() +
+                                         " (raise the file size limit, ulimit -f, or choose "
+                                         "another " +
+                                         std::string(folder) + ")");
   }
   throw Error(ErrorCode::io, base);
 }

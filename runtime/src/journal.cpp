@@ -31,11 +31,6 @@ constexpr std::string_view kJournalFolder = "--journal folder";
   detail::throw_file_error(what, path, err, kJournalFolder);
 }
 
-// A record's size in the file: header, metadata and payload, padded together.
-std::size_t record_bytes(std::size_t meta_bytes, std::size_t payload_bytes) {
-  return sizeof(JournalRecordHeader) + align_up(meta_bytes + payload_bytes, 8);
-}
-
 std::string segment_file_name(std::uint64_t first_seq) {
   std::string digits = std::to_string(first_seq);
   return std::string(kSegmentPrefix) + std::string(20 - digits.size(), '0') + digits +
@@ -217,7 +212,7 @@ RecordScan scan_record(const MappedFile& file, std::size_t offset, std::uint64_t
     scan.seen = header.meta_bytes;
     return scan;
   }
-  const std::size_t total = record_bytes(header.meta_bytes, header.payload_bytes);
+  const std::size_t total = JournalWriter::record_bytes(header.meta_bytes, header.payload_bytes);
   if (offset + total > file.size()) {
     scan.damage = RecordScan::Damage::past_the_end;
     return scan;
@@ -264,7 +259,7 @@ Position skip_toward(const MappedFile& file, std::uint64_t first_seq, std::uint6
   while (at.seq < seq && at.offset + sizeof(JournalRecordHeader) <= file.size()) {
     const JournalRecordHeader header = load_header(file, at.offset);
     if (header.seq != at.seq || header.meta_bytes > kJournalMaxMetaBytes) break;
-    const std::size_t total = record_bytes(header.meta_bytes, header.payload_bytes);
+    const std::size_t total = JournalWriter::record_bytes(header.meta_bytes, header.payload_bytes);
     if (at.offset + total > file.size()) break;
     last_offset = at.offset;
     at.offset += total;
@@ -364,7 +359,8 @@ JournalWriter& JournalWriter::operator=(JournalWriter&&) noexcept = default;
 JournalWriter::~JournalWriter() = default;
 
 JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery* recovery) {
-  const std::uint64_t largest = record_bytes(kJournalMaxMetaBytes, options.max_payload);
+  const std::uint64_t largest =
+      JournalWriter::record_bytes(kJournalMaxMetaBytes, options.max_payload);
   if (options.segment_bytes < sizeof(JournalSegmentHeader) + 4 * largest) {
     throw Error(ErrorCode::invalid_argument,
                 "journal segments of " + std::to_string(options.segment_bytes) +
@@ -438,14 +434,7 @@ std::uint64_t JournalWriter::append(std::uint32_t type, std::span<const std::byt
                     std::to_string(kJournalMaxMetaBytes) + " a record can carry: shorten it");
   }
   const std::size_t total = record_bytes(meta.size(), payload.size());
-  if (s.offset + total > s.segment.size()) {
-    // Roll: the old segment's unused tail stays zero, which readers read as its end. Its
-    // records are made durable now, since sync() only reaches the current segment.
-    if (::fdatasync(s.segment.fd()) != 0) throw_file_error("cannot sync", s.segment.path(), errno);
-    MappedFile next = create_segment(s.options, s.next_seq);
-    s.segment = std::move(next);
-    s.offset = sizeof(JournalSegmentHeader);
-  }
+  make_room(total);
   JournalRecordHeader header{0,          static_cast<std::uint32_t>(payload.size()),
                              type,       static_cast<std::uint32_t>(meta.size()),
                              s.next_seq, publish_ns};
@@ -465,6 +454,24 @@ std::uint64_t JournalWriter::append(std::uint32_t type, std::span<const std::byt
   std::memcpy(at, &header, sizeof header);
   s.offset += total;
   return s.next_seq++;
+}
+
+// Header, metadata and payload, padded together.
+std::size_t JournalWriter::record_bytes(std::size_t meta_bytes, std::size_t payload_bytes) {
+  return sizeof(JournalRecordHeader) + align_up(meta_bytes + payload_bytes, 8);
+}
+
+void JournalWriter::make_room(std::size_t bytes) {
+  State& s = *state_;
+  if (s.offset + bytes <= s.segment.size()) return;
+  // Roll: the old segment's unused tail stays zero, which readers read as its end. Its
+  // records are made durable now, since sync() only reaches the current segment. A new
+  // segment that cannot be made (a full disk) leaves the old one current, so a later
+  // append, once there is room, continues the sequence without a gap.
+  if (::fdatasync(s.segment.fd()) != 0) throw_file_error("cannot sync", s.segment.path(), errno);
+  MappedFile next = create_segment(s.options, s.next_seq);
+  s.segment = std::move(next);
+  s.offset = sizeof(JournalSegmentHeader);
 }
 
 void JournalWriter::sync() {

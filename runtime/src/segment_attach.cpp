@@ -72,6 +72,12 @@ SharedSegment attach_ready_segment(const std::string& instance, const std::strin
                       ": use the evring build the writer runs, or restart the writer with this "
                       "build");
     }
+    if (verdict.state > static_cast<std::uint32_t>(SegmentState::closed)) {
+      // No writer ever stores such a state: damage, not a writer mid-start to wait for.
+      throw Error(ErrorCode::corrupt,
+                  "/dev/shm/" + name + " has the unknown state " + std::to_string(verdict.state) +
+                      ": remove it, then start evring-writer --name " + instance);
+    }
     if (is(verdict.state, SegmentState::ready) && verdict.owner_alive) return std::move(*segment);
     if (is(verdict.state, SegmentState::ready) || is(verdict.state, SegmentState::closed) ||
         (is(verdict.state, SegmentState::initializing) && !verdict.owner_alive)) {

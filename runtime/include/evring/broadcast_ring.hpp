@@ -324,6 +324,7 @@ class RingReader {
   RingReader() = default;
   void map_current(bool from_start);
   PollResult on_lapped();
+  [[noreturn]] void throw_damaged(const std::string& what) const;
   PollResult refill();
   void drop_batch() noexcept { batch_read_ = batch_size_ = 0; }
   PollStatus check_writer();

@@ -110,6 +110,13 @@ class JournalWriter {
   // disk is full; nothing is appended then.
   std::uint64_t append(std::uint32_t type, std::span<const std::byte> payload,
                        std::int64_t publish_ns, std::span<const std::byte> meta = {});
+  // Makes sure records totalling `bytes` (record_bytes() each) fit in the current segment,
+  // starting the next one now if they do not, so appends that follow cannot fail for room
+  // halfway through: the events of one command are journaled all or none. Throws like a
+  // rolling append() (Error(resource) when the disk is full); nothing is appended.
+  void make_room(std::size_t bytes);
+  // The bytes one record takes in a segment.
+  static std::size_t record_bytes(std::size_t meta_bytes, std::size_t payload_bytes);
   // Makes everything appended so far durable (fdatasync). Call once for a batch.
   void sync();
   std::uint64_t next_seq() const noexcept;
