@@ -1,0 +1,19 @@
+// The --plot chart of `evring-bench compare`: each system's latency percentiles as a curve
+// on one log-log chart (x: the percentile, as 1 / (1 - p), so 90%, 99%, 99.9%... are evenly
+// spaced; y: latency), one panel per payload size. Drawn by gnuplot.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "report.hpp"
+
+namespace evring::bench {
+
+// Writes `png_path` from the rows that have latency (the floor goes on every panel).
+// Without gnuplot on the PATH it prints a line saying so (and how to add it) and returns.
+// Throws Error(io) if gnuplot fails.
+void write_percentile_plot(const std::string& png_path, const std::vector<ResultRow>& rows,
+                           const std::string& title);
+
+}  // namespace evring::bench
