@@ -14,6 +14,7 @@ BENCH_LATENCY_ARGS ?=
 BENCH_THROUGHPUT_ARGS ?=
 BENCH_COMMANDS_ARGS ?= --samples 20000 --sync-samples 1000
 BENCH_VIEWS_ARGS ?=
+BENCH_COMPARE_ARGS ?=
 
 BUILD := build
 BUILD_ASAN := build-asan
@@ -59,7 +60,12 @@ test-tsan: $(BUILD_TSAN)/CMakeCache.txt
 	cmake --build $(BUILD_TSAN) -j$(JOBS)
 	setarch $$(uname -m) -R $(CTEST) --test-dir $(BUILD_TSAN) -L tsan
 
+# The bench also installs the peers that `evring-bench compare` measures and the build never
+# requires (iceoryx), then re-configures so an existing build directory finds them.
 bench: build
+	@scripts/install-deps.sh --bench
+	@cmake $(BUILD) > /dev/null
+	cmake --build $(BUILD) -j$(JOBS)
 	@if [ -x $(BUILD)/bin/evring-microbench ]; then \
 	  $(BUILD)/bin/evring-microbench $(MICROBENCH_ARGS); \
 	else echo "bench: $(BUILD)/bin/evring-microbench is not built yet, skipping"; fi
@@ -67,7 +73,8 @@ bench: build
 	  $(BUILD)/bin/evring-bench latency $(BENCH_LATENCY_ARGS) && \
 	  $(BUILD)/bin/evring-bench throughput $(BENCH_THROUGHPUT_ARGS) && \
 	  $(BUILD)/bin/evring-bench commands $(BENCH_COMMANDS_ARGS) && \
-	  $(BUILD)/bin/evring-bench views $(BENCH_VIEWS_ARGS); \
+	  $(BUILD)/bin/evring-bench views $(BENCH_VIEWS_ARGS) && \
+	  $(BUILD)/bin/evring-bench compare $(BENCH_COMPARE_ARGS); \
 	else echo "bench: $(BUILD)/bin/evring-bench is not built yet, skipping"; fi
 
 # Tracked C++ files only: build trees and others' scratch files are not ours to judge.

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages evring builds with, and only those that are missing.
 # Idempotent and quick when everything is present: one dpkg-query, no network.
+# --bench: also the peers `evring-bench compare` measures that the build never requires
+# (iceoryx); `make bench` asks for them, `make test` does not. If they cannot be installed
+# the bench still runs and says how to add them.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -11,6 +14,12 @@ packages=(
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   clang-format gnuplot-nox
 )
+bench_packages=(iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev)
+optional=false
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=("${bench_packages[@]}")
+  optional=true
+fi
 
 # dpkg-query prints one status line per package it knows; unknown ones go to stderr.
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${packages[@]}" 2>/dev/null |
@@ -35,4 +44,15 @@ fi
 
 echo "installing ${missing[*]}"
 apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+  $optional || exit 1
+  # The bench's optional peers may be what failed: install the required ones alone.
+  required=()
+  for package in "${missing[@]}"; do
+    [[ " ${bench_packages[*]} " == *" $package "* ]] || required+=("$package")
+  done
+  if ((${#required[@]} > 0)); then
+    apt-get install -y -q --no-install-recommends "${required[@]}"
+  fi
+  echo "could not install ${bench_packages[*]}: evring-bench compare will skip iceoryx" >&2
+fi
