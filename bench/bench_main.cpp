@@ -40,7 +40,7 @@ constexpr const char* kExamples = R"(Examples:
   evring-bench views --measure catch-up --catch-up-events 10M --catch-up-rounds 5
   evring-bench compare                         # floor, evring and the peers: 64 B, 1 KiB, 16 KiB
   evring-bench compare --samples 200000 --json compare.json --plot compare.png
-  evring-bench compare --systems pipe,unix-socket --wait block --payload 64 --scaling-payloads ''
+  evring-bench compare --systems pipe,unix-socket --wait block --payload 64 --no-scaling
 Every subcommand takes --json FILE. Processes are pinned (--writer-cpu, --reader-cpu or
 --client-cpu); segments are named bench-<pid>-... and removed at the end, also on error or
 Ctrl-C; `commands` and `views` keep their journals in a temporary folder under --dir,
@@ -307,6 +307,7 @@ void finish_views_options(ViewsFlags& flags) {
 struct CompareFlags {
   CompareOptions options;
   std::vector<std::string> waits{"spin", "block"};
+  bool no_scaling = false;
   std::string json;
 };
 
@@ -353,13 +354,13 @@ CLI::App* add_compare_subcommand(CLI::App& app, CompareFlags& flags) {
                       "messages sent and not measured first (default: max(2000, samples/20))");
   command
       ->add_option("--scaling-payloads", options.scaling_payloads,
-                   "payload scaling (flat out, spinning readers): sizes, a list; '' skips it")
+                   "payload scaling (flat out, spinning readers): sizes, a list")
       ->delimiter(',')
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
   command
       ->add_option("--scaling-readers", options.scaling_readers,
-                   "reader scaling (evring, at --rate): reader counts, a list; '' skips it")
+                   "reader scaling (evring, at --rate): reader counts, a list")
       ->delimiter(',')
       ->check(CLI::Range(1u, 60u))
       ->capture_default_str();
@@ -368,6 +369,7 @@ CLI::App* add_compare_subcommand(CLI::App& app, CompareFlags& flags) {
                    "measured messages per scaling row")
       ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{100'000'000}))
       ->capture_default_str();
+  command->add_flag("--no-scaling", flags.no_scaling, "skip both scaling parts");
   command->add_option("--writer-cpu", options.writer_cpu, "CPU every writer is pinned to")
       ->capture_default_str();
   command->add_option("--reader-cpu", options.reader_cpu, "CPU every (first) reader is pinned to")
@@ -389,8 +391,9 @@ void finish_compare_options(CompareFlags& flags) {
   options.waits.clear();
   for (const std::string& wait : flags.waits)
     options.waits.push_back(evring::parse_wait_kind(wait));
-  if (options.payloads.empty()) {
-    throw Error(ErrorCode::invalid_argument, "--payload: give at least one size");
+  if (flags.no_scaling) {
+    options.scaling_payloads.clear();
+    options.scaling_readers.clear();
   }
   check_cpus(options.writer_cpu, options.reader_cpu);
   check_payloads(options.payloads, options.ring_bytes);

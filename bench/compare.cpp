@@ -217,6 +217,13 @@ std::vector<ResultRow> run_compare(const CompareOptions& options) {
   const ResultRow floor = rows.front();
   std::map<std::string, std::string> how;
   how["floor spin"] = "spins on the cache line the writer stores to";
+  const std::map<WaitKind, std::string> evring_how{
+      {WaitKind::spin, "polls the ring (pause between looks)"},
+      {WaitKind::yield, "polls, sched_yield() between looks"},
+      {WaitKind::block, "polls briefly, then sleeps on a futex; woken by the writer"}};
+  for (WaitKind wait : options.waits) {
+    how[fmt::format("evring {}", to_string(wait))] = evring_how.at(wait);
+  }
   for (std::uint32_t payload : options.payloads) {
     for (WaitKind wait : options.waits) {
       say_measuring(fmt::format("evring {} {}", to_string(wait), payload_label(payload)));
@@ -233,9 +240,6 @@ std::vector<ResultRow> run_compare(const CompareOptions& options) {
       how[fmt::format("{} {}", peer.system, to_string(peer.wait))] = peer.how;
     }
   }
-  how["evring spin"] = "polls the ring (pause between looks)";
-  how["evring block"] = "polls briefly, then sleeps on a futex; woken by the writer";
-  how["evring yield"] = "polls, sched_yield() between looks";
   print_main_table(rows, floor, how);
   print_targets(rows, floor);
   if (!options.plot_path.empty()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "evring/error.hpp"
 #include "harness/child_process.hpp"
 #include "harness/cpu_pinning.hpp"
+#include "harness/interrupt.hpp"
 #include "harness/shared_memory.hpp"
 #include "pacer.hpp"
 #include "payload_pattern.hpp"
@@ -121,7 +123,16 @@ ResultRow run_in_processes(const Trial& trial, const PeerVariant& variant, unsig
     channel->writer.finished.store(1, std::memory_order_release);
     return 0;
   });
-  writer.join(trial.run_deadline_ns(monotonic_ns()) + kAttachTimeoutNs);
+  // This thread shares the writer's CPU: it looks every 10 ms rather than at join()'s fast
+  // pace, so the writer child runs undisturbed while it measures.
+  const std::int64_t deadline = trial.run_deadline_ns(monotonic_ns()) + kAttachTimeoutNs;
+  // acquire: pairs with the writer child's release store (read again below).
+  while (channel->writer.finished.load(std::memory_order_acquire) == 0 && !writer.poll_exit() &&
+         monotonic_ns() < deadline) {
+    harness::throw_if_interrupted();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  writer.join(deadline);
   reader.join(monotonic_ns() + kAttachTimeoutNs);
   // acquire: pairs with the writer child's release store.
   if (channel->writer.finished.load(std::memory_order_acquire) == 0) {
