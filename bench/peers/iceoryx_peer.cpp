@@ -4,6 +4,8 @@
 // its queue is full (BLOCK_PRODUCER / WAIT_FOR_CONSUMER), as the other peers' writers block.
 // Spinning: take() again while empty. Blocking: a WaitSet wakes the reader when data comes.
 #include <unistd.h>
+
+#include <csignal>
 #include <iceoryx_hoofs/log/logmanager.hpp>
 #include <iceoryx_posh/internal/runtime/posh_runtime_impl.hpp>
 #include <iceoryx_posh/popo/untyped_publisher.hpp>
@@ -217,6 +219,8 @@ class RoudiProcess : public IceoryxDaemon {
     // must not be declared dead for missing a keep-alive while it measures.
     launch.args = {"--monitoring-mode", "off", "--log-level", "warning", "--kill-delay", "1"};
     launch.log_file = log;
+    // If the bench is killed outright, SIGTERM still lets RouDi remove its shared memory.
+    launch.parent_death_signal = SIGTERM;
     return launch;
   }
   bool log_contains(const char* text) const { return log_text().find(text) != std::string::npos; }
