@@ -381,7 +381,8 @@ CLI::App* add_compare_subcommand(CLI::App& app, CompareFlags& flags) {
       ->option_text("FILE");
   command
       ->add_option("--plot", options.plot_path,
-                   "draw the percentile curves of all systems to FILE.png (needs gnuplot)")
+                   "draw the percentile curves of all systems to FILE.png, and the scaling to "
+                   "FILE-scaling.png (needs gnuplot)")
       ->option_text("FILE.png");
   return command;
 }

@@ -297,6 +297,10 @@ std::vector<ResultRow> run_compare(const CompareOptions& options) {
     print_reader_scaling(reader_rows);
   }
 
+  if (!options.plot_path.empty()) {
+    write_scaling_plot(scaling_plot_path(options.plot_path), payload_rows, reader_rows);
+  }
+
   daemon.reset();  // RouDi goes before the stall look, which wants quiet cores
   const MachineStalls stalls = measure_machine_stalls(options.reader_cpu, kStallLookNs);
   fmt::print("\nmachine stalls (gaps > {} ns in a pinned clock loop): {}; {}\n", kStallThresholdNs,
