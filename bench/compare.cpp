@@ -13,6 +13,7 @@
 #include "evring/error.hpp"
 #include "harness/child_process.hpp"
 #include "harness/cpu_pinning.hpp"
+#include "harness/interrupt.hpp"
 #include "latency_trial.hpp"
 #include "machine_stalls.hpp"
 #include "peer_trial.hpp"
@@ -192,6 +193,20 @@ void say_measuring(const std::string& what) {
   std::fflush(stderr);
 }
 
+// Runs one trial into `rows`. A trial that fails (a deadline overrun on a loaded machine, a
+// peer that breaks) is reported and left out, so one bad row does not cost the whole run;
+// Ctrl-C still ends it.
+template <class Measure>
+void measure_into(std::vector<ResultRow>& rows, const std::string& what, const Measure& measure) {
+  say_measuring(what);
+  try {
+    rows.push_back(measure());
+  } catch (const Error& e) {
+    if (harness::interrupted()) throw;
+    fmt::print("{}: failed, left out of the tables: {}\n", what, e.what());
+  }
+}
+
 }  // namespace
 
 std::vector<ResultRow> run_compare(const CompareOptions& options) {
@@ -226,17 +241,20 @@ std::vector<ResultRow> run_compare(const CompareOptions& options) {
   }
   for (std::uint32_t payload : options.payloads) {
     for (WaitKind wait : options.waits) {
-      say_measuring(fmt::format("evring {} {}", to_string(wait), payload_label(payload)));
-      rows.push_back(
-          run_ring_or_floor_trial({"evring", payload, wait, options.rate, warmup, options.samples},
-                                  options.reader_cpu, options.ring_bytes));
+      measure_into(rows, fmt::format("evring {} {}", to_string(wait), payload_label(payload)), [&] {
+        return run_ring_or_floor_trial(
+            {"evring", payload, wait, options.rate, warmup, options.samples}, options.reader_cpu,
+            options.ring_bytes);
+      });
     }
     for (const PeerVariant& peer : peers) {
-      say_measuring(
-          fmt::format("{} {} {}", peer.system, to_string(peer.wait), payload_label(payload)));
-      rows.push_back(
-          run_peer_trial({peer.system, payload, peer.wait, options.rate, warmup, options.samples},
-                         peer, options.writer_cpu, options.reader_cpu));
+      measure_into(
+          rows, fmt::format("{} {} {}", peer.system, to_string(peer.wait), payload_label(payload)),
+          [&] {
+            return run_peer_trial(
+                {peer.system, payload, peer.wait, options.rate, warmup, options.samples}, peer,
+                options.writer_cpu, options.reader_cpu);
+          });
       how[fmt::format("{} {}", peer.system, to_string(peer.wait))] = peer.how;
     }
   }
@@ -253,15 +271,21 @@ std::vector<ResultRow> run_compare(const CompareOptions& options) {
     const std::uint64_t scaling_warmup =
         std::max<std::uint64_t>(1'000, options.scaling_samples / 10);
     for (std::uint32_t payload : options.scaling_payloads) {
-      say_measuring(fmt::format("payload scaling {}", payload_label(payload)));
-      payload_rows.push_back(run_ring_or_floor_trial(
-          {"evring", payload, WaitKind::spin, 0, scaling_warmup, options.scaling_samples},
-          options.reader_cpu, options.ring_bytes));
+      measure_into(
+          payload_rows, fmt::format("payload scaling, evring {}", payload_label(payload)), [&] {
+            return run_ring_or_floor_trial(
+                {"evring", payload, WaitKind::spin, 0, scaling_warmup, options.scaling_samples},
+                options.reader_cpu, options.ring_bytes);
+          });
       for (const PeerVariant& peer : peers) {
         if (peer.wait != WaitKind::spin) continue;
-        payload_rows.push_back(run_peer_trial(
-            {peer.system, payload, WaitKind::spin, 0, scaling_warmup, options.scaling_samples},
-            peer, options.writer_cpu, options.reader_cpu));
+        measure_into(payload_rows,
+                     fmt::format("payload scaling, {} {}", peer.system, payload_label(payload)),
+                     [&] {
+                       return run_peer_trial({peer.system, payload, WaitKind::spin, 0,
+                                              scaling_warmup, options.scaling_samples},
+                                             peer, options.writer_cpu, options.reader_cpu);
+                     });
       }
     }
     fmt::print(
@@ -283,11 +307,13 @@ std::vector<ResultRow> run_compare(const CompareOptions& options) {
         std::max<std::uint64_t>(1'000, options.scaling_samples / 10);
     for (unsigned readers : options.scaling_readers) {
       const WaitKind wait = readers <= free_cores ? WaitKind::spin : WaitKind::block;
-      say_measuring(fmt::format("evring with {} readers", readers));
-      reader_rows.push_back(run_ring_fanout_trial(
-          {"evring", payload, wait, rate, scaling_warmup, options.scaling_samples},
-          reader_cpus(readers, options.writer_cpu, options.reader_cpu), options.ring_bytes));
-      reader_rows.back().mode = "reader-scaling";
+      measure_into(reader_rows, fmt::format("evring with {} readers", readers), [&] {
+        ResultRow row = run_ring_fanout_trial(
+            {"evring", payload, wait, rate, scaling_warmup, options.scaling_samples},
+            reader_cpus(readers, options.writer_cpu, options.reader_cpu), options.ring_bytes);
+        row.mode = "reader-scaling";
+        return row;
+      });
     }
     fmt::print(
         "\nscaling with the readers: evring at {} msgs/s, {}, worst reader's percentiles; {} "
