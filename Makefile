@@ -14,6 +14,7 @@ BENCH_LATENCY_ARGS ?=
 BENCH_THROUGHPUT_ARGS ?=
 BENCH_COMMANDS_ARGS ?= --samples 20000 --sync-samples 1000
 BENCH_VIEWS_ARGS ?=
+BENCH_COMPARE_ARGS ?=
 # Seconds of fuzzing per target: `make fuzz` for a real search, `make fuzz-ci` for CI.
 FUZZ_SECONDS ?= 300
 FUZZ_CI_SECONDS ?= 10
@@ -48,7 +49,7 @@ $(BUILD_TSAN)/CMakeCache.txt: | deps
 # The fuzz targets (tests/fuzz) with clang and libFuzzer, in a build of their own; the gcc
 # builds replay their corpora as unit tests instead.
 $(BUILD_FUZZ)/CMakeCache.txt:
-	scripts/install-deps.sh fuzz
+	scripts/install-deps.sh --fuzz
 	CC=clang-14 CXX=clang++-14 cmake -S . -B $(BUILD_FUZZ) $(CMAKE_COMMON) \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVRING_FUZZ=ON -DEVRING_BUILD_BENCH=OFF
 
@@ -80,7 +81,12 @@ fuzz: fuzz-build
 fuzz-ci: fuzz-build
 	scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_CI_SECONDS)
 
+# The bench also installs the peers that `evring-bench compare` measures and the build never
+# requires (iceoryx), then re-configures so an existing build directory finds them.
 bench: build
+	@scripts/install-deps.sh --bench
+	@cmake $(BUILD) > /dev/null
+	cmake --build $(BUILD) -j$(JOBS)
 	@if [ -x $(BUILD)/bin/evring-microbench ]; then \
 	  $(BUILD)/bin/evring-microbench $(MICROBENCH_ARGS); \
 	else echo "bench: $(BUILD)/bin/evring-microbench is not built yet, skipping"; fi
@@ -88,7 +94,8 @@ bench: build
 	  $(BUILD)/bin/evring-bench latency $(BENCH_LATENCY_ARGS) && \
 	  $(BUILD)/bin/evring-bench throughput $(BENCH_THROUGHPUT_ARGS) && \
 	  $(BUILD)/bin/evring-bench commands $(BENCH_COMMANDS_ARGS) && \
-	  $(BUILD)/bin/evring-bench views $(BENCH_VIEWS_ARGS); \
+	  $(BUILD)/bin/evring-bench views $(BENCH_VIEWS_ARGS) && \
+	  $(BUILD)/bin/evring-bench compare $(BENCH_COMPARE_ARGS); \
 	else echo "bench: $(BUILD)/bin/evring-bench is not built yet, skipping"; fi
 
 # Tracked C++ files only: build trees and others' scratch files are not ours to judge.

@@ -38,6 +38,9 @@ constexpr const char* kExamples = R"(Examples:
   evring-bench views                           # writer + kv reader: command to view, queries, catch-up
   evring-bench views --measure visible,query --wait block --samples 50000
   evring-bench views --measure catch-up --catch-up-events 10M --catch-up-rounds 5
+  evring-bench compare                         # floor, evring and the peers: 64 B, 1 KiB, 16 KiB
+  evring-bench compare --samples 200000 --json compare.json --plot compare.png
+  evring-bench compare --systems pipe,unix-socket --wait block --payload 64 --no-scaling
 Every subcommand takes --json FILE. Processes are pinned (--writer-cpu, --reader-cpu or
 --client-cpu); segments are named bench-<pid>-... and removed at the end, also on error or
 Ctrl-C; `commands` and `views` keep their journals in a temporary folder under --dir,
@@ -70,12 +73,12 @@ void check_cpus(unsigned writer_cpu, unsigned other_cpu, const char* other_flag 
 }
 
 // Fails before measuring rather than after: the file is created (empty) now.
-void check_writable(const std::string& path) {
+void check_writable(const std::string& path, const char* flag = "--json") {
   std::FILE* file = std::fopen(path.c_str(), "w");
   if (file == nullptr) {
-    throw Error(ErrorCode::invalid_argument, "--json " + path + ": cannot create it (" +
-                                                 evring::errno_text(errno) +
-                                                 "); check the directory exists and is writable");
+    throw Error(ErrorCode::invalid_argument,
+                std::string(flag) + " " + path + ": cannot create it (" +
+                    evring::errno_text(errno) + "); check the directory exists and is writable");
   }
   std::fclose(file);
 }
@@ -300,13 +303,112 @@ void finish_views_options(ViewsFlags& flags) {
   }
 }
 
+// The `compare` subcommand's flags; the lists are turned into options after parsing.
+struct CompareFlags {
+  CompareOptions options;
+  std::vector<std::string> waits{"spin", "block"};
+  bool no_scaling = false;
+  std::string json;
+};
+
+CLI::App* add_compare_subcommand(CLI::App& app, CompareFlags& flags) {
+  CompareOptions& options = flags.options;
+  CLI::App* command = app.add_subcommand(
+      "compare",
+      "evring against the floor and its peers in one run, on the same two pinned cores: "
+      "iceoryx (if built with it; RouDi is started and stopped here), Boost.Interprocess "
+      "message_queue, a Unix socket, a pipe, and moodycamel::ConcurrentQueue between two "
+      "threads (in-process); one-way latency percentiles, msgs/s, ratios to evring and the "
+      "floor; then scaling with the payload and the number of readers");
+  command
+      ->add_option("--systems", options.systems,
+                   "peers besides the floor and evring, a list (table order)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(
+          {"iceoryx", "boost-message_queue", "unix-socket", "pipe", "moodycamel-threads"}))
+      ->capture_default_str();
+  command
+      ->add_option("--wait", flags.waits,
+                   "reader waits, a list: spin (polls) and block (sleeps); yield is evring's "
+                   "only")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"spin", "yield", "block"}))
+      ->capture_default_str();
+  command
+      ->add_option("--payload", options.payloads,
+                   "payload bytes, a list (suffixes K, M: 16K = 16384)")
+      ->delimiter(',')
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  command
+      ->add_option("--rate", options.rate,
+                   "messages per second, each timed from its intended send time (no "
+                   "coordinated omission); 0 = flat out, one message in flight")
+      ->capture_default_str();
+  command
+      ->add_option("--samples", options.samples,
+                   "measured messages per row (p99.99 wants 100,000 or more)")
+      ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{100'000'000}))
+      ->capture_default_str();
+  command->add_option("--warmup", options.warmup,
+                      "messages sent and not measured first (default: max(2000, samples/20))");
+  command
+      ->add_option("--scaling-payloads", options.scaling_payloads,
+                   "payload scaling (flat out, spinning readers): sizes, a list")
+      ->delimiter(',')
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  command
+      ->add_option("--scaling-readers", options.scaling_readers,
+                   "reader scaling (evring, at --rate): reader counts, a list")
+      ->delimiter(',')
+      ->check(CLI::Range(1u, 60u))
+      ->capture_default_str();
+  command
+      ->add_option("--scaling-samples", options.scaling_samples,
+                   "measured messages per scaling row")
+      ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{100'000'000}))
+      ->capture_default_str();
+  command->add_flag("--no-scaling", flags.no_scaling, "skip both scaling parts");
+  command->add_option("--writer-cpu", options.writer_cpu, "CPU every writer is pinned to")
+      ->capture_default_str();
+  command->add_option("--reader-cpu", options.reader_cpu, "CPU every (first) reader is pinned to")
+      ->capture_default_str();
+  command->add_option("--ring-bytes", options.ring_bytes, "evring's ring data size, a power of two")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  command->add_option("--json", flags.json, "also write the results to FILE as JSON")
+      ->option_text("FILE");
+  command
+      ->add_option("--plot", options.plot_path,
+                   "draw the percentile curves of all systems to FILE.png, and the scaling to "
+                   "FILE-scaling.png (needs gnuplot)")
+      ->option_text("FILE.png");
+  return command;
+}
+
+void finish_compare_options(CompareFlags& flags) {
+  CompareOptions& options = flags.options;
+  options.waits.clear();
+  for (const std::string& wait : flags.waits)
+    options.waits.push_back(evring::parse_wait_kind(wait));
+  if (flags.no_scaling) {
+    options.scaling_payloads.clear();
+    options.scaling_readers.clear();
+  }
+  check_cpus(options.writer_cpu, options.reader_cpu);
+  check_payloads(options.payloads, options.ring_bytes);
+  check_payloads(options.scaling_payloads, options.ring_bytes);
+  if (!options.plot_path.empty()) check_writable(options.plot_path, "--plot");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
       "evring-bench: latency and throughput of the evring shared-memory ring between pinned "
-      "processes, of commands to evring-writer and of views in evring-reader, measured against the "
-      "physical floor (one "
+      "processes, of commands to evring-writer and of views in evring-reader, and of the peers "
+      "(compare), measured against the physical floor (one "
       "cache line bounced between the same two cores)."};
   app.footer(kExamples);
   app.require_subcommand(1, 1);
@@ -373,6 +475,9 @@ int main(int argc, char** argv) {
   ViewsFlags views;
   CLI::App* views_command = add_views_subcommand(app, views);
 
+  CompareFlags compare;
+  CLI::App* compare_command = add_compare_subcommand(app, compare);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -415,6 +520,10 @@ int main(int argc, char** argv) {
       finish_views_options(views);
       json_path = views.json;
       run = [&] { return run_views(views.options); };
+    } else if (compare_command->parsed()) {
+      finish_compare_options(compare);
+      json_path = compare.json;
+      run = [&] { return run_compare(compare.options); };
     }
     if (!json_path.empty()) check_writable(json_path);
 

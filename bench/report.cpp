@@ -92,6 +92,7 @@ void write_json(const std::string& path, const MachineInfo& machine, const std::
         {"writer_msgs_per_s",
          row.writer_msgs_per_s ? nlohmann::json(*row.writer_msgs_per_s) : nlohmann::json(nullptr)},
         {"errors", row.errors},
+        {"verified", row.verified ? nlohmann::json(*row.verified) : nlohmann::json(nullptr)},
         {"lapped", row.lapped},
         {"missed", row.missed},
     };

@@ -33,6 +33,7 @@ struct ResultRow {
   double bytes_per_s = 0;                   // payload bytes per second, same basis
   std::optional<double> writer_msgs_per_s;  // the writer's own publish rate
   std::uint64_t errors = 0;                 // payload mismatches and sequence gaps
+  std::optional<std::uint64_t> verified;    // payloads checked byte for byte and right
   std::uint64_t lapped = 0;                 // times a reader was lapped
   std::uint64_t missed = 0;                 // records those laps skipped
 };

@@ -121,4 +121,29 @@ struct ViewsOptions {
 // show in the view, a query's round trip, and how fast a new reader catches up.
 std::vector<ResultRow> run_views(const ViewsOptions& options);
 
+// What `evring-bench compare` measures.
+struct CompareOptions {
+  // The systems, in table order; "floor" and "evring" are always measured.
+  std::vector<std::string> systems{"iceoryx", "boost-message_queue", "unix-socket", "pipe",
+                                   "moodycamel-threads"};
+  std::vector<WaitKind> waits{WaitKind::spin, WaitKind::block};
+  std::vector<std::uint32_t> payloads{64, 1024, 16384};
+  std::uint64_t rate = 20'000;  // messages per second; 0 = flat out, one in flight
+  std::uint64_t samples = 40'000;
+  std::uint64_t warmup = 0;  // 0: max(2'000, samples / 20)
+  unsigned writer_cpu = 0;
+  unsigned reader_cpu = 1;
+  std::uint64_t ring_bytes = kDefaultRingCapacity;
+  // Scaling: payload sizes (flat out, spinning readers) and evring reader counts (at rate).
+  std::vector<std::uint32_t> scaling_payloads{16, 64, 256, 1024, 4096, 16384, 65536};
+  std::vector<unsigned> scaling_readers{1, 2, 4, 8};
+  std::uint64_t scaling_samples = 10'000;
+  std::string plot_path;  // empty: no chart
+};
+
+// The floor, evring and the peers (peer_trial.hpp) side by side on the same two cores, the
+// same sizes, the same pacing and clock; then how latency and throughput scale with the
+// payload and with the number of evring readers.
+std::vector<ResultRow> run_compare(const CompareOptions& options);
+
 }  // namespace evring::bench

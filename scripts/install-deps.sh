@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages evring builds with, and only those that are missing.
 # Idempotent and quick when everything is present: one dpkg-query, no network.
-#   scripts/install-deps.sh        what `make`, `make test` and the sanitizer builds need
-#   scripts/install-deps.sh fuzz   and clang with libFuzzer, for `make fuzz` / `make fuzz-ci`
+#   scripts/install-deps.sh          what `make`, `make test` and the sanitizer builds need
+#   scripts/install-deps.sh --fuzz   and clang with libFuzzer, for `make fuzz` / `make fuzz-ci`
+#   scripts/install-deps.sh --bench  and the peers `evring-bench compare` measures that the
+#                                    build never requires (iceoryx); if they cannot be
+#                                    installed the bench still runs and says how to add them
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -13,7 +16,12 @@ packages=(
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   clang-format gnuplot-nox
 )
-if [[ "${1:-}" == fuzz ]]; then
+bench_packages=(iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev)
+optional=false
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=("${bench_packages[@]}")
+  optional=true
+elif [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)
 fi
 
@@ -40,4 +48,15 @@ fi
 
 echo "installing ${missing[*]}"
 apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+  $optional || exit 1
+  # The bench's optional peers may be what failed: install the required ones alone.
+  required=()
+  for package in "${missing[@]}"; do
+    [[ " ${bench_packages[*]} " == *" $package "* ]] || required+=("$package")
+  done
+  if ((${#required[@]} > 0)); then
+    apt-get install -y -q --no-install-recommends "${required[@]}"
+  fi
+  echo "could not install ${bench_packages[*]}: evring-bench compare will skip iceoryx" >&2
+fi
