@@ -216,7 +216,7 @@ void finish_commands_options(CommandsFlags& flags) {
 struct ViewsFlags {
   ViewsOptions options;
   std::vector<std::string> measure{"visible", "query", "catch-up"};
-  std::vector<std::string> waits{"spin", "block"};
+  std::vector<std::string> waits{"spin", "yield", "block"};
   std::string client_poll = "auto";
   std::string json;
 };
@@ -269,7 +269,8 @@ CLI::App* add_views_subcommand(CLI::App& app, ViewsFlags& flags) {
   command
       ->add_option("--client-poll", flags.client_poll,
                    "command to view: how the client waits between looks at its reply and the "
-                   "reader's slot; auto = spin on a core of its own, else sleep 20 us")
+                   "reader's slot; auto = spin on a core of its own, else yield in --wait yield "
+                   "rows and sleep 20 us in the others")
       ->check(CLI::IsMember({"auto", "spin", "yield", "sleep"}))
       ->capture_default_str();
   command->add_option("--writer", options.writer_binary,

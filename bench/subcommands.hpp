@@ -100,7 +100,7 @@ enum class ClientPoll {
 struct ViewsOptions {
   ViewParts parts;
   // Visible and query rows: the writer's and the reader's --wait, one row each.
-  std::vector<WaitKind> waits{WaitKind::spin, WaitKind::block};
+  std::vector<WaitKind> waits{WaitKind::spin, WaitKind::yield, WaitKind::block};
   std::uint64_t samples = 20'000;  // per row, commands or queries
   std::uint64_t warmup = 0;        // 0: max(1'000, samples / 20)
   // Catch-up: events in the journal, reader starts (the median counts), kv keys.

@@ -70,9 +70,18 @@ struct Placement {
   // moved off the reader's onto the writer's when the machine has no third.
   unsigned idle_writer_client = 0;
 
-  ClientPoll poll = ClientPoll::spin;  // never automatic
+  ClientPoll poll = ClientPoll::automatic;  // as asked; poll_for() resolves automatic
 
   bool client_shares() const noexcept { return client == writer || client == reader; }
+
+  // How the client waits in the rows of `wait`. Automatic: spin on a core of its own; on a
+  // shared core, yield to a process that yields back (--wait yield), else sleep, since a
+  // spinning or block-waiting process would keep the core a whole time slice after a yield.
+  ClientPoll poll_for(WaitKind wait) const noexcept {
+    if (poll != ClientPoll::automatic) return poll;
+    if (!client_shares()) return ClientPoll::spin;
+    return wait == WaitKind::yield ? ClientPoll::yield : ClientPoll::sleep;
+  }
 };
 
 Placement place(const ViewsOptions& options) {
@@ -93,9 +102,6 @@ Placement place(const ViewsOptions& options) {
   placement.idle_writer_client =
       placement.client == placement.reader ? placement.writer : placement.client;
   placement.poll = options.client_poll;
-  if (placement.poll == ClientPoll::automatic) {
-    placement.poll = placement.client_shares() ? ClientPoll::sleep : ClientPoll::spin;
-  }
   return placement;
 }
 
@@ -305,7 +311,8 @@ struct LiveRow {
 // ---- command to visible in the view ------------------------------------------------
 
 struct VisibleRows {
-  ResultRow reply;    // submit to reply
+  ClientPoll poll = ClientPoll::spin;  // how the client waited between looks
+  ResultRow reply;                     // submit to reply
   ResultRow applied;  // submit to the view applying it, by the time the reader stamped
   ResultRow visible;  // submit to the client seeing the reader's slot say so
 };
@@ -315,6 +322,7 @@ struct VisibleRows {
 // one, and a put is one event), checked against the reply.
 VisibleRows measure_visible(const Context& context, WaitKind wait, std::uint64_t warmup,
                             std::uint64_t samples) {
+  const ClientPoll poll = context.cpus.poll_for(wait);
   LiveRow row(context, wait, wait, "view");
   const std::vector<std::vector<std::byte>> commands = encode_put_commands(kClientIndex);
   LatencyRecorder replies(samples);
@@ -350,7 +358,7 @@ VisibleRows measure_visible(const Context& context, WaitKind wait, std::uint64_t
           }
         }
         if (reply_ns != 0 && visible_ns != 0) break;
-        idle(context.cpus.poll);
+        idle(poll);
         if (spins % kClockEvery != kClockEvery - 1) continue;
         row.check_running();  // and a Ctrl-C, which may have stopped them
         if (monotonic_ns() - stamp > kSampleTimeoutNs) {
@@ -383,6 +391,7 @@ VisibleRows measure_visible(const Context& context, WaitKind wait, std::uint64_t
   row.stop();
 
   VisibleRows rows;
+  rows.poll = poll;
   for (ResultRow* out : {&rows.reply, &rows.applied, &rows.visible}) {
     const bool is_reply = out == &rows.reply;
     out->system = is_reply ? "evring-writer" : "evring-reader";
@@ -564,18 +573,19 @@ const std::vector<std::string> kLatencyHeaders{
 
 void print_visible_table(const std::vector<VisibleRows>& rows, const ResultRow& floor,
                          const Placement& cpus) {
-  const std::string client = poll_name(cpus.poll);
   const unsigned reply_floors = crossings({cpus.client, cpus.writer, cpus.client});
   const unsigned view_floors = crossings({cpus.client, cpus.writer, cpus.reader, cpus.client});
   const unsigned applied_floors = crossings({cpus.client, cpus.writer, cpus.reader});
   TextTable table(kLatencyHeaders);
   table.add_row(latency_cells("floor (one way)", "-", "-", floor));
   for (const VisibleRows& row : rows) {
+    const std::string client = poll_name(row.poll);
     table.add_row(latency_cells("reply (round trip)", row.reply.wait, client, row.reply));
     table.add_row(latency_cells("applied in view", row.applied.wait, client, row.applied));
     table.add_row(latency_cells("seen by client", row.visible.wait, client, row.visible));
   }
   for (const VisibleRows& row : rows) {
+    const std::string client = poll_name(row.poll);
     std::vector<std::string> cells{fmt::format("reply / {}x floor", reply_floors), row.reply.wait,
                                    client};
     for (std::string& cell : ratio_cells(row.reply, floor, reply_floors)) cells.push_back(cell);
@@ -629,18 +639,18 @@ void print_targets(const std::vector<VisibleRows>& visible,
   for (const VisibleRows& row : visible) {
     const std::int64_t p50 = row.applied.latency->p50_ns;
     fmt::print(
-        "  command to applied in the kv view p50, {} wait: {} (target < {}): {} (seen by the "
-        "client: {})\n",
-        row.applied.wait, format_ns(p50), format_ns(kVisibleTargetNs),
+        "  command to applied in the kv view p50, {} wait, client {}: {} (target < {}): {} (seen "
+        "by the client: {})\n",
+        row.applied.wait, poll_name(row.poll), format_ns(p50), format_ns(kVisibleTargetNs),
         verdict(p50 < kVisibleTargetNs), format_ns(row.visible.latency->p50_ns));
   }
-  if (!visible.empty() && cpus.poll != ClientPoll::spin) {
-    // Said rather than hidden: what the client saw includes its own waits.
+  if (cpus.client_shares() && !visible.empty()) {
+    // Said rather than hidden: on a shared core, handing it over is part of every figure.
     fmt::print(
-        "    (the client {} between looks, so what it saw includes that wait; the applied "
-        "figure is the reader's own stamp, on the same clock)\n",
-        cpus.poll == ClientPoll::sleep ? fmt::format("sleeps {} us", kPollSleepNs / 1000)
-                                       : std::string("yields"));
+        "    (the client shares CPU {}: the applied figure includes handing that core over "
+        "once, what the client saw also its own waits; the applied time is the reader's own "
+        "stamp, on the same clock)\n",
+        cpus.client);
   }
   if (catch_up) {
     const double rate = catch_up->catch_up.msgs_per_s;
@@ -651,11 +661,11 @@ void print_targets(const std::vector<VisibleRows>& visible,
 }
 
 // What the client does between looks, and what that does to the figures.
-std::string client_poll_text(const Placement& cpus) {
+std::string client_poll_text(const Placement& cpus, ClientPoll poll) {
   const std::string shares = cpus.client == cpus.reader   ? "the reader"
                              : cpus.client == cpus.writer ? "the writer"
                                                           : "";
-  switch (cpus.poll) {
+  switch (poll) {
     case ClientPoll::sleep:
       return fmt::format(
           "sleeps {} us between looks (nanosleep, timer slack 1 ns){}. A sched_yield() would "
@@ -667,8 +677,7 @@ std::string client_poll_text(const Placement& cpus) {
                          : fmt::format(" on CPU {}, which it shares with {}", cpus.client, shares));
     case ClientPoll::yield:
       return fmt::format(
-          "sched_yield() between looks{}: a spinning process there keeps the core for its time "
-          "slice, which these figures then include",
+          "sched_yield() between looks{}, to a process that yields back (--wait yield)",
           shares.empty() ? "" : fmt::format(" on CPU {}, shared with {}", cpus.client, shares));
     case ClientPoll::automatic:
     case ClientPoll::spin:
@@ -696,8 +705,9 @@ std::vector<ResultRow> measure_all(const ViewsOptions& options) {
         "the command-to-view figures include scheduling and the client's polling (below)\n",
         cores, cpus.client);
   }
-  if (cpus.poll == ClientPoll::sleep) {
-    // The default slack (50 us) would stretch each poll's sleep to about 70 us.
+  if (cpus.client_shares()) {
+    // For the rows where the client sleeps between looks: the default slack (50 us) would stretch
+    // each poll's sleep to about 70 us.
     ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   }
   harness::flush_stdio();
@@ -720,8 +730,12 @@ std::vector<ResultRow> measure_all(const ViewsOptions& options) {
     fmt::print(
         "\ncommand to view: one client (this process), one kv put in flight, {} samples after "
         "{} warm-up; per command, the reply and the reader's registry slot reaching its seq, "
-        "timed from the send; wait: the writer's and the reader's --wait\nclient: {}\n",
-        options.samples, warmup, client_poll_text(cpus));
+        "timed from the send; wait: the writer's and the reader's --wait\n",
+        options.samples, warmup);
+    for (WaitKind wait : options.waits) {
+      fmt::print("client, {} rows: {}\n", to_string(wait),
+                 client_poll_text(cpus, cpus.poll_for(wait)));
+    }
     harness::flush_stdio();
     for (WaitKind wait : options.waits) {
       visible.push_back(measure_visible(here, wait, warmup, options.samples));
