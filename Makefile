@@ -14,13 +14,17 @@ BENCH_LATENCY_ARGS ?=
 BENCH_THROUGHPUT_ARGS ?=
 BENCH_COMMANDS_ARGS ?= --samples 20000 --sync-samples 1000
 BENCH_VIEWS_ARGS ?=
+# The chaos soak: `make soak` runs it this long (its report at the end); `make soak-ci` runs
+# the two-minute ctest of the label soak that CI runs. SOAK_ARGS: e.g. --seed N to replay.
+SOAK_SECONDS ?= 1800
+SOAK_ARGS ?=
 
 BUILD := build
 BUILD_ASAN := build-asan
 BUILD_TSAN := build-tsan
 CTEST := ctest --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps build demo test test-asan test-tsan bench format format-check clean
+.PHONY: all deps build demo test test-asan test-tsan soak soak-ci bench format format-check clean
 
 all: build
 
@@ -46,8 +50,15 @@ build: $(BUILD)/CMakeCache.txt
 demo: build
 	$(BUILD)/bin/evring demo $(DEMO_ARGS)
 
+# Everything but the soak (its own targets below).
 test: build
-	$(CTEST) --test-dir $(BUILD)
+	$(CTEST) --test-dir $(BUILD) -LE soak
+
+soak: build
+	$(BUILD)/bin/evring-soak --duration $(SOAK_SECONDS) $(SOAK_ARGS)
+
+soak-ci: build
+	$(CTEST) --test-dir $(BUILD) -L soak --verbose
 
 test-asan: $(BUILD_ASAN)/CMakeCache.txt
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
