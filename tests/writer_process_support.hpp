@@ -114,7 +114,8 @@ struct ToolResult {
   std::string err;
 };
 
-// Runs build/bin/<binary> with args to its end (at most `timeout`), capturing its output.
+// Runs build/bin/<binary> (or `binary` itself when it is an absolute path) with args to its
+// end (at most `timeout`), capturing its output.
 ToolResult run_tool(const std::string& binary, const std::vector<std::string>& args,
                     const std::filesystem::path& scratch,
                     std::chrono::milliseconds timeout = std::chrono::seconds(30));
