@@ -33,6 +33,8 @@ constexpr int kClientsPerInstance = 2;
 // thousand events, so a reader stopped for a few seconds is lapped and catches up from the
 // journal.
 constexpr const char* kRingBytes = "512K";
+// Small journal segments: a crash or a catch-up meets a segment's end often.
+constexpr const char* kJournalSegmentBytes = "2M";
 
 struct Settings {
   std::chrono::seconds duration{120};
@@ -57,6 +59,8 @@ class Member {
   virtual void kill9() = 0;
   virtual void restart() = 0;
   virtual void signal(int signal_number) = 0;
+  // The end of its log, for a violation's message ("" when its stderr is the soak's).
+  virtual std::string last_words() const { return {}; }
 
   const std::string& name() const { return name_; }
   Kind kind() const { return kind_; }
@@ -87,6 +91,15 @@ class ServiceMember : public Member {
     process_.restart();
   }
   void signal(int signal_number) override { process_.signal(signal_number); }
+  std::string last_words() const override {
+    std::string log = process_.log();
+    while (!log.empty() && log.back() == '\n') log.pop_back();
+    std::size_t from = log.size();
+    for (int lines = 0; lines < 3 && from != std::string::npos && from > 0; ++lines) {
+      from = log.rfind('\n', from - 1);
+    }
+    return log.substr(from == std::string::npos ? 0 : from + 1);
+  }
 
  private:
   test::ServiceProcess& process_;
@@ -137,7 +150,8 @@ void start_instance(Instance& instance, const std::string& domain, const fs::pat
   fs::create_directories(instance.folder);
   instance.writer = std::make_unique<test::WriterProcess>(
       instance.name, instance.folder,
-      std::vector<std::string>{"--domain", domain, "--ring-bytes", kRingBytes, "--snapshot-every",
+      std::vector<std::string>{"--domain", domain, "--ring-bytes", kRingBytes,
+                               "--journal-segment-bytes", kJournalSegmentBytes, "--snapshot-every",
                                "20000", "--duplicate-window", "1000000", "--log-level", "warn"});
   const auto reader = [&](const std::string& id, std::vector<std::string> args) {
     args.insert(args.end(), {"--checkpoint-every", "5000", "--log-level", "warn"});
@@ -278,11 +292,15 @@ int run(const Settings& settings) {
   std::mt19937_64 rng(settings.seed);
   const auto chaos_end = Clock::now() + settings.duration;
   auto next_progress = Clock::now() + std::chrono::seconds(30);
-  // Starts again what ended by itself (a violation: only the soak may end a process).
-  const auto revive = [&] {
+  // Starts again what ended by itself (a violation: only the soak may end a process). At the
+  // end the clients finish by themselves, and are waited for instead.
+  const auto revive = [&](bool clients) {
     for (auto& member : members) {
+      if (member->kind() == Member::Kind::client && !clients) continue;
       if (const auto status = member->poll_exit()) {
-        report.violations.push_back(member->name() + " " + describe(*status) + " by itself");
+        const std::string words = member->last_words();
+        report.violations.push_back(member->name() + " " + describe(*status) + " by itself" +
+                                    (words.empty() ? "" : ":\n    " + words));
         member->stopped = false;
         member->restart();
       }
@@ -297,7 +315,7 @@ int run(const Settings& settings) {
         member->stopped = false;
       }
     }
-    revive();
+    revive(true);
     sample_registry(bank);
     sample_registry(kv);
     Member& target = *members[rng() % members.size()];
@@ -332,7 +350,7 @@ int run(const Settings& settings) {
     if (member->stopped) member->signal(SIGCONT);
     member->stopped = false;
   }
-  revive();
+  revive(false);
   const auto clients_deadline = Clock::now() + std::chrono::minutes(2);
   for (auto& member : members) {
     if (member->kind() != Member::Kind::client) continue;
