@@ -68,6 +68,7 @@ class Member {
     return kind_ == Kind::writer ? "writer" : kind_ == Kind::reader ? "reader" : "client";
   }
   bool stopped = false;
+  bool failed_start = false;  // reported; the next look starts it again
   Clock::time_point resume_at;
 
  private:
@@ -292,17 +293,32 @@ int run(const Settings& settings) {
   std::mt19937_64 rng(settings.seed);
   const auto chaos_end = Clock::now() + settings.duration;
   auto next_progress = Clock::now() + std::chrono::seconds(30);
+  // A start that fails (the process exits during it) is a violation, not the run's end: the
+  // next look starts it again.
+  const auto restart = [&](Member& member) {
+    try {
+      member.restart();
+      member.failed_start = false;
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      report.violations.push_back(member.name() + " could not start again: " +
+                                  what.substr(what.size() > 600 ? what.size() - 600 : 0));
+      member.failed_start = true;
+    }
+  };
   // Starts again what ended by itself (a violation: only the soak may end a process). At the
   // end the clients finish by themselves, and are waited for instead.
   const auto revive = [&](bool clients) {
     for (auto& member : members) {
       if (member->kind() == Member::Kind::client && !clients) continue;
       if (const auto status = member->poll_exit()) {
-        const std::string words = member->last_words();
-        report.violations.push_back(member->name() + " " + describe(*status) + " by itself" +
-                                    (words.empty() ? "" : ":\n    " + words));
+        if (!member->failed_start) {
+          const std::string words = member->last_words();
+          report.violations.push_back(member->name() + " " + describe(*status) + " by itself" +
+                                      (words.empty() ? "" : ":\n    " + words));
+        }
         member->stopped = false;
-        member->restart();
+        restart(*member);
       }
     }
   };
@@ -323,7 +339,7 @@ int run(const Settings& settings) {
       target.kill9();
       target.stopped = false;
       ++report.kills[target.kind_name()];
-      target.restart();
+      restart(target);
     } else if (!target.stopped) {
       target.signal(SIGSTOP);
       target.stopped = true;
