@@ -18,6 +18,10 @@ BENCH_COMPARE_ARGS ?=
 # Seconds of fuzzing per target: `make fuzz` for a real search, `make fuzz-ci` for CI.
 FUZZ_SECONDS ?= 300
 FUZZ_CI_SECONDS ?= 10
+# The chaos soak: `make soak` runs it this long (its report at the end); `make soak-ci` runs
+# the two-minute ctest of the label soak that CI runs. SOAK_ARGS: e.g. --seed N to replay.
+SOAK_SECONDS ?= 1800
+SOAK_ARGS ?=
 
 BUILD := build
 BUILD_ASAN := build-asan
@@ -25,8 +29,8 @@ BUILD_TSAN := build-tsan
 BUILD_FUZZ := build-fuzz
 CTEST := ctest --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps build demo test test-asan test-tsan fuzz fuzz-ci fuzz-build bench format \
-  format-check clean
+.PHONY: all deps build demo test test-asan test-tsan fuzz fuzz-ci fuzz-build soak soak-ci \
+  bench format format-check clean
 
 all: build
 
@@ -59,8 +63,15 @@ build: $(BUILD)/CMakeCache.txt
 demo: build
 	$(BUILD)/bin/evring demo $(DEMO_ARGS)
 
+# Everything but the soak (its own targets below).
 test: build
-	$(CTEST) --test-dir $(BUILD)
+	$(CTEST) --test-dir $(BUILD) -LE soak
+
+soak: build
+	$(BUILD)/bin/evring-soak --duration $(SOAK_SECONDS) $(SOAK_ARGS)
+
+soak-ci: build
+	$(CTEST) --test-dir $(BUILD) -L soak --verbose
 
 test-asan: $(BUILD_ASAN)/CMakeCache.txt
 	cmake --build $(BUILD_ASAN) -j$(JOBS)

@@ -9,6 +9,7 @@
 
 #include "evring/error.hpp"
 #include "evring/log.hpp"
+#include "evring/shared_segment.hpp"
 #include "evring/wait_strategy.hpp"
 #include "reader.hpp"
 
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
   std::string from = "checkpoint";
   std::string wait = "block";
   std::string on_error = "stop";
-  std::string journal, checkpoint_dir, dead_letter, socket;
+  std::string journal, checkpoint_dir, dead_letter, socket, group;
   bool quiet = false;
   std::string log_level = "info";
 
@@ -71,6 +72,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--dead-letter", dead_letter, "dead-letter file for --on-error skip");
   app.add_option("--socket", socket, "query socket path");
+  app.add_option("--group", group,
+                 "let this group query the reader too (its socket 0660; default: owner only)");
   app.add_option("--log-level", log_level, "error, warn, info or debug (every checkpoint)")
       ->capture_default_str();
   app.add_flag("--quiet", quiet, "print errors only (--log-level error)");
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
     options.checkpoint_dir = checkpoint_dir;
     options.dead_letter = dead_letter;
     options.socket = socket;
+    if (!group.empty()) options.group = group_named(group);
 
     struct sigaction action {};
     action.sa_handler = on_stop_signal;

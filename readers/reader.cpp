@@ -183,8 +183,10 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
   }
   const fs::path socket =
       options.socket.empty() ? query_socket_path(options.instance, s.id) : options.socket;
+  const bool granted = options.group != kCreatorGroup;
   s.queries = QueryServer::start(
-      socket, options.mode, [interrupt = s.stream->wait_interrupt()] { interrupt->trigger(); });
+      socket, granted ? options.mode | S_IRGRP | S_IWGRP : options.mode,
+      [interrupt = s.stream->wait_interrupt()] { interrupt->trigger(); }, options.group);
   s.checkpoint_ns = monotonic_ns();
   s.log(
       LogLevel::info,

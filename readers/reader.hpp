@@ -35,9 +35,10 @@ struct ReaderOptions {
   std::uint64_t checkpoint_every = 1'000'000;  // events; 0: only at a clean stop
   std::int64_t checkpoint_seconds = 60;        // also after this long with new events
   OnError on_error = OnError::stop;
-  std::filesystem::path dead_letter;  // empty: <checkpoint dir>/dead-letter.jsonl
-  std::filesystem::path socket;       // empty: query_socket_path(instance, id)
-  mode_t mode = 0600;
+  std::filesystem::path dead_letter;     // empty: <checkpoint dir>/dead-letter.jsonl
+  std::filesystem::path socket;          // empty: query_socket_path(instance, id)
+  mode_t mode = 0600;                    // checkpoints, dead letters and the query socket
+  gid_t group = static_cast<gid_t>(-1);  // a group that may query too (socket 0660); -1: none
 };
 
 using ReaderLog = LogSink;

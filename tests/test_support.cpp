@@ -44,15 +44,6 @@ char process_state(pid_t pid) {
   return (n > 0 && paren != nullptr && paren[1] == ' ') ? paren[2] : '?';
 }
 
-namespace {
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-}  // namespace
-
 std::uint32_t payload_length_for(std::uint64_t seq, std::uint32_t max_payload) {
   // Mostly small records, sometimes large ones, now and then exactly the maximum.
   const std::uint64_t r = splitmix64(seq * 7919);

@@ -53,6 +53,14 @@ using SharedBlock = harness::SharedArray<T>;
 // The state letter of /proc/PID/stat ('R', 'S', 'T' for stopped, 'Z'...), '?' if gone.
 char process_state(pid_t pid);
 
+// splitmix64: a well-spread 64-bit hash of x, for choices that follow from an index alone.
+inline std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 // Deterministic test payloads: the length and every byte follow from (seq, max_payload).
 std::uint32_t payload_length_for(std::uint64_t seq, std::uint32_t max_payload);
 void fill_payload(std::uint64_t seq, std::span<std::byte> out);

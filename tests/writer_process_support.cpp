@@ -46,9 +46,13 @@ TempDir::TempDir(const std::string& hint) {
   path_ = pattern;
 }
 
+void use_private_folders(const fs::path& folder) {
+  ::setenv("XDG_RUNTIME_DIR", folder.c_str(), 1);
+  ::setenv("XDG_STATE_HOME", (folder / "state").c_str(), 1);
+}
+
 void ProcessTest::SetUp() {
-  ::setenv("XDG_RUNTIME_DIR", dir().c_str(), 1);
-  ::setenv("XDG_STATE_HOME", (dir() / "state").c_str(), 1);
+  use_private_folders(dir());
 }
 
 TempDir::~TempDir() {

@@ -32,9 +32,12 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Makes `folder` the runtime folder (sockets) of this process and of every process it starts,
+// and folder/state their data folder (XDG_RUNTIME_DIR, XDG_STATE_HOME).
+void use_private_folders(const std::filesystem::path& folder);
+
 // A fixture for tests that run evring processes: its own temporary folder, which is also
-// the runtime folder (sockets) and, under state/, the data folder of the test and of every
-// process it starts, so no two tests meet.
+// their private folders (use_private_folders), so no two tests meet.
 class ProcessTest : public ::testing::Test {
  protected:
   explicit ProcessTest(const std::string& hint) : dir_(hint) {}
@@ -111,7 +114,8 @@ struct ToolResult {
   std::string err;
 };
 
-// Runs build/bin/<binary> with args to its end (at most `timeout`), capturing its output.
+// Runs build/bin/<binary> (or `binary` itself when it is an absolute path) with args to its
+// end (at most `timeout`), capturing its output.
 ToolResult run_tool(const std::string& binary, const std::vector<std::string>& args,
                     const std::filesystem::path& scratch,
                     std::chrono::milliseconds timeout = std::chrono::seconds(30));

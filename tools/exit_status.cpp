@@ -33,7 +33,8 @@ const char* kind_of(ErrorCode code) {
 const char* hint_for(ErrorCode code) {
   switch (code) {
     case ErrorCode::permission_denied:
-      return "segments are created with mode 0600: run as the user that started the writer";
+      return "an instance is its writer's user's only, unless the writer grants a group "
+             "(--group, --group-submit; docs/writer.md, \"Access\")";
     case ErrorCode::resource:
       return "check free space in /dev/shm (df -h /dev/shm) and remove /dev/shm/evring.* "
              "objects of instances that no longer run";

@@ -12,6 +12,7 @@
 #include "evring/error.hpp"
 #include "evring/journal.hpp"
 #include "evring/log.hpp"
+#include "evring/shared_segment.hpp"
 #include "evring/wait_strategy.hpp"
 #include "writer.hpp"
 
@@ -88,6 +89,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::string socket_path;
   std::string socket_mode = "0600";
+  std::string group;
 
   CLI::App app{
       "evring-writer: runs the writer of an evring instance: takes commands, decides "
@@ -124,6 +126,13 @@ int main(int argc, char** argv) {
   app.add_option("--socket-mode", socket_mode,
                  "the socket file's mode: who may connect (implies --socket)")
       ->capture_default_str();
+  auto* group_option =
+      app.add_option("--group", group,
+                     "let this group read the ring and the journal and run readers "
+                     "(default: the writer's user only)");
+  app.add_flag("--group-submit", options.group_submit,
+               "let the --group also submit commands (and connect to --socket)")
+      ->needs(group_option);
   app.add_option("--log-level", log_level, "error, warn, info or debug (every snapshot)")
       ->capture_default_str();
   app.add_flag("--quiet", quiet, "print errors only (--log-level error)");
@@ -149,6 +158,7 @@ int main(int argc, char** argv) {
     options.socket_mode = parse_mode(socket_mode);
     if (!socket_path.empty() || app.count("--socket-mode") != 0) options.socket_intake = true;
     options.socket_path = socket_path;
+    if (!group.empty()) options.group = group_named(group);
 
     struct sigaction action {};
     action.sa_handler = on_stop_signal;

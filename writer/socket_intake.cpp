@@ -187,10 +187,13 @@ SocketIntake::SocketIntake(const SocketIntakeOptions& options, std::function<voi
   try {
     // Before listen(): nobody can connect yet, so the umask's mode is never in force.
     struct stat info {};
-    if (::chmod(path_.c_str(), options.mode & 07777) != 0 || ::stat(path_.c_str(), &info) != 0) {
+    if (::chmod(path_.c_str(), options.mode & 07777) != 0 ||
+        (options.group != static_cast<gid_t>(-1) &&
+         ::chown(path_.c_str(), static_cast<uid_t>(-1), options.group) != 0) ||
+        ::stat(path_.c_str(), &info) != 0) {
       const int err = errno;
-      throw Error(ErrorCode::io,
-                  "cannot set the mode of " + path_.string() + ": " + errno_text(err));
+      throw Error(err == EPERM ? ErrorCode::permission_denied : ErrorCode::io,
+                  "cannot set the mode and group of " + path_.string() + ": " + errno_text(err));
     }
     socket_dev_ = info.st_dev;
     socket_ino_ = info.st_ino;

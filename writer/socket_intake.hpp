@@ -67,9 +67,10 @@
 namespace evring::writer {
 
 struct SocketIntakeOptions {
-  std::filesystem::path path;  // the socket file; its folder is created 0700 if missing
-  mode_t mode = 0600;          // of the socket file: who may connect
-  std::string instance;        // for messages
+  std::filesystem::path path;            // the socket file; its folder is created 0700 if missing
+  mode_t mode = 0600;                    // of the socket file: who may connect
+  gid_t group = static_cast<gid_t>(-1);  // the socket file's group; -1: the writer's own
+  std::string instance;                  // for messages
 };
 
 // Where a socket command's reply goes: the connection it came on (never reused).

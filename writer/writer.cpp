@@ -76,13 +76,14 @@ class JournalLock {
   JournalLock() = default;
   explicit JournalLock(const fs::path& directory) {
     std::error_code ec;
-    fs::create_directories(directory, ec);
-    if (ec) {
-      throw Error(ec.value() == EACCES || ec.value() == EROFS || ec.value() == EPERM
-                      ? ErrorCode::permission_denied
-                      : ErrorCode::io,
+    // Owner-only when new (the journal grants a group, if asked, on its files).
+    if (directory.has_parent_path()) fs::create_directories(directory.parent_path(), ec);
+    const int made = ec ? ec.value() : (::mkdir(directory.c_str(), 0700) == 0 ? 0 : errno);
+    if (made != 0 && made != EEXIST) {
+      throw Error(made == EACCES || made == EROFS || made == EPERM ? ErrorCode::permission_denied
+                                                                   : ErrorCode::io,
                   "cannot create the journal folder " + directory.string() + ": " +
-                      errno_text(ec.value()) + " (choose a writable --journal folder)");
+                      errno_text(made) + " (choose a writable --journal folder)");
     }
     const fs::path path = directory / "writer.lock";
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -135,9 +136,14 @@ void check_journal_domain(const fs::path& directory, std::string_view domain) {
     }
     return;
   }
-  std::ofstream out(path, std::ios::trunc);
-  out << domain << '\n';
-  if (!out) throw Error(ErrorCode::io, "cannot write " + path.string());
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const std::string line = std::string(domain) + '\n';
+  const bool written =
+      fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  if (fd >= 0) ::close(fd);
+  if (!written) {
+    throw Error(ErrorCode::io, "cannot write " + path.string() + ": " + errno_text(errno));
+  }
 }
 
 }  // namespace
@@ -216,6 +222,24 @@ const WriterCounters& Writer::counters() const noexcept {
   return state_->counters;
 }
 
+namespace {
+
+bool granted(const WriterOptions& options) {
+  return options.group != kCreatorGroup;
+}
+
+// What the granted group may read: the ring and the journal (docs/writer.md, "Access").
+mode_t read_mode(const WriterOptions& options) {
+  return granted(options) ? options.mode | S_IRGRP : options.mode;
+}
+
+// Who may submit: the owner, and the group with group_submit.
+mode_t submit_mode(const WriterOptions& options, mode_t mode) {
+  return granted(options) && options.group_submit ? mode | S_IRGRP | S_IWGRP : mode;
+}
+
+}  // namespace
+
 void Writer::State::recover() {
   if (options.durability != Durability::none) {
     journal_dir =
@@ -225,7 +249,8 @@ void Writer::State::recover() {
     JournalOptions journal_options;
     journal_options.directory = journal_dir;
     journal_options.segment_bytes = options.journal_segment_bytes;
-    journal_options.mode = options.mode;
+    journal_options.mode = read_mode(options);
+    journal_options.group = options.group;
     JournalRecovery found;
     journal.emplace(JournalWriter::open(journal_options, &found));
     if (found.cut_torn_tail) {
@@ -255,8 +280,9 @@ void Writer::State::recover() {
                   fs::absolute(journal_dir).lexically_normal().c_str());
   }
   info.durability = static_cast<std::uint32_t>(options.durability);
-  ring.emplace(RingWriter::create(RingOptions{options.instance, options.ring_bytes,
-                                              kDefaultMaxPayload, next_seq, options.mode, info}));
+  ring.emplace(
+      RingWriter::create(RingOptions{options.instance, options.ring_bytes, kDefaultMaxPayload,
+                                     next_seq, read_mode(options), info, options.group}));
   if (options.socket_intake) {
     // Listening before the shared-memory intake exists: whoever finds the writer ready
     // (a client connects) finds its socket too. The thread starts once the intake it
@@ -264,19 +290,22 @@ void Writer::State::recover() {
     SocketIntakeOptions socket_options;
     socket_options.path =
         options.socket_path.empty() ? default_socket_path(options.instance) : options.socket_path;
-    socket_options.mode = options.socket_mode;
+    socket_options.mode = submit_mode(options, options.socket_mode);
+    if (granted(options) && options.group_submit) socket_options.group = options.group;
     socket_options.instance = options.instance;
     // The socket thread wakes the apply thread the way a client does: through the
     // intake's doorbell, since that is the futex its sleep waits on.
     socket = std::make_unique<SocketIntake>(
         socket_options, [this] { intake->wake(); }, log);
   }
-  intake.emplace(
-      CommandIntake::create(IntakeOptions{options.instance, ring->incarnation(), options.mode}));
+  intake.emplace(CommandIntake::create(
+      IntakeOptions{options.instance, ring->incarnation(), submit_mode(options, options.mode),
+                    options.group_submit ? options.group : kCreatorGroup}));
   if (socket) {
     socket->start();
-    log(LogLevel::info, fmt::format("socket intake on {} (mode {:04o})", socket->path().string(),
-                                    static_cast<unsigned>(options.socket_mode & 07777)));
+    log(LogLevel::info,
+        fmt::format("socket intake on {} (mode {:04o})", socket->path().string(),
+                    static_cast<unsigned>(submit_mode(options, options.socket_mode) & 07777)));
   }
   events.set_max_payload(std::min<std::size_t>(ring->max_payload(), JournalOptions{}.max_payload));
 }

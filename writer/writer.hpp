@@ -40,7 +40,11 @@ struct WriterOptions {
   WaitKind idle_wait = WaitKind::block;      // how the apply thread waits for commands
   std::int64_t idle_spin_ns = 50'000;        // block: spin this long before sleeping
   std::size_t group_commit_max = 1024;       // sync: at most this many commands per fdatasync
+  // Owner-only by default. A granted group (docs/writer.md, "Access") may read the ring and
+  // the journal and claim reader slots; with group_submit it may also submit commands.
   mode_t mode = 0600;
+  gid_t group = static_cast<gid_t>(-1);  // -1: no grant
+  bool group_submit = false;
   // The Unix-socket intake (socket_intake.hpp), for clients that cannot map the segments:
   // off by default. An empty path: default_socket_path(instance).
   bool socket_intake = false;

@@ -10,9 +10,9 @@
 //
 // Its config (--view-config) is either a bare output path ("" or "-" for stdout), or
 // comma-separated key=value options:
-//   out=PATH|-     where the lines go; a file is opened for appending (created 0644)
-//   domain=kv|bank|raw   how to describe payloads (default raw)
-//   flush=N        write the lines out every N events (default 1)
+//   out=PATH|-     where the lines go; a file is opened for appending (created 0600: the owner's
+//   only) domain=kv|bank|raw   how to describe payloads (default raw) flush=N        write the
+//   lines out every N events (default 1)
 //
 // Flushing: a view never learns that the stream went idle, so with flush=N the last few
 // (< N) lines stay in memory until more events come, a query arrives or the view is
@@ -65,7 +65,7 @@ class TailView {
       fd_ = STDOUT_FILENO;
     } else {
       const std::string file(path);
-      fd_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      fd_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
       if (fd_ < 0) {
         throw std::runtime_error("the tail view cannot open " + json_string(path) +
                                  " for appending: " + std::strerror(errno));

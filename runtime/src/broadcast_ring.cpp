@@ -116,13 +116,16 @@ RingWriter RingWriter::create(const RingOptions& options) {
     }
     try {
       const std::size_t bytes = kRingDataOffset + options.capacity;
-      SharedSegment ring = SharedSegment::create(ring_name, bytes, options.mode);
+      SharedSegment ring = SharedSegment::create(ring_name, bytes, options.mode, options.group);
       const std::uint64_t incarnation = previous_incarnation + 1;
       // The ring's name is ours now; if the registry cannot be made, give the name back
       // rather than leave a ring that stays `initializing`.
       Registry registry = [&] {
         try {
-          return Registry::create(options.instance, incarnation, options.mode, options.writer_info);
+          // Whoever may read the ring may claim a reader slot: write where read is granted.
+          const mode_t registry_mode = options.mode | ((options.mode & (S_IRGRP | S_IROTH)) >> 1);
+          return Registry::create(options.instance, incarnation, registry_mode, options.writer_info,
+                                  options.group);
         } catch (...) {
           SharedSegment::remove(ring_name);
           throw;

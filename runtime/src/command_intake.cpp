@@ -51,8 +51,9 @@ CommandIntake CommandIntake::create(const IntakeOptions& options) {
   config.slot_stride = detail::slot_stride(config.request_ring_bytes, config.reply_capacity);
   config.slots_offset = align_up(sizeof(IntakeHeader), kFalseSharingRange);
   const std::uint64_t bytes = config.slots_offset + config.slot_count * config.slot_stride;
-  SharedSegment segment = SharedSegment::create(segment_name(options.instance, "intake"),
-                                                static_cast<std::size_t>(bytes), options.mode);
+  SharedSegment segment =
+      SharedSegment::create(segment_name(options.instance, "intake"),
+                            static_cast<std::size_t>(bytes), options.mode, options.group);
   auto* header = new (segment.data()) IntakeHeader{};
   write_preamble(header->preamble, SegmentKind::intake, detail::kIntakeLayoutVersion,
                  options.incarnation, bytes);

@@ -67,6 +67,22 @@ inline void create_folder(const std::filesystem::path& directory, mode_t file_mo
   }
 }
 
+// Gives `path` (a file or folder of ours) exactly `mode` and, unless kCreatorGroup, `group`:
+// a grant, whatever the umask and whatever an earlier run left.
+inline void grant(const std::filesystem::path& path, mode_t mode, gid_t group,
+                  std::string_view folder) {
+  if (::chmod(path.c_str(), mode & 07777) != 0) {
+    throw_file_error("cannot set the mode of", path, errno, folder);
+  }
+  if (group != static_cast<gid_t>(-1) &&
+      ::chown(path.c_str(), static_cast<uid_t>(-1), group) != 0) {
+    const int err = errno;
+    throw Error(err == EPERM ? ErrorCode::permission_denied : ErrorCode::io,
+                "cannot give " + path.string() + " to group " + std::to_string(group) + ": " +
+                    errno_text(err) + " (the writer's user must be a member of that group)");
+  }
+}
+
 // Makes the folder's entries (a created or renamed file) durable.
 inline void fsync_folder(const std::filesystem::path& directory, std::string_view folder) {
   const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

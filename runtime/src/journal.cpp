@@ -285,6 +285,9 @@ MappedFile create_segment(const JournalOptions& options, std::uint64_t first_seq
   const int fd = ::open(temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, options.mode);
   if (fd < 0) throw_file_error("cannot create", temp_path, errno);
   ::close(fd);
+  if (options.group != kCreatorGroup) {
+    detail::grant(temp_path, options.mode, options.group, kJournalFolder);
+  }
   MappedFile file(temp_path, true);
   try {
     file.grow(options.segment_bytes);
@@ -375,6 +378,14 @@ JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery
   state->options = options;
   JournalRecovery found;
   const std::vector<fs::path> segments = journal_segments(options.directory);
+  if (options.group != kCreatorGroup) {
+    // The grant covers the history too: a reader catches up from the first segment.
+    detail::grant(options.directory, detail::folder_mode(options.mode), options.group,
+                  kJournalFolder);
+    for (const fs::path& path : segments) {
+      detail::grant(path, options.mode, options.group, kJournalFolder);
+    }
+  }
   found.segments = segments.size();
   if (segments.empty()) {
     state->segment = create_segment(options, 1);

@@ -340,7 +340,7 @@ struct QueryServer::State {
 };
 
 std::unique_ptr<QueryServer> QueryServer::start(const fs::path& path, mode_t mode,
-                                                std::function<void()> wake) {
+                                                std::function<void()> wake, gid_t group) {
   auto state = std::make_unique<State>();
   State& s = *state;
   s.path = path;
@@ -364,10 +364,14 @@ std::unique_ptr<QueryServer> QueryServer::start(const fs::path& path, mode_t mod
   }
   // Before listen(): nobody can connect yet, so the umask's mode is never in force.
   struct stat info {};
-  if (::chmod(path.c_str(), mode & 07777) != 0 || ::stat(path.c_str(), &info) != 0) {
+  if (::chmod(path.c_str(), mode & 07777) != 0 ||
+      (group != kCreatorGroup && ::chown(path.c_str(), static_cast<uid_t>(-1), group) != 0) ||
+      ::stat(path.c_str(), &info) != 0) {
     const int err = errno;
     ::unlink(path.c_str());
-    throw Error(ErrorCode::io, "cannot set the mode of " + path.string() + ": " + errno_text(err));
+    throw Error(err == EPERM ? ErrorCode::permission_denied : ErrorCode::io,
+                "cannot set the mode and group of " + path.string() + ": " + errno_text(err) +
+                    (err == EPERM ? " (the reader's user must be a member of --group)" : ""));
   }
   s.socket_dev = info.st_dev;
   s.socket_ino = info.st_ino;

@@ -48,10 +48,10 @@ Registry::Registry(SharedSegment segment)
     : segment_(std::move(segment)), layout_(reinterpret_cast<RegistryLayout*>(segment_.data())) {}
 
 Registry Registry::create(const std::string& instance, std::uint64_t incarnation, mode_t mode,
-                          const WriterInfo& info) {
+                          const WriterInfo& info, gid_t group) {
   const std::string name = segment_name(instance, "registry");
   SharedSegment::remove(name);  // the caller owns the instance now; a stale one is dead
-  SharedSegment segment = SharedSegment::create(name, sizeof(RegistryLayout), mode);
+  SharedSegment segment = SharedSegment::create(name, sizeof(RegistryLayout), mode, group);
   auto* layout = new (segment.data()) RegistryLayout{};
   pthread_mutexattr_t attr;
   pthread_mutexattr_init(&attr);

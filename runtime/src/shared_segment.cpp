@@ -1,9 +1,14 @@
 #include "evring/shared_segment.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 
@@ -49,12 +54,76 @@ void write_preamble(SegmentPreamble& preamble, SegmentKind kind, std::uint32_t l
   preamble.created_ns = monotonic_ns();
 }
 
+gid_t group_named(const std::string& name) {
+  if (const group* found = ::getgrnam(name.c_str())) return found->gr_gid;
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+    return static_cast<gid_t>(std::stoul(name));
+  }
+  throw Error(ErrorCode::invalid_argument,
+              "--group " + name + ": there is no such group (see getent group)");
+}
+
 std::string segment_name(const std::string& instance, const std::string& part) {
   validate_instance_name(instance);
   return "evring." + instance + "." + part;
 }
 
 namespace {
+
+std::string user_name(uid_t uid) {
+  const passwd* user = ::getpwuid(uid);
+  return user != nullptr ? user->pw_name : "uid " + std::to_string(uid);
+}
+
+std::string group_name(gid_t gid) {
+  const group* found = ::getgrgid(gid);
+  return found != nullptr ? found->gr_name : "gid " + std::to_string(gid);
+}
+
+bool in_group(gid_t gid) {
+  if (::getegid() == gid) return true;
+  std::vector<gid_t> groups(static_cast<std::size_t>(std::max(::getgroups(0, nullptr), 0)));
+  const int count = ::getgroups(static_cast<int>(groups.size()), groups.data());
+  return std::find(groups.begin(), groups.end(), gid) != groups.begin() + std::max(count, 0);
+}
+
+// Why the OS refused to open an instance's segment, from the modes the writer gave its
+// segments (docs/writer.md, "Access"): owner-only, a group this user is not in, or a group
+// that may read but not submit.
+std::string denied_message(const std::string& name, Access access) {
+  const std::string prefix = "evring.";
+  const auto dot = name.rfind('.');
+  const bool ours = name.starts_with(prefix) && dot != std::string::npos && dot > prefix.size();
+  if (!ours) return "cannot open /dev/shm/" + name + ": permission denied";
+  const std::string instance = name.substr(prefix.size(), dot - prefix.size());
+  const std::string part = name.substr(dot + 1);
+  const bool submit = part == "intake";
+  const std::string action = submit ? "cannot submit commands to instance \"" + instance + "\""
+                                    : "cannot open instance \"" + instance + "\"";
+  struct stat segment {};
+  struct stat ring {};
+  if (::stat(("/dev/shm/" + name).c_str(), &segment) != 0 ||
+      ::stat(("/dev/shm/" + segment_name(instance, "ring")).c_str(), &ring) != 0) {
+    return action + ": permission denied";
+  }
+  const std::string writer = user_name(segment.st_uid);
+  const std::string group = group_name(ring.st_gid);
+  if ((ring.st_mode & S_IRGRP) == 0) {
+    return action + ": permission denied (its writer runs as user " + writer +
+           " with owner-only access; ask it to start with --group GROUP, a group of yours" +
+           (submit ? ", and --group-submit" : "") + ")";
+  }
+  if (!in_group(ring.st_gid)) {
+    return action + ": permission denied (its writer, user " + writer +
+           ", grants access to group " + group + " only, and you are not in it)";
+  }
+  if (submit || access == Access::read_write) {
+    return action + ": permission denied (its writer, user " + writer + ", lets group " + group +
+           " read but not submit commands; ask it to start with --group " + group +
+           " --group-submit)";
+  }
+  return action + ": permission denied (its writer runs as user " + writer + ")";
+}
 
 [[noreturn]] void throw_system(const std::string& what, const std::string& name,
                                const bip::interprocess_exception& e) {
@@ -85,7 +154,8 @@ SharedSegment::SharedSegment(SharedSegment&&) noexcept = default;
 SharedSegment& SharedSegment::operator=(SharedSegment&&) noexcept = default;
 SharedSegment::~SharedSegment() = default;
 
-SharedSegment SharedSegment::create(const std::string& name, std::size_t bytes, mode_t mode) {
+SharedSegment SharedSegment::create(const std::string& name, std::size_t bytes, mode_t mode,
+                                    gid_t group) {
   auto impl = std::make_unique<Impl>();
   try {
     impl->object = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write,
@@ -95,6 +165,17 @@ SharedSegment SharedSegment::create(const std::string& name, std::size_t bytes, 
       throw Error(ErrorCode::writer_running, "/dev/shm/" + name + " already exists");
     }
     throw_system("cannot create", name, e);
+  }
+  // The mode exactly, whatever the umask; then the granted group. Before anyone can map it
+  // with more than the owner's access.
+  const int fd = impl->object.get_mapping_handle().handle;
+  if (::fchmod(fd, mode & 07777) != 0 ||
+      (group != kCreatorGroup && ::fchown(fd, static_cast<uid_t>(-1), group) != 0)) {
+    const int err = errno;
+    bip::shared_memory_object::remove(name.c_str());
+    throw Error(err == EPERM ? ErrorCode::permission_denied : ErrorCode::io,
+                "cannot give /dev/shm/" + name + " to group " + group_name(group) + ": " +
+                    errno_text(err) + " (the writer's user must be a member of that group)");
   }
   try {
     impl->object.truncate(static_cast<bip::offset_t>(bytes));
@@ -125,6 +206,10 @@ std::optional<SharedSegment> SharedSegment::open(const std::string& name, Access
   } catch (const bip::interprocess_exception& e) {
     if (e.get_error_code() == bip::not_found_error || e.get_native_error() == ENOENT) {
       return std::nullopt;
+    }
+    const int err = e.get_native_error();
+    if (err == EACCES || err == EPERM) {
+      throw Error(ErrorCode::permission_denied, denied_message(name, access));
     }
     throw_system("cannot open", name, e);
   }

@@ -124,8 +124,11 @@ struct RingOptions {
   std::uint64_t capacity = kDefaultRingCapacity;
   std::uint32_t max_payload = kDefaultMaxPayload;
   std::uint64_t first_seq = 1;  // where the journal says the sequence continues
+  // Of the ring; the registry gets the same bits plus write wherever read is granted, since
+  // readers claim their slots in it (docs/writer.md, "Access").
   mode_t mode = 0600;
-  WriterInfo writer_info{};  // recorded in the registry for readers and tools
+  WriterInfo writer_info{};     // recorded in the registry for readers and tools
+  gid_t group = kCreatorGroup;  // owner of the ring and registry: a granted group
 };
 
 // Throws Error(invalid_argument) if the options cannot make a working ring, saying why.

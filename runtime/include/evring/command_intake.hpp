@@ -21,6 +21,7 @@ struct IntakeOptions {
   std::string instance = "default";
   std::uint64_t incarnation = 1;  // the ring's: clients and readers meet the same writer start
   mode_t mode = 0600;
+  gid_t group = kCreatorGroup;  // a group granted submission (mode with group read and write)
 };
 
 // Where a reply goes: the slot, the client that held it then, and its ticket.

@@ -35,6 +35,8 @@
 
 #include <sys/types.h>
 
+#include "evring/shared_segment.hpp"  // kCreatorGroup
+
 namespace evring {
 
 inline constexpr std::uint64_t kJournalMagic = 0x314C'4E52'4A56'4545ull;  // "EEVJRNL1"
@@ -79,6 +81,9 @@ struct JournalOptions {
   std::uint64_t segment_bytes = kDefaultJournalSegmentBytes;
   std::uint32_t max_payload = 64u << 10;  // of an event, not counting its metadata
   mode_t mode = 0600;                     // for the files; the directory gets the same bits plus x
+  // A granted group (readers catching up): the folder and every segment file get `mode`
+  // exactly and this group, also those of earlier runs.
+  gid_t group = kCreatorGroup;
 };
 
 // What opening the journal found and did.

@@ -29,6 +29,7 @@
 
 #include "evring/client.hpp"
 #include "evring/command.hpp"
+#include "evring/shared_segment.hpp"  // kCreatorGroup
 
 namespace evring {
 
@@ -47,12 +48,14 @@ struct QueryRequest {
 
 class QueryServer {
  public:
-  // Listens on `path` (its folder created 0700 if missing; the socket gets `mode`), on a
+  // Listens on `path` (its folder created 0700 if missing; the socket gets `mode` and, unless
+  // kCreatorGroup, `group`), on a
   // thread of its own. A stale socket file whose listener is gone is replaced; a live one
   // is Error(writer_running) "another reader ... uses this id". `wake` is called (from the
   // socket thread) after a request is queued, so a sleeping view thread can wake up.
   static std::unique_ptr<QueryServer> start(const std::filesystem::path& path, mode_t mode,
-                                            std::function<void()> wake);
+                                            std::function<void()> wake,
+                                            gid_t group = kCreatorGroup);
   ~QueryServer();  // stops the thread, closes connections, removes the socket file
 
   // View thread: the next request, if any (a malformed line is answered by the socket

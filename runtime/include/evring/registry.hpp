@@ -121,7 +121,7 @@ class Registry {
   // Writer only: creates the segment (fails if one exists), initializes the mutex and
   // records `info`.
   static Registry create(const std::string& instance, std::uint64_t incarnation, mode_t mode,
-                         const WriterInfo& info);
+                         const WriterInfo& info, gid_t group = kCreatorGroup);
   // Readers and tools: opens an existing one read-write (readers claim slots) or read-only
   // (tools that only look). Throws Error(no_instance) if there is none.
   static Registry open(const std::string& instance, Access access);

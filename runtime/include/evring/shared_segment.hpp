@@ -16,6 +16,13 @@ namespace evring {
 
 enum class Access { read_only, read_write };
 
+// The group of what a process creates when no grant names another: its own.
+inline constexpr gid_t kCreatorGroup = static_cast<gid_t>(-1);
+
+// The group named `name` (or numbered) for --group: Error(invalid_argument) if there is
+// none. Any thread.
+gid_t group_named(const std::string& name);
+
 // Checks an instance name: 1 to 64 characters of [A-Za-z0-9_.-], not starting with '.'.
 // Throws Error(invalid_argument) saying what is allowed. Any thread.
 void validate_instance_name(const std::string& name);
@@ -37,12 +44,17 @@ class SharedSegment {
   SharedSegment& operator=(SharedSegment&&) noexcept;
   ~SharedSegment();
 
-  // Creates a new object of `bytes` (zero-filled) with permission bits `mode`, failing
-  // with Error(writer_running) if one by that name exists. The mapping is pre-faulted so
-  // the first publishes do not pay page faults.
-  static SharedSegment create(const std::string& name, std::size_t bytes, mode_t mode);
+  // Creates a new object of `bytes` (zero-filled) with permission bits `mode` exactly (the
+  // umask does not apply) and, unless kCreatorGroup, owned by `group` (the creator must be a
+  // member: Error(permission_denied) otherwise). Fails with Error(writer_running) if one by
+  // that name exists. The mapping is pre-faulted so the first publishes do not pay page
+  // faults.
+  static SharedSegment create(const std::string& name, std::size_t bytes, mode_t mode,
+                              gid_t group = kCreatorGroup);
   // Opens an existing object; std::nullopt when there is none by that name. read_only
   // maps it PROT_READ: a stray store through it faults instead of corrupting the data.
+  // Refused by the OS: Error(permission_denied) naming the instance, its writer's user and
+  // the grant to ask for (access.md's words).
   static std::optional<SharedSegment> open(const std::string& name, Access access);
   // Unlinks the name; mappings that are open stay valid. False if there was none.
   static bool remove(const std::string& name);
