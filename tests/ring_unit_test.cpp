@@ -169,6 +169,9 @@ TEST(Ring, SequenceStartsWhereTheWriterSaysAndHasNoGaps) {
   options.first_seq = 1000;
   RingWriter writer = RingWriter::create(options);
   RingReader reader = RingReader::attach(reader_options(name));
+  // Nothing published yet: the head is where the journal the writer continues ends, not 0
+  // (a reader restoring a checkpoint at 999 must not take the instance for a new one).
+  EXPECT_EQ(reader.head_seq(), 999u);
   RecordBuffer buffer(writer.max_payload());
   for (int i = 0; i < 10; ++i) EXPECT_EQ(publish_test_record(writer), 1000u + i);
   for (int i = 0; i < 10; ++i) {

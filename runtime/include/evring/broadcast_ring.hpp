@@ -47,6 +47,7 @@
 // Readers map the ring read-only (PROT_READ): no plugin bug can corrupt the stream.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -311,7 +312,10 @@ class RingReader {
   std::uint64_t expected_seq() const noexcept { return expected_seq_; }
   std::uint64_t head_seq() const noexcept {
     // relaxed: an informational snapshot (lag), orders nothing.
-    return layout_->cursor.head_seq.load(std::memory_order_relaxed);
+    const std::uint64_t published = layout_->cursor.head_seq.load(std::memory_order_relaxed);
+    // A writer that restarted and has published nothing yet is still at the seq its
+    // journal ends with, not at 0 (a reader restoring a checkpoint compares with it).
+    return std::max(published, layout_->config.first_seq - 1);
   }
   // For a live start: the seq of the first record published after the attach (the record
   // at the attach cursor has no higher one), so a caller that expects it can tell a lap
