@@ -10,6 +10,7 @@
 #include "harness/shared_memory.hpp"
 #include "pacer.hpp"
 #include "payload_pattern.hpp"
+#include "ring_processes.hpp"
 
 namespace evring::bench {
 namespace {
@@ -20,8 +21,6 @@ using harness::SharedArray;
 using harness::throw_if_interrupted;
 using harness::wait_until;
 
-constexpr std::uint32_t kBenchRecordType = 1;
-constexpr std::int64_t kAttachTimeoutNs = 5'000'000'000;
 constexpr std::int64_t kPollSliceNs = 50'000'000;      // reader re-checks its deadline
 constexpr std::uint64_t kHealthCheckEvery = 1u << 14;  // writer messages between checks
 

@@ -25,7 +25,7 @@ using harness::SharedArray;
 using harness::wait_until;
 
 // iceoryx's runtime registers with RouDi first: slower than a fork.
-constexpr std::int64_t kAttachTimeoutNs = 10'000'000'000;
+constexpr std::int64_t kPeerAttachTimeoutNs = 10'000'000'000;
 
 std::size_t message_bytes(const Trial& trial) {
   return sizeof(PeerHeader) + trial.payload_bytes;
@@ -104,7 +104,7 @@ ResultRow run_in_processes(const Trial& trial, const PeerVariant& variant, unsig
   if (variant.placement == PeerPlacement::parent_writes) {
     const std::unique_ptr<PeerSender> sender = link->open_sender();
     wait_until([&] { return channel->reader_ready.is_set(); }, {&reader},
-               monotonic_ns() + kAttachTimeoutNs, "the " + reader.role() + " to start");
+               monotonic_ns() + kPeerAttachTimeoutNs, "the " + reader.role() + " to start");
     const double msgs_per_s = run_peer_writer(*sender, *channel, trial, &reader);
     reader.join(trial.run_deadline_ns(monotonic_ns()));
     return collect(trial, *channel, msgs_per_s);
@@ -113,7 +113,7 @@ ResultRow run_in_processes(const Trial& trial, const PeerVariant& variant, unsig
   ChildProcess writer = ChildProcess::spawn(variant.system + " writer", [&] {
     pin_to_cpu(writer_cpu);
     const std::unique_ptr<PeerSender> sender = link->open_sender();
-    const std::int64_t ready_by = monotonic_ns() + kAttachTimeoutNs;
+    const std::int64_t ready_by = monotonic_ns() + kPeerAttachTimeoutNs;
     while (!channel->reader_ready.is_set()) {
       if (monotonic_ns() > ready_by) throw Error(ErrorCode::io, "the reader never attached");
       std::this_thread::yield();
@@ -125,7 +125,7 @@ ResultRow run_in_processes(const Trial& trial, const PeerVariant& variant, unsig
   });
   // This thread shares the writer's CPU: it looks every 10 ms rather than at join()'s fast
   // pace, so the writer child runs undisturbed while it measures.
-  const std::int64_t deadline = trial.run_deadline_ns(monotonic_ns()) + kAttachTimeoutNs;
+  const std::int64_t deadline = trial.run_deadline_ns(monotonic_ns()) + kPeerAttachTimeoutNs;
   // acquire: pairs with the writer child's release store (read again below).
   while (channel->writer.finished.load(std::memory_order_acquire) == 0 && !writer.poll_exit() &&
          monotonic_ns() < deadline) {
@@ -133,7 +133,7 @@ ResultRow run_in_processes(const Trial& trial, const PeerVariant& variant, unsig
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   writer.join(deadline);
-  reader.join(monotonic_ns() + kAttachTimeoutNs);
+  reader.join(monotonic_ns() + kPeerAttachTimeoutNs);
   // acquire: pairs with the writer child's release store.
   if (channel->writer.finished.load(std::memory_order_acquire) == 0) {
     throw Error(ErrorCode::io, "the " + writer.role() + " exited without its results");

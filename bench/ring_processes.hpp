@@ -16,6 +16,11 @@
 
 namespace evring::bench {
 
+// The record type the bench's ring writers publish, and how long a bench child process may
+// take to attach before the run gives up on it.
+inline constexpr std::uint32_t kBenchRecordType = 1;
+inline constexpr std::int64_t kAttachTimeoutNs = 5'000'000'000;
+
 // Set once by a child when it is attached and ready; the parent waits for it.
 struct alignas(kFalseSharingRange) ReadyFlag {
   std::atomic<std::uint32_t> ready;

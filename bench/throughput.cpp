@@ -28,8 +28,6 @@ using harness::flush_stdio;
 using harness::online_cpus;
 using harness::SharedArray;
 
-constexpr std::uint32_t kBenchRecordType = 1;
-constexpr std::int64_t kAttachTimeoutNs = 5'000'000'000;
 constexpr std::int64_t kDrainTimeoutNs = 10'000'000'000;  // readers finish after the writer
 constexpr std::int64_t kIdleSliceNs = 1'000'000;
 constexpr std::uint64_t kClockCheckEvery = 1024;  // publishes between looks at the clock

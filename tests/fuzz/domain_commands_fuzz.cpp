@@ -108,9 +108,7 @@ class Model {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view input = evring::fuzz::as_text(data, size);
-  const std::size_t header_end = std::min(input.find('\n'), input.size());
-  const std::vector<std::string_view> header = evring::fuzz::words_of(input.substr(0, header_end));
-  input.remove_prefix(std::min(header_end + 1, input.size()));
+  const std::vector<std::string_view> header = evring::fuzz::take_header_words(input);
   if (header.empty() || evring::find_builtin_domain(header[0]) == nullptr) return 0;
   const std::string_view domain = header[0];
   Model model(domain);

@@ -58,4 +58,13 @@ inline std::vector<std::string_view> words_of(std::string_view line) {
   return words;
 }
 
+// The words of the input's first line (a target's choice: which domain, which view); leaves
+// the rest of the input in `input`.
+inline std::vector<std::string_view> take_header_words(std::string_view& input) {
+  const std::size_t header_end = std::min(input.find('\n'), input.size());
+  std::vector<std::string_view> header = words_of(input.substr(0, header_end));
+  input.remove_prefix(std::min(header_end + 1, input.size()));
+  return header;
+}
+
 }  // namespace evring::fuzz

@@ -38,9 +38,7 @@ std::string config_for(std::string_view view, std::string_view domain) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view input = evring::fuzz::as_text(data, size);
-  const std::size_t header_end = std::min(input.find('\n'), input.size());
-  const std::vector<std::string_view> header = evring::fuzz::words_of(input.substr(0, header_end));
-  input.remove_prefix(std::min(header_end + 1, input.size()));
+  const std::vector<std::string_view> header = evring::fuzz::take_header_words(input);
   if (header.empty()) return 0;
   const std::string view_name(header[0]);
   const evring_view_v1* view_table = evring::find_builtin_view(view_name);
