@@ -31,7 +31,9 @@ constexpr std::int64_t kSecondNs = 1'000'000'000;
 constexpr std::int64_t kTickNs = 100'000'000;  // heartbeat, checkpoints, progress
 constexpr std::size_t kEventBatch = 4096;      // events between looks at the queries
 constexpr std::string_view kCheckpointKind = "view";
-constexpr std::uint32_t kCheckpointVersion = 1;
+// 2: the history id (journal.hpp) after the view's name. A version 1 checkpoint cannot say
+// which history it is of, so it is not used: the journal rebuilds the view.
+constexpr std::uint32_t kCheckpointVersion = 2;
 
 ViewPlugin load_view(const ReaderOptions& options) {
   if (const evring_view_v1* table = find_builtin_view(options.view)) {
@@ -51,10 +53,15 @@ ViewPlugin load_view(const ReaderOptions& options) {
 
 // <view>-<n> for the first n that no live reader of the instance has.
 std::string pick_id(const std::string& instance, std::string_view view) {
-  const Registry registry = Registry::open(instance, Access::read_only);
   std::set<std::string> taken;
-  for (const ReaderInfo& reader : registry.readers()) {
-    if (reader.alive) taken.insert(reader.id);
+  try {
+    const Registry registry = Registry::open(instance, Access::read_only);
+    for (const ReaderInfo& reader : registry.readers()) {
+      if (reader.alive) taken.insert(reader.id);
+    }
+  } catch (const Error& e) {
+    // No writer yet, so no reader is registered: the first number is free.
+    if (e.code() != ErrorCode::no_instance && e.code() != ErrorCode::writer_gone) throw;
   }
   for (int n = 1;; ++n) {
     std::string id = fmt::format("{}-{}", view, n);
@@ -62,16 +69,21 @@ std::string pick_id(const std::string& instance, std::string_view view) {
   }
 }
 
-std::vector<std::byte> encode_checkpoint(std::string_view view, std::span<const std::byte> state) {
+std::vector<std::byte> encode_checkpoint(std::string_view view, std::uint64_t history_id,
+                                         std::span<const std::byte> state) {
   ByteWriter out;
-  out.put(kCheckpointVersion).put_text(view);
+  out.put(kCheckpointVersion).put_text(view).put(history_id);
   out.put_text({reinterpret_cast<const char*>(state.data()), state.size()});
   return out.take();
 }
 
-// The view's state in a checkpoint of view `view`; throws MalformedInput otherwise.
-std::span<const std::byte> decode_checkpoint(std::span<const std::byte> bytes,
-                                             std::string_view view) {
+struct Checkpoint {
+  std::uint64_t history_id = 0;
+  std::span<const std::byte> state;  // the view's
+};
+
+// A checkpoint of view `view`; throws MalformedInput for anything else.
+Checkpoint decode_checkpoint(std::span<const std::byte> bytes, std::string_view view) {
   ByteReader in(bytes, "checkpoint");
   if (const auto version = in.get<std::uint32_t>(); version != kCheckpointVersion) {
     throw MalformedInput("checkpoint has version " + std::to_string(version) +
@@ -79,9 +91,12 @@ std::span<const std::byte> decode_checkpoint(std::span<const std::byte> bytes,
   }
   const std::string_view name = in.get_text();
   if (name != view) throw MalformedInput("it is of view \"" + std::string(name) + "\"");
+  Checkpoint checkpoint;
+  checkpoint.history_id = in.get<std::uint64_t>();
   const std::string_view state = in.get_text();
   in.expect_end();
-  return {reinterpret_cast<const std::byte*>(state.data()), state.size()};
+  checkpoint.state = {reinterpret_cast<const std::byte*>(state.data()), state.size()};
+  return checkpoint;
 }
 
 std::string hex(std::span<const std::byte> bytes) {
@@ -109,6 +124,7 @@ struct Reader::State {
   std::string id;
   fs::path checkpoint_dir;
   fs::path dead_letter;
+  std::shared_ptr<WaitInterrupt> interrupt;  // the query thread's, across streams
   std::unique_ptr<EventStream> stream;
   std::unique_ptr<QueryServer> queries;
 
@@ -137,6 +153,9 @@ struct Reader::State {
 
   std::uint64_t restore_checkpoint();
   void write_checkpoint();
+  StreamOptions stream_options() const;
+  // The instance's history started again: an empty view, rebuilt from seq 1 of it.
+  void rebuild(const Error& why);
   void apply(const StreamEvent& event);
   void set_aside(const StreamEvent& event, const std::string& error);
   void answer(QueryRequest& request);
@@ -155,6 +174,19 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
   s.dead_letter =
       options.dead_letter.empty() ? s.checkpoint_dir / "dead-letter.jsonl" : options.dead_letter;
 
+  s.interrupt = std::make_shared<WaitInterrupt>();
+  s.stream = EventStream::open(s.stream_options());
+  if (!s.stream->attached()) {
+    s.log(LogLevel::info,
+          fmt::format("instance {} has no writer running: {}waiting for it (start evring-writer "
+                      "--name {})",
+                      options.instance,
+                      s.stream->journal_directory().empty()
+                          ? std::string()
+                          : "reading its journal " + s.stream->journal_directory().string() +
+                                " meanwhile and ",
+                      options.instance));
+  }
   std::uint64_t from_seq = 0;
   switch (options.from) {
     case StartFrom::live:
@@ -167,13 +199,8 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
       from_seq = s.restore_checkpoint() + 1;
       break;
   }
-  StreamOptions stream;
-  stream.instance = options.instance;
-  stream.identity = ReaderIdentity{s.id, std::string(s.view.name()), options.wait};
-  stream.from_seq = from_seq;
-  stream.journal = options.journal;
-  s.stream = EventStream::open(stream);
-  if (from_seq > 1 && s.stream->head_seq() + 1 < from_seq) {
+  s.stream->start(from_seq);
+  if (from_seq > 1 && s.stream->attached() && s.stream->head_seq() + 1 < from_seq) {
     throw Error(ErrorCode::invalid_argument,
                 fmt::format("the checkpoint of reader {} is at seq {}, past the head of instance "
                             "\"{}\" (seq {}): the instance started over. Remove {} or start "
@@ -186,7 +213,7 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
   const bool granted = options.group != kCreatorGroup;
   s.queries = QueryServer::start(
       socket, granted ? options.mode | S_IRGRP | S_IWGRP : options.mode,
-      [interrupt = s.stream->wait_interrupt()] { interrupt->trigger(); }, options.group);
+      [interrupt = s.interrupt] { interrupt->trigger(); }, options.group);
   s.checkpoint_ns = monotonic_ns();
   s.log(
       LogLevel::info,
@@ -205,10 +232,55 @@ std::uint64_t Reader::applied_seq() const noexcept {
   return state_->applied_seq;
 }
 
+StreamOptions Reader::State::stream_options() const {
+  StreamOptions result;
+  result.instance = options.instance;
+  result.identity = ReaderIdentity{id, std::string(view.name()), options.wait};
+  result.journal = options.journal;
+  result.wait_for_writer = true;
+  result.interrupt = interrupt;
+  return result;
+}
+
+void Reader::State::rebuild(const Error& why) {
+  log(LogLevel::warn,
+      fmt::format("{}: rebuilding the view from seq 1 of the new history", why.what()));
+  view.reset();
+  applied_seq = checkpoint_seq = 0;
+  applied_publish_ns = 0;
+  stream.reset();  // frees its registry slot for the new stream
+  stream = EventStream::open(stream_options());
+  // The checkpoints of the old history would outrank those of the new one.
+  for (const SnapshotInfo& info : list_snapshot_files(checkpoint_dir, kCheckpointKind)) {
+    std::error_code ignored;
+    fs::remove(info.path, ignored);
+  }
+  stream->start(1);
+}
+
 std::uint64_t Reader::State::restore_checkpoint() {
+  const std::uint64_t history = stream->history_id();
+  std::size_t passed_over = 0;
   for (const SnapshotInfo& info : list_snapshot_files(checkpoint_dir, kCheckpointKind)) {
     try {
-      view.restore(decode_checkpoint(read_snapshot_file(info, kCheckpointKind), view.name()));
+      const std::vector<std::byte> bytes = read_snapshot_file(info, kCheckpointKind);
+      const Checkpoint checkpoint = decode_checkpoint(bytes, view.name());
+      if (history == 0) {
+        throw MalformedInput(
+            "the instance's history cannot be told yet (no writer running and no journal), so "
+            "no checkpoint can be trusted");
+      }
+      if (checkpoint.history_id != history) {
+        // Its seqs name other events: it can never be used again, and left in place it
+        // would outrank (and prune) the checkpoints of this history.
+        std::error_code ignored;
+        fs::remove(info.path, ignored);
+        throw MalformedInput("it is of history " + history_text(checkpoint.history_id) +
+                             ", but the instance now holds history " + history_text(history) +
+                             " (its journal was started again), so its seqs are other events; "
+                             "removed it");
+      }
+      view.restore(checkpoint.state);
       applied_seq = checkpoint_seq = info.seq;
       log(LogLevel::info,
           fmt::format("restored the view at seq {} from {}", info.seq, info.path.string()));
@@ -217,9 +289,18 @@ std::uint64_t Reader::State::restore_checkpoint() {
       // An older checkpoint, or the journal, still has it all.
       log(LogLevel::warn, fmt::format("checkpoint {} not used: {}", info.path.string(), e.what()));
       view.reset();
+      ++passed_over;
     }
   }
-  log(LogLevel::info, "no usable checkpoint: building the view from the start of the journal");
+  if (passed_over == 0) {
+    log(LogLevel::info,
+        "first start of this reader (no checkpoint yet): building the view from "
+        "seq 1");
+  } else {
+    log(LogLevel::warn, fmt::format("none of the {} checkpoint(s) could be used: building the view "
+                                    "from seq 1",
+                                    passed_over));
+  }
   return 0;
 }
 
@@ -227,7 +308,8 @@ void Reader::State::write_checkpoint() {
   if (applied_seq == 0 || applied_seq == checkpoint_seq) return;
   const std::int64_t start = monotonic_ns();
   write_snapshot_file(checkpoint_dir, kCheckpointKind, applied_seq,
-                      encode_checkpoint(view.name(), view.snapshot()), options.mode);
+                      encode_checkpoint(view.name(), stream->history_id(), view.snapshot()),
+                      options.mode);
   checkpoint_seq = applied_seq;
   checkpoint_ns = monotonic_ns();
   log(LogLevel::debug, fmt::format("checkpoint at seq {} ({:.1f} ms)", applied_seq,
@@ -320,6 +402,13 @@ void Reader::State::tick(std::int64_t now) {
   if (ReaderSlot* slot = stream->slot()) {
     // relaxed: a lone value for stat; orders nothing.
     slot->heartbeat_ns.store(now, std::memory_order_relaxed);
+    // A slot claimed anew (the stream followed a restarted writer) starts at 0: show
+    // where the view is before the next event comes.
+    // relaxed load: our own value; release store: as run() stores it (registry.hpp).
+    if (slot->position_seq.load(std::memory_order_relaxed) != applied_seq) {
+      slot->position_publish_ns.store(applied_publish_ns, std::memory_order_relaxed);
+      slot->position_seq.store(applied_seq, std::memory_order_release);
+    }
   }
   const bool by_count =
       options.checkpoint_every != 0 && applied_seq - checkpoint_seq >= options.checkpoint_every;
@@ -376,6 +465,10 @@ void Reader::run(const std::atomic<bool>& stop) {
         applied += count;
       }
     } catch (const Error& e) {
+      if (e.code() == ErrorCode::history_changed) {
+        s.rebuild(e);
+        continue;
+      }
       // A poison event: keep what was applied before it, so a restart need not redo it.
       if (e.code() == ErrorCode::plugin_failed) s.write_checkpoint();
       throw;

@@ -25,6 +25,8 @@ const char* kind_of(ErrorCode code) {
       return "system error";
     case ErrorCode::plugin_failed:
       return "plugin failed";
+    case ErrorCode::history_changed:
+      return "history changed";
   }
   return "error";
 }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,7 @@
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
 #include "evring/event_stream.hpp"
+#include "evring/paths.hpp"
 #include "evring/registry.hpp"
 #include "evring/shared_segment.hpp"
 #include "exit_status.hpp"
@@ -108,23 +110,41 @@ bool write_out(std::string& out) {
   return true;
 }
 
-views::EventDomain domain_of(const std::string& instance) {
-  const Registry registry = Registry::open(instance, Access::read_only);
-  const WriterInfo& info = registry.layout().info;
-  const std::string name(info.domain, strnlen(info.domain, sizeof info.domain));
+// The domain the writer runs, or with no writer running, the one its journal records.
+views::EventDomain domain_of(const std::string& instance, const EventStream& stream) {
+  std::string name;
+  if (stream.attached()) {
+    const Registry registry = Registry::open(instance, Access::read_only);
+    const WriterInfo& info = registry.layout().info;
+    name.assign(info.domain, strnlen(info.domain, sizeof info.domain));
+  } else if (!stream.journal_directory().empty()) {
+    std::ifstream file(stream.journal_directory() / "domain");
+    std::getline(file, name);
+  }
   return views::parse_event_domain(name).value_or(views::EventDomain::raw);
 }
 
 int run_tail(const TailFlags& flags) {
   validate_instance_name(flags.instance);
-  const views::EventDomain domain = domain_of(flags.instance);
   StreamOptions options;
   options.instance = flags.instance;
   options.identity =
       ReaderIdentity{"evring-tail-" + std::to_string(::getpid()), "tail", WaitKind::block};
-  options.from_seq = flags.from;
+  options.wait_for_writer = true;
   const std::unique_ptr<EventStream> stream = EventStream::open(options);
-  if (flags.from > 1 && stream->head_seq() + 1 < flags.from) {
+  std::error_code ec;
+  if (!stream->attached() && stream->journal_directory().empty() &&
+      !std::filesystem::exists(default_data_folder() / flags.instance, ec)) {
+    // Nothing of it on this machine: a mistyped name, not a writer to wait for.
+    throw Error(ErrorCode::no_instance,
+                "instance \"" + flags.instance + "\" has no writer and nothing in " +
+                    (default_data_folder() / flags.instance).string() +
+                    ": start evring-writer --name " + flags.instance + " (evring ls lists the " +
+                    "instances on this machine)");
+  }
+  const views::EventDomain domain = domain_of(flags.instance, *stream);
+  stream->start(flags.from);
+  if (flags.from > 1 && stream->attached() && stream->head_seq() + 1 < flags.from) {
     throw Error(ErrorCode::invalid_argument,
                 fmt::format("--from {} is past the head of instance \"{}\" (seq {}): use a "
                             "seq it has published, or leave --from out to follow it live",
@@ -146,13 +166,16 @@ int run_tail(const TailFlags& flags) {
   bool said_gone = false;
   StreamEvent event;
   while (!interrupted() && (flags.count == 0 || printed < flags.count)) {
-    ReaderSlot* const slot = stream->slot();
-    if (const std::int64_t now = monotonic_ns(); slot != nullptr && now >= next_beat) {
-      // relaxed: a lone liveness value for evring stat; orders nothing.
-      slot->heartbeat_ns.store(now, std::memory_order_relaxed);
-      next_beat = now + kIdleWaitNs;
+    if (ReaderSlot* const slot = stream->slot(); slot != nullptr) {
+      if (const std::int64_t now = monotonic_ns(); now >= next_beat) {
+        // relaxed: a lone liveness value for evring stat; orders nothing.
+        slot->heartbeat_ns.store(now, std::memory_order_relaxed);
+        next_beat = now + kIdleWaitNs;
+      }
     }
     if (stream->next(event)) {
+      // After next(): a writer restart it followed moved the slot to the new registry.
+      ReaderSlot* const slot = stream->slot();
       if (flags.json) {
         views::append_event_line(out, domain, event.seq, event.type, event.publish_ns,
                                  event.payload);
@@ -174,15 +197,13 @@ int run_tail(const TailFlags& flags) {
       if (!said_gone) {
         fmt::print(stderr,
                    "evring tail: the writer of instance \"{}\" is not running; waiting for "
-                   "it to start again (Ctrl-C to stop)\n",
+                   "it to start (Ctrl-C to stop)\n",
                    flags.instance);
         said_gone = true;
       }
-      // A gone writer has no ring to sleep on: look again a little later.
-      std::this_thread::sleep_for(std::chrono::nanoseconds(kIdleWaitNs));
-      continue;
+    } else {
+      said_gone = false;
     }
-    said_gone = false;
     stream->wait(WaitKind::block, kIdleWaitNs);
   }
   write_out(out);

@@ -5,7 +5,9 @@
 namespace evring::writer {
 namespace {
 
-constexpr std::uint32_t kModelSnapshotVersion = 1;
+// 2: the history id after the domain. A version 1 snapshot cannot say which history it
+// is of, so it is never used (the journal has every event).
+constexpr std::uint32_t kModelSnapshotVersion = 2;
 
 std::string_view as_text(std::span<const std::byte> bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
@@ -13,11 +15,11 @@ std::string_view as_text(std::span<const std::byte> bytes) {
 
 }  // namespace
 
-std::vector<std::byte> encode_model_snapshot(std::string_view domain,
+std::vector<std::byte> encode_model_snapshot(std::string_view domain, std::uint64_t history_id,
                                              std::span<const std::byte> model,
                                              const DuplicateWindow& window) {
   ByteWriter out;
-  out.put(kModelSnapshotVersion).put_text(domain);
+  out.put(kModelSnapshotVersion).put_text(domain).put(history_id);
   out.put(static_cast<std::uint64_t>(window.size()));
   window.for_each([&](std::string_view id, std::uint64_t seq) { out.put_text(id).put(seq); });
   out.put(static_cast<std::uint64_t>(model.size()));
@@ -33,6 +35,7 @@ ModelSnapshot decode_model_snapshot(std::span<const std::byte> bytes) {
   }
   ModelSnapshot snapshot;
   snapshot.domain = std::string(in.get_text());
+  snapshot.history_id = in.get<std::uint64_t>();
   const auto entries = in.get<std::uint64_t>();
   if (entries > bytes.size()) throw MalformedInput("model snapshot claims too many ids");
   snapshot.window.reserve(entries);

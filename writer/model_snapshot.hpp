@@ -14,11 +14,12 @@ namespace evring::writer {
 
 struct ModelSnapshot {
   std::string domain;            // the domain's name: a snapshot of another is refused
+  std::uint64_t history_id = 0;  // the journal's (journal.hpp): one of another is refused
   std::vector<std::byte> model;  // DomainPlugin::snapshot()
   std::vector<std::pair<std::string, std::uint64_t>> window;  // oldest first
 };
 
-std::vector<std::byte> encode_model_snapshot(std::string_view domain,
+std::vector<std::byte> encode_model_snapshot(std::string_view domain, std::uint64_t history_id,
                                              std::span<const std::byte> model,
                                              const DuplicateWindow& window);
 // Throws MalformedInput when the bytes are not a model snapshot.

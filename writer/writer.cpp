@@ -261,12 +261,11 @@ void Writer::State::recover() {
     next_seq = journal->next_seq();
     const std::uint64_t last = next_seq - 1;
     std::uint64_t from = found.first_seq == 0 ? next_seq : found.first_seq;
-    if (last >= from) {
-      if (const std::uint64_t restored = restore_snapshot(last); restored != 0) {
-        from = restored + 1;
-      }
-      if (last >= from) replay_journal(from, last);
+    // Also with an empty journal: snapshots of an earlier history are cleared away.
+    if (const std::uint64_t restored = restore_snapshot(last); restored != 0) {
+      from = restored + 1;
     }
+    if (last >= from) replay_journal(from, last);
     last_snapshot_seq = last;
     log(LogLevel::info,
         fmt::format("journal {} ({}): {} events, next seq {}", journal_dir.string(),
@@ -280,9 +279,9 @@ void Writer::State::recover() {
                   fs::absolute(journal_dir).lexically_normal().c_str());
   }
   info.durability = static_cast<std::uint32_t>(options.durability);
-  ring.emplace(
-      RingWriter::create(RingOptions{options.instance, options.ring_bytes, kDefaultMaxPayload,
-                                     next_seq, read_mode(options), info, options.group}));
+  ring.emplace(RingWriter::create(RingOptions{
+      options.instance, options.ring_bytes, kDefaultMaxPayload, next_seq, read_mode(options), info,
+      options.group, journal ? journal->history_id() : new_history_id()}));
   if (options.socket_intake) {
     // Listening before the shared-memory intake exists: whoever finds the writer ready
     // (a client connects) finds its socket too. The thread starts once the intake it
@@ -313,15 +312,25 @@ void Writer::State::recover() {
 std::uint64_t Writer::State::restore_snapshot(std::uint64_t journal_last_seq) {
   const fs::path directory = journal_dir / "snapshots";
   for (const SnapshotInfo& info : list_snapshot_files(directory, kSnapshotKind)) {
-    if (info.seq > journal_last_seq) {
-      log(LogLevel::warn, fmt::format("snapshot {} is ahead of the journal (seq {} > {}): not used",
-                                      info.path.string(), info.seq, journal_last_seq));
-      continue;
-    }
     try {
       const ModelSnapshot snapshot = decode_model_snapshot(read_snapshot_file(info, kSnapshotKind));
+      if (info.seq > journal_last_seq && snapshot.history_id == journal->history_id()) {
+        log(LogLevel::warn,
+            fmt::format("snapshot {} is ahead of the journal (seq {} > {}): not used",
+                        info.path.string(), info.seq, journal_last_seq));
+        continue;
+      }
       if (snapshot.domain != domain.name()) {
         throw MalformedInput("it is of domain \"" + snapshot.domain + "\"");
+      }
+      if (snapshot.history_id != journal->history_id()) {
+        // Useless for this journal forever, and left in place it would outrank (and prune)
+        // the snapshots of this history.
+        std::error_code ignored;
+        fs::remove(info.path, ignored);
+        throw MalformedInput("it is of history " + history_text(snapshot.history_id) +
+                             ", the journal of history " + history_text(journal->history_id()) +
+                             " (the journal was started again); removed it");
       }
       domain.restore(snapshot.model);
       for (const auto& [id, seq] : snapshot.window) window.remember(id, seq);
@@ -382,9 +391,10 @@ void Writer::State::take_snapshot() {
   if (!journal || head() == last_snapshot_seq) return;
   const std::int64_t start = monotonic_ns();
   try {
-    write_snapshot_file(journal_dir / "snapshots", kSnapshotKind, head(),
-                        encode_model_snapshot(domain.name(), domain.snapshot(), window),
-                        options.mode);
+    write_snapshot_file(
+        journal_dir / "snapshots", kSnapshotKind, head(),
+        encode_model_snapshot(domain.name(), journal->history_id(), domain.snapshot(), window),
+        options.mode);
   } catch (const Error& e) {
     // A snapshot only shortens the next start; the journal holds every event. Try again
     // after the next snapshot_every events.

@@ -13,7 +13,11 @@ namespace evring {
 namespace {
 
 constexpr std::int64_t kLivenessCheckIntervalNs = 50'000'000;  // writer pid probe when idle
-constexpr std::int64_t kFutexBackstopNs = 2'000'000;           // see RingWriter::publish W6
+// Once the writer is gone: how often to look for a new one under the ring's name, and the
+// longest sleep of a reader waiting for it (a query wakes it sooner).
+constexpr std::int64_t kSuccessorLookIntervalNs = 5'000'000;
+constexpr std::int64_t kWriterGoneSleepNs = 5'000'000;
+constexpr std::int64_t kFutexBackstopNs = 2'000'000;  // see RingWriter::publish W6
 constexpr std::uint32_t kBlockSpinsBeforeSleep = 512;
 // A reader copies at most this much per batch (or one largest record): big enough to
 // drain a backlog in few trips to the cursor line, small enough to stay in L1/L2.
@@ -133,8 +137,8 @@ RingWriter RingWriter::create(const RingOptions& options) {
       }();
       auto* layout = new (ring.data()) RingLayout{};
       write_preamble(layout->preamble, SegmentKind::ring, kRingLayoutVersion, incarnation, bytes);
-      layout->config = RingConfig{options.capacity, kRingDataOffset, kRecordAlignment,
-                                  options.max_payload, options.first_seq};
+      layout->config = RingConfig{options.capacity,    kRingDataOffset,   kRecordAlignment,
+                                  options.max_payload, options.first_seq, options.history_id};
       // relaxed: published by the release store of `ready` below.
       layout->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
       // release: pairs with the readers' acquire load of `state` in attach(); a reader that
@@ -203,6 +207,7 @@ RecordBuffer::RecordBuffer(std::uint32_t max_payload, std::size_t record_bytes)
 RingReader RingReader::attach(const ReaderOptions& options) {
   RingReader reader;
   reader.options_ = options;
+  if (options.interrupt) reader.interrupt_ = options.interrupt;
   reader.map_current(options.start == StartAt::earliest);
   return reader;
 }
@@ -261,6 +266,7 @@ void RingReader::adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Regi
   live_start_seq_ = std::max(layout_->cursor.head_seq.load(std::memory_order_relaxed) + 1,
                              layout_->config.first_seq);
   empty_polls_ = 0;
+  writer_gone_ = false;
   last_liveness_check_ns_ = monotonic_ns();
   interrupt_->watch(reinterpret_cast<const std::uint32_t*>(&layout_->cursor.tail));
   // Last: whoever sees the slot (a test, a bench, evring stat) may publish at once, and
@@ -269,15 +275,25 @@ void RingReader::adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Regi
 }
 
 void WaitInterrupt::trigger() noexcept {
-  // release: pairs with take()'s acquire; whatever the caller queued before is visible to
-  // the reader once it sees the flag.
-  pending_.store(1, std::memory_order_release);
-  // acquire: pairs with watch(); the word belongs to a mapping the reader set up. If the
+  // seq_cst (a release would do for take()'s acquire: whatever the caller queued before is
+  // visible to the reader once it sees the flag): with watch() and the load below it makes
+  // sure a reader that just stopped watching a ring is woken from sleep().
+  pending_.store(1, std::memory_order_seq_cst);
+  // seq_cst: pairs with watch(); the word belongs to a mapping the reader set up. If the
   // reader has since moved to a new ring and dropped the old mapping, the wake fails with
   // EFAULT, harmlessly; the reader then sees `pending_` within a futex backstop.
-  if (const std::uint32_t* word = word_.load(std::memory_order_acquire)) {
+  if (const std::uint32_t* word = word_.load(std::memory_order_seq_cst)) {
     futex_wake_shared(const_cast<std::uint32_t*>(word));
+  } else {
+    futex_wake_shared(reinterpret_cast<std::uint32_t*>(&pending_));
   }
+}
+
+void WaitInterrupt::sleep(std::int64_t timeout_ns) noexcept {
+  if (take()) return;  // triggered already: the caller has something to do
+  // The kernel compares the word with 0 atomically before sleeping: a trigger() that
+  // stored 1 first is not slept through, and one after it wakes the sleep.
+  futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&pending_), 0, timeout_ns);
 }
 
 RingReader::RingReader(RingReader&&) noexcept = default;
@@ -291,7 +307,7 @@ PollResult RingReader::refill() {
     // R1. acquire: pairs with the writer's release store of tail (W5) [SYNC B].
     const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_acquire);
     if (tail == cursor_) {
-      if (++empty_polls_ >= 64) [[unlikely]] {
+      if (++empty_polls_ >= 64 || writer_gone_) [[unlikely]] {
         const PollStatus status = check_writer();
         if (status != PollStatus::empty) return {status};
       }
@@ -433,31 +449,57 @@ PollStatus RingReader::check_writer() {
   if (state == static_cast<std::uint32_t>(SegmentState::superseded)) {
     return PollStatus::writer_replaced;
   }
-  if (state == static_cast<std::uint32_t>(SegmentState::closed)) return PollStatus::writer_gone;
   const std::int64_t now = monotonic_ns();
-  if (now - last_liveness_check_ns_ < kLivenessCheckIntervalNs) return PollStatus::empty;
-  last_liveness_check_ns_ = now;
-  // relaxed: our own row's liveness stamp for stat.
-  if (slot_ != nullptr) slot_->heartbeat_ns.store(now, std::memory_order_relaxed);
-  if (writer_watch_.exited()) {
-    // A new writer may already own the name; say so rather than "gone" if it does.
-    const std::optional<SharedSegment> current =
-        SharedSegment::open(ring_segment_->name(), Access::read_only);
-    if (current && current->size() >= sizeof(SegmentPreamble) &&
-        reinterpret_cast<const SegmentPreamble*>(current->data())->incarnation != incarnation()) {
-      return PollStatus::writer_replaced;
+  if (!writer_gone_) {
+    if (state != static_cast<std::uint32_t>(SegmentState::closed)) {
+      if (now - last_liveness_check_ns_ < kLivenessCheckIntervalNs) return PollStatus::empty;
+      last_liveness_check_ns_ = now;
+      // relaxed: our own row's liveness stamp for stat.
+      if (slot_ != nullptr) slot_->heartbeat_ns.store(now, std::memory_order_relaxed);
+      if (!writer_watch_.exited()) return PollStatus::empty;
     }
-    return PollStatus::writer_gone;
+    // Stopped cleanly (closed) or died: from now on, look for its successor by name.
+    writer_gone_ = true;
+    next_successor_look_ns_ = now;
   }
-  return PollStatus::empty;
+  if (now >= next_successor_look_ns_) {
+    next_successor_look_ns_ = now + kSuccessorLookIntervalNs;
+    if (successor_named()) return PollStatus::writer_replaced;
+  }
+  return PollStatus::writer_gone;
+}
+
+bool RingReader::successor_named() const {
+  // A writer that stopped cleanly removed the name, and its successor's segment may carry
+  // the same incarnation (it found no segment to count from): compare the whole identity
+  // of the writer start, not the incarnation alone.
+  const std::optional<SegmentOrigin> named = read_segment_origin(ring_segment_->name());
+  return named && *named != origin_of(layout_->preamble);
+}
+
+PollResult RingReader::sleep_while_writer_gone(RecordBuffer& out, std::int64_t timeout_ns) {
+  // Nothing will be published on this ring again: sleep instead of polling, woken early by
+  // a trigger of the interrupt (a query), and look for a new writer when it ends.
+  if (!interrupt_->take()) {
+    // relaxed: the futex compares the value itself; any value of this dead ring will do.
+    const auto tail =
+        static_cast<std::uint32_t>(layout_->cursor.tail.load(std::memory_order_relaxed));
+    futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&layout_->cursor.tail), tail,
+                      std::min(timeout_ns, kWriterGoneSleepNs));
+  }
+  return poll(out);
 }
 
 PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t timeout_ns) {
   PollResult result = poll(out);
+  if (result.status == PollStatus::writer_gone) [[unlikely]]
+    return sleep_while_writer_gone(out, timeout_ns);
   if (result.status != PollStatus::empty) return result;  // the common case reads no clock
   const std::int64_t deadline = monotonic_ns() + timeout_ns;
   for (std::uint32_t round = 1;; ++round) {
     result = poll(out);
+    if (result.status == PollStatus::writer_gone) [[unlikely]]
+      return sleep_while_writer_gone(out, deadline - monotonic_ns());
     if (result.status != PollStatus::empty) return result;
     // A yield can last a whole time slice, so it looks at the clock every round; the
     // spinning strategies every 256 rounds, to keep the clock off their fast loop.

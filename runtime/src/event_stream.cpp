@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "evring/clock.hpp"
 #include "evring/error.hpp"
+#include "evring/paths.hpp"
 
 namespace evring {
 namespace {
@@ -13,6 +15,9 @@ namespace {
 // The journal must hold what the ring skipped (the writer appends before it publishes);
 // a few empty polls can only be a segment roll the reader has not seen yet.
 constexpr std::uint32_t kJournalMissLimit = 100'000;
+// With no writer: how often to look for one, and the longest sleep in between (a query
+// cuts it short).
+constexpr std::int64_t kWriterLookIntervalNs = 5'000'000;
 
 std::filesystem::path writer_journal(const std::string& instance) {
   const Registry registry = Registry::open(instance, Access::read_only);
@@ -40,29 +45,115 @@ std::size_t JournalSource::next_batch(std::span<StreamEvent> out) {
 }
 
 std::unique_ptr<EventStream> EventStream::open(const StreamOptions& options) {
-  std::filesystem::path journal =
-      options.journal.empty() ? writer_journal(options.instance) : options.journal;
-  ReaderOptions ring_options;
-  ring_options.instance = options.instance;
-  ring_options.identity = options.identity;
-  ring_options.report_position = false;  // the stream's owner reports what it applied
-  // Without a journal the past is only what the ring still holds.
-  ring_options.start = options.from_seq != 0 && journal.empty() ? StartAt::earliest : StartAt::live;
-  RingReader ring = RingReader::attach(ring_options);
-  std::unique_ptr<EventStream> stream(new EventStream(options, std::move(ring), journal));
-  if (options.from_seq != 0 && !journal.empty()) stream->open_journal_at(options.from_seq);
-  // Live: what is published from now on, so a lap before the first record is a gap too.
-  if (options.from_seq == 0) stream->expected_ = stream->ring_.live_start_seq();
+  std::filesystem::path journal = options.journal;
+  auto stream = std::unique_ptr<EventStream>(new EventStream(options, std::nullopt, {}));
+  try {
+    stream->ring_.emplace(RingReader::attach(stream->ring_options(StartAt::live)));
+    if (journal.empty()) journal = writer_journal(options.instance);
+  } catch (const Error& e) {
+    if (!options.wait_for_writer ||
+        (e.code() != ErrorCode::no_instance && e.code() != ErrorCode::writer_gone)) {
+      throw;
+    }
+    // No writer yet: its journal is where the reader was told, or the instance's default.
+    if (journal.empty()) {
+      std::error_code ec;
+      const std::filesystem::path fallback = default_journal_folder(options.instance);
+      if (std::filesystem::is_directory(fallback, ec)) journal = fallback;
+    }
+    stream->writer_alive_ = false;
+  }
+  stream->journal_dir_ = journal;
+  if (!journal.empty()) {
+    // Throws, naming the folder, when it does not exist or holds no journal.
+    const std::uint64_t on_disk = journal_history(journal);
+    if (on_disk == 0 && !options.journal.empty()) {
+      throw Error(ErrorCode::no_instance,
+                  "the folder " + journal.string() +
+                      " holds no journal (no journal-*.evj segment): give the folder the "
+                      "writer journals to (evring-writer --journal), or leave --journal out");
+    }
+    stream->history_ = on_disk;
+  }
+  if (stream->ring_) {
+    const std::uint64_t ring_history = stream->ring_->history_id();
+    if (stream->history_ != 0 && ring_history != 0 && ring_history != stream->history_) {
+      throw Error(ErrorCode::invalid_argument,
+                  "the journal in " + journal.string() + " is of history " +
+                      history_text(stream->history_) + ", but the writer of instance \"" +
+                      options.instance + "\" continues history " + history_text(ring_history) +
+                      ": it is another instance's journal, or an old one; leave --journal out "
+                      "to read the writer's");
+    }
+    stream->history_ = ring_history != 0 ? ring_history : stream->history_;
+  }
   return stream;
 }
 
-EventStream::EventStream(const StreamOptions& options, RingReader ring,
+void EventStream::start(std::uint64_t from_seq) {
+  options_.from_seq = from_seq;
+  expected_ = from_seq;
+  if (from_seq != 0 && !journal_dir_.empty()) {
+    open_journal_at(from_seq);
+  } else if (from_seq != 0 && ring_) {
+    // Without a journal the past is only what the ring still holds.
+    ring_.emplace(RingReader::attach(ring_options(StartAt::earliest)));
+  }
+  // Live: what is published from now on, so a lap before the first record is a gap too.
+  if (from_seq == 0 && ring_) expected_ = ring_->live_start_seq();
+}
+
+ReaderOptions EventStream::ring_options(StartAt start) const {
+  ReaderOptions ring_options;
+  ring_options.instance = options_.instance;
+  ring_options.identity = options_.identity;
+  ring_options.report_position = false;  // the stream's owner reports what it applied
+  ring_options.start = start;
+  ring_options.interrupt = interrupt_;
+  return ring_options;
+}
+
+EventStream::EventStream(const StreamOptions& options, std::optional<RingReader> ring,
                          std::filesystem::path journal_dir)
     : options_(options),
+      interrupt_(options.interrupt ? options.interrupt : std::make_shared<WaitInterrupt>()),
       ring_(std::move(ring)),
-      record_(ring_.max_payload()),
+      record_(ring_ ? ring_->max_payload() : kDefaultMaxPayload),
       journal_dir_(std::move(journal_dir)),
       expected_(options.from_seq) {}
+
+void EventStream::check_history() {
+  const std::uint64_t ring_history = ring_->history_id();
+  if (history_ != 0 && ring_history != 0 && ring_history != history_) {
+    const std::uint64_t ours = history_;
+    history_ = ring_history;
+    throw Error(ErrorCode::history_changed, "the writer of instance \"" + options_.instance +
+                                                "\" started history " + history_text(ring_history) +
+                                                " (its journal was started again), and this "
+                                                "view holds events of history " +
+                                                history_text(ours));
+  }
+  if (ring_history != 0) history_ = ring_history;
+}
+
+void EventStream::look_for_writer() {
+  const std::int64_t now = monotonic_ns();
+  if (now < next_writer_look_ns_) return;
+  next_writer_look_ns_ = now + kWriterLookIntervalNs;
+  try {
+    // From the ring's first record: everything its writer published since it started,
+    // which continues where its journal ended.
+    ring_.emplace(RingReader::attach(ring_options(StartAt::earliest)));
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::no_instance && e.code() != ErrorCode::writer_gone) throw;
+    return;
+  }
+  writer_alive_ = true;
+  ++counters_.reattached;
+  if (options_.journal.empty()) journal_dir_ = writer_journal(options_.instance);
+  check_history();
+  if (expected_ == 0) expected_ = ring_->expected_seq();  // live: from its first record
+}
 
 void EventStream::open_journal_at(std::uint64_t seq) {
   try {
@@ -85,7 +176,7 @@ void EventStream::fill_gap() {
                     "the reader with --from live");
   }
   ++counters_.catch_ups;
-  if (ReaderSlot* slot = ring_.slot()) {
+  if (ReaderSlot* slot = ring_->slot()) {
     // relaxed: a lone counter for stat; orders nothing.
     slot->replay_count.store(counters_.catch_ups, std::memory_order_relaxed);
   }
@@ -155,6 +246,7 @@ bool EventStream::next(StreamEvent& out) {
             continue;
         }
       }
+      if (!ring_) return false;  // the rest comes from a writer yet to start
       if (holding_ && expected_ < record_.seq()) {
         if (++journal_misses_ > kJournalMissLimit) {
           throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() +
@@ -173,12 +265,17 @@ bool EventStream::next(StreamEvent& out) {
       }
       continue;  // already delivered from the journal
     }
+    if (!ring_) {
+      look_for_writer();
+      if (!ring_) return false;
+      continue;
+    }
     PollResult result;
     if (waited_) {
       result = *waited_;
       waited_.reset();
     } else {
-      result = ring_.poll(record_);
+      result = ring_->poll(record_);
     }
     switch (result.status) {
       case PollStatus::empty:
@@ -201,7 +298,7 @@ bool EventStream::next(StreamEvent& out) {
         return false;
       case PollStatus::writer_replaced:
         try {
-          ring_.reattach();
+          ring_->reattach();
         } catch (const Error& e) {
           // The new writer is still setting up its ring, or died (kill -9) before or just
           // after it was ready: look again on a later poll, for it or the writer after it.
@@ -213,6 +310,7 @@ bool EventStream::next(StreamEvent& out) {
         ++counters_.reattached;
         writer_alive_ = true;
         if (options_.journal.empty()) journal_dir_ = writer_journal(options_.instance);
+        check_history();
         if (journal_dir_.empty()) {
           throw Error(ErrorCode::writer_gone,
                       "the writer of instance \"" + options_.instance +
@@ -225,11 +323,17 @@ bool EventStream::next(StreamEvent& out) {
 }
 
 void EventStream::wait(WaitKind wait, std::int64_t timeout_ns) {
+  if (!ring_) {
+    // No writer: sleep until the next look for one (or a trigger), whether or not the
+    // journal might grow meanwhile (only a writer grows it).
+    interrupt_->sleep(std::min(timeout_ns, kWriterLookIntervalNs));
+    return;
+  }
   if (holding_ || journal_ || waited_) {
     sched_yield();  // the journal is about to have it; nothing to sleep on
     return;
   }
-  const PollResult result = ring_.wait_next(record_, wait, timeout_ns);
+  const PollResult result = ring_->wait_next(record_, wait, timeout_ns);
   if (result.status != PollStatus::empty) waited_ = result;
 }
 

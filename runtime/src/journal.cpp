@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -149,10 +150,18 @@ void check_segment_header(const MappedFile& file, std::uint64_t named_first_seq)
   }
 }
 
-std::uint64_t segment_bytes_of(const MappedFile& file) {
+JournalSegmentHeader header_of(const MappedFile& file) {
   JournalSegmentHeader header;
   std::memcpy(&header, file.data(), sizeof header);
-  return header.segment_bytes;
+  return header;
+}
+
+[[noreturn]] void throw_mixed_histories(const fs::path& segment, std::uint64_t found,
+                                        std::uint64_t expected) {
+  throw Error(ErrorCode::corrupt,
+              "journal segment " + segment.string() + " belongs to history " + history_text(found) +
+                  ", the segments before it to history " + history_text(expected) +
+                  ": two journals were mixed in one folder; move the segments of one away");
 }
 
 // The verdict on the bytes at one offset of a segment.
@@ -278,7 +287,8 @@ std::int64_t unix_ns() {
 
 // Creates a segment atomically: written under a temporary name, then renamed, so a reader
 // never sees a segment without its header.
-MappedFile create_segment(const JournalOptions& options, std::uint64_t first_seq) {
+MappedFile create_segment(const JournalOptions& options, std::uint64_t first_seq,
+                          std::uint64_t history_id) {
   const fs::path final_path = options.directory / segment_file_name(first_seq);
   const fs::path temp_path = final_path.string() + ".tmp";
   ::unlink(temp_path.c_str());
@@ -302,6 +312,7 @@ MappedFile create_segment(const JournalOptions& options, std::uint64_t first_seq
   header.first_seq = first_seq;
   header.segment_bytes = options.segment_bytes;
   header.created_unix_ns = unix_ns();
+  header.history_id = history_id;
   header.header_crc = header_crc(header);
   std::memcpy(file.data(), &header, sizeof header);
   if (::fdatasync(file.fd()) != 0) throw_file_error("cannot sync", temp_path, errno);
@@ -312,7 +323,55 @@ MappedFile create_segment(const JournalOptions& options, std::uint64_t first_seq
   return MappedFile(final_path, true);
 }
 
+// A segment written before history ids existed gets the journal's id, in place (the writer
+// holds the journal's lock; readers see the old header or the new one, both valid).
+void stamp_history(const fs::path& path, std::uint64_t history_id) {
+  MappedFile file(path, true);
+  JournalSegmentHeader header = header_of(file);
+  header.history_id = history_id;
+  header.header_crc = header_crc(header);
+  if (::pwrite(file.fd(), &header, sizeof header, 0) != static_cast<ssize_t>(sizeof header) ||
+      ::fdatasync(file.fd()) != 0) {
+    throw_file_error("cannot write the history id into", path, errno);
+  }
+}
+
 }  // namespace
+
+std::uint64_t new_history_id() {
+  std::uint64_t id = 0;
+  while (id == 0) {
+    if (::getrandom(&id, sizeof id, 0) != static_cast<ssize_t>(sizeof id)) {
+      // No entropy source at all: the clock and pid still tell two histories apart.
+      id = static_cast<std::uint64_t>(unix_ns()) ^ (static_cast<std::uint64_t>(::getpid()) << 48);
+    }
+  }
+  return id;
+}
+
+std::string history_text(std::uint64_t history_id) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string text(16, '0');
+  for (int i = 15; i >= 0; --i, history_id >>= 4)
+    text[static_cast<std::size_t>(i)] = kDigits[history_id & 0xf];
+  return text;
+}
+
+std::uint64_t journal_history(const fs::path& directory) {
+  std::error_code ec;
+  if (!fs::is_directory(directory, ec)) {
+    throw Error(ErrorCode::no_instance,
+                "the journal folder " + directory.string() +
+                    (fs::exists(directory, ec) ? " is not a folder" : " does not exist") +
+                    ": give the folder the writer journals to (evring-writer --journal; by "
+                    "default ~/.local/state/evring/<name>/journal)");
+  }
+  const std::vector<fs::path> segments = journal_segments(directory);
+  if (segments.empty()) return 0;
+  const MappedFile file(segments.front(), false);
+  check_segment_header(file, *first_seq_from_name(segments.front()));
+  return header_of(file).history_id;
+}
 
 Durability parse_durability(std::string_view text) {
   if (text == "none") return Durability::none;
@@ -354,6 +413,7 @@ struct JournalWriter::State {
   MappedFile segment;
   std::size_t offset = 0;
   std::uint64_t next_seq = 1;
+  std::uint64_t history_id = 0;
 };
 
 JournalWriter::JournalWriter(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -388,14 +448,27 @@ JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery
   }
   found.segments = segments.size();
   if (segments.empty()) {
-    state->segment = create_segment(options, 1);
+    state->history_id = new_history_id();
+    state->segment = create_segment(options, 1, state->history_id);
     state->offset = sizeof(JournalSegmentHeader);
     state->next_seq = 1;
     found.segments = 1;
   } else {
+    std::vector<fs::path> unstamped;
     for (const fs::path& path : segments) {
-      check_segment_header(MappedFile(path, false), *first_seq_from_name(path));
+      const MappedFile file(path, false);
+      check_segment_header(file, *first_seq_from_name(path));
+      const std::uint64_t id = header_of(file).history_id;
+      if (id == 0) {
+        unstamped.push_back(path);
+      } else if (state->history_id == 0) {
+        state->history_id = id;
+      } else if (id != state->history_id) {
+        throw_mixed_histories(path, id, state->history_id);
+      }
     }
+    if (state->history_id == 0) state->history_id = new_history_id();
+    for (const fs::path& path : unstamped) stamp_history(path, state->history_id);
     const std::uint64_t first_of_last = *first_seq_from_name(segments.back());
     found.first_seq = *first_seq_from_name(segments.front());
     state->segment = MappedFile(segments.back(), true);
@@ -480,7 +553,7 @@ void JournalWriter::make_room(std::size_t bytes) {
   // segment that cannot be made (a full disk) leaves the old one current, so a later
   // append, once there is room, continues the sequence without a gap.
   if (::fdatasync(s.segment.fd()) != 0) throw_file_error("cannot sync", s.segment.path(), errno);
-  MappedFile next = create_segment(s.options, s.next_seq);
+  MappedFile next = create_segment(s.options, s.next_seq, s.history_id);
   s.segment = std::move(next);
   s.offset = sizeof(JournalSegmentHeader);
 }
@@ -496,6 +569,9 @@ std::uint64_t JournalWriter::next_seq() const noexcept {
 }
 std::uint64_t JournalWriter::last_seq() const noexcept {
   return state_->next_seq - 1;
+}
+std::uint64_t JournalWriter::history_id() const noexcept {
+  return state_->history_id;
 }
 const fs::path& JournalWriter::directory() const noexcept {
   return state_->options.directory;
@@ -513,6 +589,8 @@ struct JournalReader::State {
   // open()'s from_seq: the records before it are passed over, also those written after
   // open() when it was asked for a seq past the end.
   std::uint64_t from_seq = 1;
+  bool entered_any = false;
+  std::uint64_t history_id = 0;  // of the first segment entered
 
   // Maps the segment that starts at `first_seq`, if it exists yet.
   bool enter(std::uint64_t first_seq) {
@@ -520,7 +598,14 @@ struct JournalReader::State {
     if (::access(path.c_str(), F_OK) != 0) return false;
     MappedFile file(path, false);
     check_segment_header(file, first_seq);
-    segment_bytes = segment_bytes_of(file);
+    const JournalSegmentHeader header = header_of(file);
+    if (!entered_any) {
+      history_id = header.history_id;
+      entered_any = true;
+    } else if (header.history_id != history_id && history_id != 0 && header.history_id != 0) {
+      throw_mixed_histories(path, header.history_id, history_id);
+    }
+    segment_bytes = header.segment_bytes;
     segment = std::move(file);
     segment_first_seq = first_seq;
     offset = sizeof(JournalSegmentHeader);
@@ -641,6 +726,10 @@ std::size_t JournalReader::next_batch(std::span<JournalRecord> out) {
 
 std::uint64_t JournalReader::next_seq() const noexcept {
   return std::max(state_->next_seq, state_->from_seq);
+}
+
+std::uint64_t JournalReader::history_id() const noexcept {
+  return state_->history_id;
 }
 
 }  // namespace evring

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/mman.h>
@@ -214,6 +215,32 @@ std::optional<SharedSegment> SharedSegment::open(const std::string& name, Access
     throw_system("cannot open", name, e);
   }
   return SharedSegment(std::move(impl), name, access);
+}
+
+SegmentOrigin origin_of(const SegmentPreamble& preamble) {
+  return SegmentOrigin{preamble.owner_pid, preamble.owner_start_ticks, preamble.incarnation,
+                       preamble.created_ns};
+}
+
+std::optional<SegmentOrigin> read_segment_origin(const std::string& name) {
+  // The POSIX shm objects Boost.Interprocess names live in /dev/shm on Linux.
+  const std::string path = "/dev/shm/" + name;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  // Plain bytes of the preamble's fixed offsets (layout.hpp), read without a mapping.
+  std::byte bytes[sizeof(SegmentPreamble)];
+  const ssize_t got = ::pread(fd, bytes, sizeof bytes, 0);
+  ::close(fd);
+  if (got != static_cast<ssize_t>(sizeof bytes)) return std::nullopt;
+  const auto field = [&](std::size_t offset) {
+    std::uint64_t value;
+    std::memcpy(&value, bytes + offset, sizeof value);
+    return value;
+  };
+  return SegmentOrigin{field(offsetof(SegmentPreamble, owner_pid)),
+                       field(offsetof(SegmentPreamble, owner_start_ticks)),
+                       field(offsetof(SegmentPreamble, incarnation)),
+                       static_cast<std::int64_t>(field(offsetof(SegmentPreamble, created_ns)))};
 }
 
 bool SharedSegment::remove(const std::string& name) {

@@ -2,7 +2,8 @@
 // (view kv, twice) run side by side, each with its writer, readers (all three wait
 // strategies, from a checkpoint or from the start) and client processes that send commands
 // with ids. Meanwhile kill -9, SIGSTOP and SIGCONT hit random processes at random moments,
-// and whatever died is started again. At the end every answer, view, journal and the bank's
+// writers and readers are stopped cleanly (SIGTERM, SIGINT: each must exit 0), and whatever
+// ended is started again. At the end every answer, view, journal and the bank's
 // invariant are checked against the model the clients' answers build, and nothing may be
 // left over. It prints its seed first (--seed replays the choices; the moments stay
 // timing-dependent) and its report last; exit 1 on any violation.
@@ -59,6 +60,8 @@ class Member {
   virtual void kill9() = 0;
   virtual void restart() = 0;
   virtual void signal(int signal_number) = 0;
+  // Whether a clean stop (SIGTERM, SIGINT) is part of its life: writers and readers.
+  virtual bool stops_cleanly() const { return false; }
   // The end of its log, for a violation's message ("" when its stderr is the soak's).
   virtual std::string last_words() const { return {}; }
 
@@ -92,6 +95,7 @@ class ServiceMember : public Member {
     process_.restart();
   }
   void signal(int signal_number) override { process_.signal(signal_number); }
+  bool stops_cleanly() const override { return true; }
   std::string last_words() const override {
     std::string log = process_.log();
     while (!log.empty() && log.back() == '\n') log.pop_back();
@@ -249,6 +253,14 @@ void print_report(const Settings& settings, const Report& report, std::chrono::s
                                                                    : 0));
   std::printf("stops            %llu (SIGSTOP, then SIGCONT or kill -9)\n",
               static_cast<unsigned long long>(report.stops));
+  const auto clean = [&](const char* kind) {
+    return static_cast<unsigned long long>(
+        report.clean_stops.count(kind) ? report.clean_stops.at(kind) : 0);
+  };
+  std::printf(
+      "clean stops      %llu (SIGTERM or SIGINT, exit 0, started again: writer %llu, "
+      "reader %llu)\n",
+      clean("writer") + clean("reader"), clean("writer"), clean("reader"));
   std::printf(
       "commands         %llu: %llu accepted, %llu duplicate answers, %llu rejected; "
       "%llu client reconnects\n",
@@ -335,10 +347,35 @@ int run(const Settings& settings) {
     sample_registry(bank);
     sample_registry(kv);
     Member& target = *members[rng() % members.size()];
-    if (rng() % 100 < 35) {
+    const std::uint64_t dice = rng() % 100;
+    if (dice < 25) {
       target.kill9();
       target.stopped = false;
       ++report.kills[target.kind_name()];
+      restart(target);
+    } else if (dice < 35 && target.stops_cleanly()) {
+      // A clean stop must end it with exit 0 within the deadline, and its successor must
+      // pick up where it left: its readers (or its view) follow, nothing is lost.
+      const int signal_number = rng() % 2 == 0 ? SIGTERM : SIGINT;
+      if (target.stopped) target.signal(SIGCONT);
+      target.stopped = false;
+      target.signal(signal_number);
+      std::optional<int> status;
+      const auto deadline = Clock::now() + std::chrono::seconds(30);
+      while (!(status = target.poll_exit()) && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      if (!status) {
+        report.violations.push_back(target.name() + " did not stop within 30 s of " +
+                                    (signal_number == SIGTERM ? "SIGTERM" : "SIGINT"));
+        target.kill9();
+      } else if (*status != 0) {
+        const std::string words = target.last_words();
+        report.violations.push_back(target.name() + " " + describe(*status) + " after " +
+                                    (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
+                                    (words.empty() ? "" : ":\n    " + words));
+      }
+      ++report.clean_stops[target.kind_name()];
       restart(target);
     } else if (!target.stopped) {
       target.signal(SIGSTOP);
@@ -425,7 +462,8 @@ int main(int argc, char** argv) {
   settings.seed = std::random_device{}();
   std::string duration = "120";
   CLI::App app{
-      "evring-soak: writers, readers and clients under kill -9, SIGSTOP and SIGCONT; "
+      "evring-soak: writers, readers and clients under kill -9, SIGSTOP, SIGCONT, SIGTERM and "
+      "SIGINT; "
       "checks answers, views, journals and the bank's invariant at the end"};
   app.add_option("--duration", duration, "seconds of chaos (e.g. 120, or 30m)")
       ->capture_default_str();

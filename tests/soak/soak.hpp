@@ -40,6 +40,7 @@ struct Instance {
 struct Report {
   std::map<std::string, std::uint64_t> kills;  // by kind: writer, reader, client
   std::uint64_t stops = 0;                     // SIGSTOP, each followed by a SIGCONT or a kill
+  std::map<std::string, std::uint64_t> clean_stops;  // SIGTERM or SIGINT, then a start again
   std::uint64_t commands = 0;
   test::AnswerCounts answers;
   std::uint64_t reconnects = 0;

@@ -68,7 +68,8 @@
 
 namespace evring {
 
-inline constexpr std::uint32_t kRingLayoutVersion = 1;
+// 2: RingConfig::history_id.
+inline constexpr std::uint32_t kRingLayoutVersion = 2;
 inline constexpr std::uint32_t kRecordAlignment = 8;
 inline constexpr std::uint32_t kPaddingType = 0xFFFF'FFFFu;  // never a user type
 inline constexpr std::uint64_t kMinRingCapacity = 4096;
@@ -92,6 +93,7 @@ struct RingConfig {
   std::uint32_t record_alignment;  // kRecordAlignment
   std::uint32_t max_payload;       // largest payload a record may carry
   std::uint64_t first_seq;         // sequence number of the ring's first record
+  std::uint64_t history_id;        // of the journal the writer continues (journal.hpp)
 };
 
 // Written by the writer on every publish; read by readers once per batch. The fields
@@ -130,6 +132,8 @@ struct RingOptions {
   mode_t mode = 0600;
   WriterInfo writer_info{};     // recorded in the registry for readers and tools
   gid_t group = kCreatorGroup;  // owner of the ring and registry: a granted group
+  // The journal's history; without a journal each writer start is a history of its own.
+  std::uint64_t history_id = 0;
 };
 
 // Throws Error(invalid_argument) if the options cannot make a working ring, saying why.
@@ -244,6 +248,8 @@ struct PollResult {
   std::uint64_t resume_seq = 0;
 };
 
+class WaitInterrupt;
+
 struct ReaderOptions {
   std::string instance = "default";
   StartAt start = StartAt::live;
@@ -252,6 +258,9 @@ struct ReaderOptions {
   // false when the caller stores the slot's position itself (EventStream: the position is
   // what the view applied, which may come from the journal).
   bool report_position = true;
+  // The interrupt that cuts wait_next short, when the caller already has one (it outlives
+  // this reader: a stream that reattaches); null: the reader makes its own.
+  std::shared_ptr<WaitInterrupt> interrupt;
 };
 
 // Lets another thread cut a reader's wait_next short: a reader process's query thread, with a
@@ -266,11 +275,15 @@ class WaitInterrupt {
     return pending_.load(std::memory_order_relaxed) != 0 &&
            pending_.exchange(0, std::memory_order_acquire) != 0;
   }
-  // Reader thread, at (re)attach: the futex word wait_next sleeps on.
+  // Reader thread, at (re)attach: the futex word wait_next sleeps on; nullptr while the
+  // reader has no ring (its writer not started yet), when it sleeps in sleep() instead.
   void watch(const std::uint32_t* word) noexcept {
-    // release: a trigger() that loads it with acquire wakes a valid word of this mapping.
-    word_.store(word, std::memory_order_release);
+    // seq_cst: pairs with trigger()'s seq_cst store of pending_ and load of word_: either
+    // trigger() sees the word the reader now sleeps on, or the reader's sleep sees pending_.
+    word_.store(word, std::memory_order_seq_cst);
   }
+  // Reader thread, with no ring to wait on: sleeps at most timeout_ns, less if triggered.
+  void sleep(std::int64_t timeout_ns) noexcept;
 
  private:
   std::atomic<std::uint32_t> pending_{0};
@@ -305,6 +318,7 @@ class RingReader {
   void reattach();
 
   std::uint64_t incarnation() const noexcept { return layout_->preamble.incarnation; }
+  std::uint64_t history_id() const noexcept { return layout_->config.history_id; }
   std::uint64_t writer_pid() const noexcept { return layout_->preamble.owner_pid; }
   std::uint64_t capacity() const noexcept { return capacity_; }
   std::uint32_t max_payload() const noexcept { return max_payload_; }
@@ -335,6 +349,9 @@ class RingReader {
   PollResult refill();
   void drop_batch() noexcept { batch_read_ = batch_size_ = 0; }
   PollStatus check_writer();
+  // Whether the ring's name now holds the segment of another writer start than ours.
+  bool successor_named() const;
+  PollResult sleep_while_writer_gone(RecordBuffer& out, std::int64_t timeout_ns);
 
   void adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Registry> registry,
              bool from_start);
@@ -355,6 +372,8 @@ class RingReader {
   std::uint64_t missed_count_ = 0;
   std::uint32_t empty_polls_ = 0;
   std::int64_t last_liveness_check_ns_ = 0;
+  bool writer_gone_ = false;  // closed or dead: look for a successor, sleep between looks
+  std::int64_t next_successor_look_ns_ = 0;
   ProcessWatch writer_watch_;
   std::shared_ptr<WaitInterrupt> interrupt_ = std::make_shared<WaitInterrupt>();
   // The last validated copy (R2, R3): records [batch_read_, batch_size_) of it are still

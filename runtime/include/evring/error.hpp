@@ -18,6 +18,7 @@ enum class ErrorCode {
   corrupt,            // data that fails validation where it must not
   io,                 // any other system call failure
   plugin_failed,      // a domain or view plugin failed (a poison event, a failed restore)
+  history_changed,    // the instance's history started again (journal.hpp, HISTORY)
 };
 
 class Error : public std::runtime_error {

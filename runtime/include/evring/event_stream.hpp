@@ -12,6 +12,13 @@
 //     to the journal before it publishes, so the journal always has them.
 //   - Without a journal (durability none), a gap cannot be filled: the stream stops with an
 //     error rather than hand a view a history with a hole.
+//   - Every event belongs to one history (journal.hpp, HISTORY). A writer that starts with
+//     another history than the events delivered so far (its journal was started again) is
+//     Error(history_changed): the view must be rebuilt from seq 1 of the new history.
+//
+// The writer may be absent: not started yet, stopped (cleanly or by kill -9) and not yet
+// started again. The stream then delivers what the journal has and looks for a writer
+// every few ms, sleeping in between, and joins its ring when one is ready.
 #pragma once
 
 #include <array>
@@ -71,8 +78,14 @@ struct StreamOptions {
   // The next seq wanted: 1 replays everything, S + 1 continues after a checkpoint at S;
   // 0 starts live, with the next event published.
   std::uint64_t from_seq = 0;
-  // Where the journal is; empty: where the writer says (its registry).
+  // Where the journal is; empty: where the writer says (its registry), or while there is
+  // no writer, the default folder of the instance if it has one.
   std::filesystem::path journal;
+  // With no writer running: wait for one (and read the journal meanwhile) instead of
+  // refusing to open.
+  bool wait_for_writer = false;
+  // Shared with whoever cuts the stream's waits short; null: the stream makes its own.
+  std::shared_ptr<WaitInterrupt> interrupt;
 };
 
 struct StreamCounters {
@@ -85,10 +98,16 @@ struct StreamCounters {
 
 class EventStream final : public EventSource {
  public:
-  // Attaches to the instance's ring (claiming a registry slot with `identity`) and, when
-  // from_seq asks for the past, opens the journal there. Throws like RingReader::attach,
-  // and Error(invalid_argument) when the past is asked for and there is no journal.
+  // Attaches to the instance's ring (claiming a registry slot with `identity`), or with
+  // wait_for_writer and no writer running, waits for one. Throws like RingReader::attach,
+  // Error(no_instance) for a --journal folder that does not exist or holds no journal, and
+  // Error(invalid_argument) for one of another history than the writer's.
   static std::unique_ptr<EventStream> open(const StreamOptions& options);
+  // Call once after open(), when the history is known (a checkpoint of another one is not
+  // to be used): sets the first seq delivered (options.from_seq) and, when it asks for the
+  // past, opens the journal there. Error(invalid_argument) when the past is asked for and
+  // there is no journal.
+  void start(std::uint64_t from_seq);
 
   // Never waits. Throws Error(corrupt) when the journal lacks what the ring skipped, and
   // Error(writer_gone) when a gap cannot be filled (no journal) or the writer restarted
@@ -102,21 +121,32 @@ class EventStream final : public EventSource {
 
   // The next seq the stream will deliver (0: live and nothing seen yet).
   std::uint64_t next_seq() const noexcept { return expected_; }
-  // The writer's last published seq, as the ring last said (for lag and progress).
-  std::uint64_t head_seq() const noexcept { return ring_.head_seq(); }
+  // The writer's last published seq, as the ring last said (for lag and progress); 0
+  // while the stream has no ring.
+  std::uint64_t head_seq() const noexcept { return ring_ ? ring_->head_seq() : 0; }
+  // The history of the events delivered (journal.hpp): the writer's, else the journal's;
+  // 0 while neither is known (no writer yet, no journal).
+  std::uint64_t history_id() const noexcept { return history_; }
+  bool attached() const noexcept { return ring_.has_value(); }
   bool catching_up() const noexcept { return journal_.has_value(); }
   bool writer_alive() const noexcept { return writer_alive_; }
   const StreamCounters& counters() const noexcept { return counters_; }
-  ReaderSlot* slot() const noexcept { return ring_.slot(); }
+  // This stream's row in the registry; null while it has no ring. Valid until the next
+  // call of next(), next_batch() or wait(), which may follow the writer to a new registry.
+  ReaderSlot* slot() const noexcept { return ring_ ? ring_->slot() : nullptr; }
   // For another thread to end a wait() early (a query to answer). A trigger that lands
   // just as the stream falls asleep is seen within the ring's 2 ms futex backstop.
-  const std::shared_ptr<WaitInterrupt>& wait_interrupt() const noexcept {
-    return ring_.wait_interrupt();
-  }
+  const std::shared_ptr<WaitInterrupt>& wait_interrupt() const noexcept { return interrupt_; }
   const std::filesystem::path& journal_directory() const noexcept { return journal_dir_; }
 
  private:
-  EventStream(const StreamOptions& options, RingReader ring, std::filesystem::path journal_dir);
+  EventStream(const StreamOptions& options, std::optional<RingReader> ring,
+              std::filesystem::path journal_dir);
+  ReaderOptions ring_options(StartAt start) const;
+  // Without a ring: tries to attach to a writer that has started (every few ms).
+  void look_for_writer();
+  // On a ring just mapped (a late start or a new writer): its history must be ours.
+  void check_history();
   enum class JournalVerdict { deliver, skip, caught_up };
   // What to do with an event the journal gave; a deliverable one is counted as delivered.
   // Throws Error(corrupt) when the journal skips a seq.
@@ -127,7 +157,10 @@ class EventStream final : public EventSource {
   void fill_gap();
 
   StreamOptions options_;
-  RingReader ring_;
+  std::shared_ptr<WaitInterrupt> interrupt_;
+  std::optional<RingReader> ring_;
+  std::uint64_t history_ = 0;
+  std::int64_t next_writer_look_ns_ = 0;
   RecordBuffer record_;
   std::filesystem::path journal_dir_;  // empty: the writer keeps no journal
   std::optional<JournalSource> journal_;

@@ -18,6 +18,13 @@
 // Version 1 had no metadata (the field was reserved and zero); its files are refused, not
 // converted.
 //
+// HISTORY. Every journal is one history: a random 64-bit id made when its first segment is
+// created, carried in every segment header, and copied by the writer into the ring's config
+// and every model snapshot, and by readers into every checkpoint. Seq 5 of one history says
+// nothing about seq 5 of another (a journal deleted and started again), so state tagged
+// with another history is never restored. A journal written before ids existed (0 in the
+// header) is given one by the next writer that opens it.
+//
 // On open, the writer scans the last segment: the first record that is incomplete or
 // fails its CRC is a torn tail (a crash mid-append); it and everything after it are cut
 // off, and the report says so. A bad record in any earlier segment is not a torn tail and
@@ -60,10 +67,21 @@ struct JournalSegmentHeader {
   std::uint64_t first_seq;
   std::uint64_t segment_bytes;
   std::int64_t created_unix_ns;
-  std::uint8_t reserved[20];
+  std::uint64_t history_id;  // the same in every segment of a journal (HISTORY above)
+  std::uint8_t reserved[12];
   std::uint32_t header_crc;  // CRC32C of the bytes before it
 };
 static_assert(sizeof(JournalSegmentHeader) == 64);
+static_assert(offsetof(JournalSegmentHeader, history_id) == 40);
+
+// A new history id: random, never 0 (which means "none yet").
+std::uint64_t new_history_id();
+// How an id is shown in messages and files: 16 hex digits.
+std::string history_text(std::uint64_t history_id);
+// The history of the journal in `directory`: 0 when it holds no segment yet. Throws
+// Error(no_instance) when the folder does not exist or is not a folder, and like the
+// journal's readers for a segment that is not one of this format.
+std::uint64_t journal_history(const std::filesystem::path& directory);
 
 struct JournalRecordHeader {
   std::uint32_t crc;            // CRC32C of the rest of the header, the metadata and the payload
@@ -127,6 +145,8 @@ class JournalWriter {
   std::uint64_t next_seq() const noexcept;
   // The newest record's seq (next_seq() - 1), 0 while the journal is empty.
   std::uint64_t last_seq() const noexcept;
+  // The journal's history (never 0 once open).
+  std::uint64_t history_id() const noexcept;
   const std::filesystem::path& directory() const noexcept;
 
  private:
@@ -170,6 +190,9 @@ class JournalReader {
   // next().
   std::size_t next_batch(std::span<JournalRecord> out);
   std::uint64_t next_seq() const noexcept;
+  // The history of the segments read (0 for a journal written before ids existed). A
+  // segment of another history than the first one read is Error(corrupt).
+  std::uint64_t history_id() const noexcept;
 
  private:
   struct State;

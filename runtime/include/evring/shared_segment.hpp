@@ -38,6 +38,21 @@ enum class SegmentKind : std::uint32_t;
 void write_preamble(SegmentPreamble& preamble, SegmentKind kind, std::uint32_t layout_version,
                     std::uint64_t incarnation, std::uint64_t total_bytes);
 
+// Who made a segment, as its preamble says: enough to tell two writer starts apart.
+struct SegmentOrigin {
+  std::uint64_t owner_pid = 0;
+  std::uint64_t owner_start_ticks = 0;
+  std::uint64_t incarnation = 0;
+  std::int64_t created_ns = 0;
+  bool operator==(const SegmentOrigin&) const = default;
+};
+// The origin of the object named `name` without mapping it (a look that is cheap to
+// repeat every few ms); std::nullopt when there is none, or it is too short to have a
+// preamble yet. Any thread.
+std::optional<SegmentOrigin> read_segment_origin(const std::string& name);
+// The origin a mapped preamble states.
+SegmentOrigin origin_of(const SegmentPreamble& preamble);
+
 class SharedSegment {
  public:
   SharedSegment(SharedSegment&&) noexcept;
