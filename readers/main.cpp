@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/program.hpp"
+#include "cli/values.hpp"
 #include "evring/error.hpp"
 #include "evring/log.hpp"
 #include "evring/shared_segment.hpp"
@@ -62,12 +64,12 @@ int main(int argc, char** argv) {
   app.add_option("--wait", wait, "spin, yield or block")->capture_default_str();
   app.add_option("--journal", journal, "the writer's journal folder (default: where it says)");
   app.add_option("--checkpoint-dir", checkpoint_dir, "where checkpoints go");
-  app.add_option("--checkpoint-every", options.checkpoint_every,
-                 "checkpoint every N events (0: only at a clean stop)")
-      ->capture_default_str();
-  app.add_option("--checkpoint-seconds", options.checkpoint_seconds,
-                 "also checkpoint after this many seconds with new events (0: never)")
-      ->capture_default_str();
+  cli::add_count_option(app, "--checkpoint-every", options.checkpoint_every,
+                        "checkpoint every N events (0: only at a clean stop)");
+  cli::add_duration_option(app, "--checkpoint-seconds", options.checkpoint_interval,
+                           "also checkpoint after this long with new events, e.g. 60s or 5m "
+                           "(plain numbers are seconds; 0: never)",
+                           std::chrono::seconds(1));
   app.add_option("--on-error", on_error, "stop or skip (to a dead-letter file)")
       ->capture_default_str();
   app.add_option("--dead-letter", dead_letter, "dead-letter file for --on-error skip");
@@ -78,11 +80,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--quiet", quiet, "print errors only (--log-level error)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto status = cli::parse_command_line(app, "evring-reader", argc, argv)) return *status;
   try {
     const LogSink log =
         stderr_log("evring-reader", quiet ? LogLevel::error : parse_log_level(log_level));

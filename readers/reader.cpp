@@ -412,8 +412,10 @@ void Reader::State::tick(std::int64_t now) {
   }
   const bool by_count =
       options.checkpoint_every != 0 && applied_seq - checkpoint_seq >= options.checkpoint_every;
-  const bool by_time = options.checkpoint_seconds > 0 && applied_seq != checkpoint_seq &&
-                       now - checkpoint_ns >= options.checkpoint_seconds * kSecondNs;
+  const std::int64_t interval_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options.checkpoint_interval).count();
+  const bool by_time =
+      interval_ns > 0 && applied_seq != checkpoint_seq && now - checkpoint_ns >= interval_ns;
   if (by_count || by_time) write_checkpoint();
 
   const bool behind = stream->catching_up();

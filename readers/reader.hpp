@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -33,7 +34,8 @@ struct ReaderOptions {
   std::filesystem::path journal;               // empty: the writer's
   std::filesystem::path checkpoint_dir;        // empty: <data folder>/<instance>/readers/<id>
   std::uint64_t checkpoint_every = 1'000'000;  // events; 0: only at a clean stop
-  std::int64_t checkpoint_seconds = 60;        // also after this long with new events
+  // Also a checkpoint after this long with new events (0: never).
+  std::chrono::milliseconds checkpoint_interval = std::chrono::seconds(60);
   OnError on_error = OnError::stop;
   std::filesystem::path dead_letter;     // empty: <checkpoint dir>/dead-letter.jsonl
   std::filesystem::path socket;          // empty: query_socket_path(instance, id)

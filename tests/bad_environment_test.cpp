@@ -102,8 +102,11 @@ TEST_F(BadEnvironment, RingSizeNotAPowerOfTwoOrTooSmallIsRefusedWithWhatToDo) {
                {"--name", instance, "--journal", (dir() / "j").string(), "--ring-bytes", "4K"},
                dir(), kToolTimeout);
   EXPECT_EQ(small.exit_code, 2) << small.err;
-  EXPECT_TRUE(contains(small.err, "largest record")) << small.err;
-  EXPECT_TRUE(contains(small.err, "raise the ring size (--ring-bytes)")) << small.err;
+  EXPECT_TRUE(contains(small.err, "largest payload")) << small.err;
+  // The real minimum with the default payload limit, and both ways out.
+  EXPECT_TRUE(contains(small.err, "at least 524288")) << small.err;
+  EXPECT_TRUE(contains(small.err, "try --ring-bytes 512K")) << small.err;
+  EXPECT_TRUE(contains(small.err, "--max-payload")) << small.err;
   EXPECT_TRUE(no_segments(instance));
 }
 

@@ -27,6 +27,8 @@ const char* kind_of(ErrorCode code) {
       return "plugin failed";
     case ErrorCode::history_changed:
       return "history changed";
+    case ErrorCode::timed_out:
+      return "timed out";
   }
   return "error";
 }

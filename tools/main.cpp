@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/program.hpp"
 #include "command.hpp"
 #include "evring/error.hpp"
 #include "exit_status.hpp"
@@ -37,12 +38,8 @@ int main(int argc, char** argv) {
                                       add_stat_command(app), add_tail_command(app),
                                       add_demo_command(app)};
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // CLI11 prints help (exit 0) or the parse error (exit 2, as our contract wants).
-    const int status = app.exit(e);
-    return status == 0 ? kExitOk : kExitError;
+  if (const auto status = evring::cli::parse_command_line(app, "evring", argc, argv)) {
+    return *status;
   }
 
   try {

@@ -3,11 +3,11 @@
 //   stale     (--after not reached within --timeout) prints the reply, exit 4
 //   error     (the view refused the words) prints the reply, exit 2
 //   no such reader, bad flags, the reader went away: a message on stderr, exit 2
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,9 +15,11 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/values.hpp"
 #include "command.hpp"
 #include "evring/error.hpp"
 #include "evring/query.hpp"
+#include "evring/registry.hpp"
 #include "exit_status.hpp"
 
 namespace evring::tools {
@@ -40,47 +42,41 @@ struct QueryFlags {
   std::string instance = "default";
   std::string reader;
   std::uint64_t after = 0;
-  std::string timeout = "5s";
+  std::chrono::milliseconds timeout = std::chrono::seconds(5);
   std::vector<std::string> words;
 };
 
-// "500ms", "2s", "1m", or plain milliseconds.
-std::chrono::milliseconds parse_duration(const std::string& text) {
-  std::uint64_t number = 0;
-  const char* const end = text.data() + text.size();
-  const auto [rest, ec] = std::from_chars(text.data(), end, number);
-  const std::string_view unit(rest, static_cast<std::size_t>(end - rest));
-  std::uint64_t scale = 0;
-  if (unit.empty() || unit == "ms") {
-    scale = 1;
-  } else if (unit == "s") {
-    scale = 1000;
-  } else if (unit == "m") {
-    scale = 60'000;
+// The writer's head, for a stale reply's message; nullopt when no writer runs.
+std::optional<std::uint64_t> writer_head(const std::string& instance) {
+  try {
+    const Registry registry = Registry::open(instance, Access::read_only);
+    // relaxed: an informational snapshot for a message.
+    return registry.layout().writer.head_seq.load(std::memory_order_relaxed);
+  } catch (const Error&) {
+    return std::nullopt;
   }
-  // A day is far more than any query needs; it keeps the arithmetic far from overflow.
-  constexpr std::uint64_t kMaxMs = 24ull * 3600 * 1000;
-  if (ec != std::errc{} || rest == text.data() || scale == 0 || number > kMaxMs / scale) {
-    throw Error(ErrorCode::invalid_argument,
-                "--timeout \"" + text +
-                    "\" is not a duration: write e.g. 500ms, 2s, 1m or plain milliseconds "
-                    "(at most 24 hours)");
-  }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(number * scale));
 }
 
 int run_query(const QueryFlags& flags) {
-  const std::chrono::milliseconds timeout = parse_duration(flags.timeout);
   const std::vector<std::string_view> words(flags.words.begin(), flags.words.end());
   QueryClient client = QueryClient::connect(flags.instance, flags.reader);
-  const QueryReply reply = client.query(words, flags.after, timeout);
+  const QueryReply reply = client.query(words, flags.after, flags.timeout);
   fmt::print("{}\n", reply.raw);
   if (reply.stale) {
-    fmt::print(stderr,
-               "evring query: stale: reader \"{}\" had applied only seq {} when --timeout {} "
-               "ran out, not --after {}: try a longer --timeout, or see how far behind it is "
-               "with evring stat --name {}\n",
-               flags.reader, reply.as_of_seq, flags.timeout, flags.after, flags.instance);
+    const std::optional<std::uint64_t> head = writer_head(flags.instance);
+    if (head && *head < flags.after) {
+      fmt::print(stderr,
+                 "evring query: stale: seq {} has not been written yet (the head of instance "
+                 "\"{}\" is seq {}): pass the seq that evring cmd printed\n",
+                 flags.after, flags.instance, *head);
+    } else {
+      fmt::print(stderr,
+                 "evring query: stale: reader \"{}\" had applied only seq {} when --timeout {} "
+                 "ran out, not --after {}: try a longer --timeout, or see how far behind it is "
+                 "with evring stat --name {}\n",
+                 flags.reader, reply.as_of_seq, cli::duration_text(flags.timeout), flags.after,
+                 flags.instance);
+    }
     return kExitStale;
   }
   if (reply.error) {
@@ -101,11 +97,10 @@ Command add_query_command(CLI::App& parent) {
   app->add_option("--reader", flags->reader,
                   "the reader's id (evring-reader --id; see evring stat)")
       ->required();
-  app->add_option("--after", flags->after,
-                  "answer once the view has applied this seq (read-your-writes)");
-  app->add_option("--timeout", flags->timeout,
-                  "how long --after may wait: 500ms, 2s, 1m or plain milliseconds")
-      ->capture_default_str();
+  cli::add_count_option(*app, "--after", flags->after,
+                        "answer once the view has applied this seq (read-your-writes)");
+  cli::add_duration_option(*app, "--timeout", flags->timeout,
+                           "how long --after may wait: 500ms, 2s, 1m, 1h or plain milliseconds");
   app->add_option("words", flags->words, "the query, e.g. balance alice")->required();
   // Words may look like flags: everything after them is a word.
   app->positionals_at_end();

@@ -26,6 +26,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/values.hpp"
 #include "command.hpp"
 #include "event_description.hpp"
 #include "evring/clock.hpp"
@@ -217,9 +218,14 @@ Command add_tail_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand("tail", "print an instance's events as they come");
   app->footer(kTailFooter);
   app->add_option("--name", flags->instance, "instance name")->capture_default_str();
-  app->add_option("--from", flags->from,
-                  "start at this seq (1: the whole journal); default: the next event published");
-  app->add_option("--count", flags->count, "stop after this many events (default: never)");
+  cli::add_count_option(*app, "--from", flags->from,
+                        "start at this seq (1: the whole journal); default: the next event "
+                        "published",
+                        1)
+      ->default_str("");
+  cli::add_count_option(*app, "--count", flags->count,
+                        "stop after this many events (default: never)", 1)
+      ->default_str("");
   app->add_flag("--json", flags->json, "one JSON object per line, as the tail view writes");
   return Command{app, [flags] { return run_tail(*flags); }};
 }

@@ -9,6 +9,9 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/program.hpp"
+#include "cli/values.hpp"
+#include "evring/broadcast_ring.hpp"
 #include "evring/error.hpp"
 #include "evring/journal.hpp"
 #include "evring/log.hpp"
@@ -42,23 +45,6 @@ user, a container), the writer also listens on $XDG_RUNTIME_DIR/evring/<name>.so
 /tmp/evring-<uid>/<name>.sock, or --socket-path); evring cmd --socket PATH submits there.
 Exit status: 0 after a clean stop, 2 on error.)";
 
-// "64M", "1G", "4096": bytes.
-std::uint64_t parse_size(const std::string& text) {
-  std::size_t used = 0;
-  unsigned long long value = 0;
-  try {
-    value = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    throw CLI::ValidationError("size", "\"" + text + "\" is not a size (like 64M or 1G)");
-  }
-  const std::string unit = text.substr(used);
-  if (unit.empty() || unit == "B") return value;
-  if (unit == "K" || unit == "KiB") return value << 10;
-  if (unit == "M" || unit == "MiB") return value << 20;
-  if (unit == "G" || unit == "GiB") return value << 30;
-  throw CLI::ValidationError("size", "unknown unit in \"" + text + "\": use K, M or G");
-}
-
 // "0660": a file mode, in octal.
 mode_t parse_mode(const std::string& text) {
   std::size_t used = 0;
@@ -80,8 +66,6 @@ int main(int argc, char** argv) {
   using namespace evring;
   writer::WriterOptions options;
   std::string durability = "async";
-  std::string ring_bytes = "64M";
-  std::string segment_bytes = "64M";
   std::string idle_wait = "block";
   std::string journal;
   bool no_journal = false;
@@ -106,16 +90,21 @@ int main(int argc, char** argv) {
                  "none, async (survives kill -9) or sync (fdatasync "
                  "before the reply, group commit)")
       ->capture_default_str();
-  app.add_option("--ring-bytes", ring_bytes, "ring size, a power of two (e.g. 16M)")
-      ->capture_default_str();
-  app.add_option("--journal-segment-bytes", segment_bytes, "journal segment file size")
-      ->capture_default_str();
-  app.add_option("--snapshot-every", options.snapshot_every,
-                 "write a model snapshot every N events (0: only at a clean stop)")
-      ->capture_default_str();
-  app.add_option("--duplicate-window", options.duplicate_window,
-                 "how many command ids are remembered for duplicate detection")
-      ->capture_default_str();
+  cli::add_size_option(app, "--ring-bytes", options.ring_bytes,
+                       fmt::format("ring size: a power of two, at least {} and four of the "
+                                   "largest records ({} with the default --max-payload)",
+                                   cli::size_text(kMinRingCapacity),
+                                   cli::size_text(minimum_ring_capacity(kDefaultMaxPayload))),
+                       kMinRingCapacity);
+  cli::add_size_option(
+      app, "--max-payload", options.max_payload,
+      fmt::format("the largest event payload (at most {})", cli::size_text(kMaxEventPayload)), 1);
+  cli::add_size_option(app, "--journal-segment-bytes", options.journal_segment_bytes,
+                       "journal segment file size (at least four of the largest records)");
+  cli::add_count_option(app, "--snapshot-every", options.snapshot_every,
+                        "write a model snapshot every N events (0: only at a clean stop)");
+  cli::add_count_option(app, "--duplicate-window", options.duplicate_window,
+                        "how many command ids are remembered for duplicate detection");
   app.add_option("--wait", idle_wait, "how the idle writer waits for commands: spin, yield, block")
       ->capture_default_str();
   app.add_flag("--socket", options.socket_intake,
@@ -137,11 +126,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--quiet", quiet, "print errors only (--log-level error)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto status = cli::parse_command_line(app, "evring-writer", argc, argv)) return *status;
 
   try {
     const LogSink log =
@@ -152,8 +137,6 @@ int main(int argc, char** argv) {
                                                    durability + " cannot hold: drop one of them");
     }
     options.journal = journal;
-    options.ring_bytes = parse_size(ring_bytes);
-    options.journal_segment_bytes = parse_size(segment_bytes);
     options.idle_wait = parse_wait_kind(idle_wait);
     options.socket_mode = parse_mode(socket_mode);
     if (!socket_path.empty() || app.count("--socket-mode") != 0) options.socket_intake = true;

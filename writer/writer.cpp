@@ -203,12 +203,80 @@ struct Writer::State {
   void commit_group();
 };
 
+namespace {
+
+// The largest event payload, in the ring and the journal alike.
+std::uint32_t event_payload_limit(const WriterOptions& options) {
+  if (options.max_payload == 0 || options.max_payload > kMaxEventPayload) {
+    throw Error(ErrorCode::invalid_argument,
+                "--max-payload " + std::to_string(options.max_payload) +
+                    " bytes: choose 1 byte to " + std::to_string(kMaxEventPayload >> 20) + " MiB");
+  }
+  return static_cast<std::uint32_t>(options.max_payload);
+}
+
+// What a writer start adds to the journal's folder, so a start that fails can take it back
+// (a folder, lock, domain file or preallocated segment a user never asked to keep).
+class StartFootprint {
+ public:
+  explicit StartFootprint(const fs::path& journal_dir) : journal_dir_(journal_dir) {
+    std::error_code ec;
+    // The highest folder on the way to the journal that is not there yet, if any.
+    for (fs::path folder = journal_dir; !folder.empty() && !fs::exists(folder, ec);
+         folder = folder.parent_path()) {
+      created_root_ = folder;
+      if (folder == folder.parent_path()) break;
+    }
+    if (created_root_.empty()) {
+      for (const auto& entry : fs::directory_iterator(journal_dir, ec)) {
+        existing_.push_back(entry.path().filename());
+      }
+    }
+  }
+  // After a failed start: removes what it added. Never throws (the start's error matters).
+  void take_back() const noexcept {
+    std::error_code ec;
+    if (!created_root_.empty()) {
+      fs::remove_all(created_root_, ec);
+      return;
+    }
+    for (const auto& entry : fs::directory_iterator(journal_dir_, ec)) {
+      const fs::path name = entry.path().filename();
+      if (std::find(existing_.begin(), existing_.end(), name) == existing_.end()) {
+        std::error_code ignored;
+        fs::remove_all(entry.path(), ignored);
+      }
+    }
+  }
+
+ private:
+  fs::path journal_dir_;
+  fs::path created_root_;
+  std::vector<fs::path> existing_;
+};
+
+}  // namespace
+
 std::unique_ptr<Writer> Writer::start(const WriterOptions& options, const WriterLog& log) {
   validate_instance_name(options.instance);
-  validate_ring_options(
-      RingOptions{options.instance, options.ring_bytes, kDefaultMaxPayload, 1, options.mode});
+  validate_ring_options(RingOptions{options.instance, options.ring_bytes,
+                                    event_payload_limit(options), 1, options.mode});
+  // Before touching the journal: a second writer of the instance is refused with nothing
+  // made (its journal folder, lock and segment belong to the running one).
+  ensure_no_live_writer(options.instance);
   auto state = std::make_unique<State>(options, log, load_domain(options));
-  state->recover();
+  std::optional<StartFootprint> footprint;
+  if (options.durability != Durability::none) {
+    footprint.emplace(options.journal.empty() ? default_journal_folder(options.instance)
+                                              : options.journal);
+  }
+  try {
+    state->recover();
+  } catch (...) {
+    state.reset();  // closes the journal and its lock first
+    if (footprint) footprint->take_back();
+    throw;
+  }
   return std::unique_ptr<Writer>(new Writer(std::move(state)));
 }
 
@@ -249,6 +317,7 @@ void Writer::State::recover() {
     JournalOptions journal_options;
     journal_options.directory = journal_dir;
     journal_options.segment_bytes = options.journal_segment_bytes;
+    journal_options.max_payload = event_payload_limit(options);
     journal_options.mode = read_mode(options);
     journal_options.group = options.group;
     JournalRecovery found;
@@ -279,9 +348,10 @@ void Writer::State::recover() {
                   fs::absolute(journal_dir).lexically_normal().c_str());
   }
   info.durability = static_cast<std::uint32_t>(options.durability);
-  ring.emplace(RingWriter::create(RingOptions{
-      options.instance, options.ring_bytes, kDefaultMaxPayload, next_seq, read_mode(options), info,
-      options.group, journal ? journal->history_id() : new_history_id()}));
+  ring.emplace(RingWriter::create(RingOptions{options.instance, options.ring_bytes,
+                                              event_payload_limit(options), next_seq,
+                                              read_mode(options), info, options.group,
+                                              journal ? journal->history_id() : new_history_id()}));
   if (options.socket_intake) {
     // Listening before the shared-memory intake exists: whoever finds the writer ready
     // (a client connects) finds its socket too. The thread starts once the intake it
@@ -306,7 +376,7 @@ void Writer::State::recover() {
         fmt::format("socket intake on {} (mode {:04o})", socket->path().string(),
                     static_cast<unsigned>(submit_mode(options, options.socket_mode) & 07777)));
   }
-  events.set_max_payload(std::min<std::size_t>(ring->max_payload(), JournalOptions{}.max_payload));
+  events.set_max_payload(ring->max_payload());
 }
 
 std::uint64_t Writer::State::restore_snapshot(std::uint64_t journal_last_seq) {

@@ -21,6 +21,7 @@
 
 #include <sys/types.h>
 
+#include "evring/broadcast_ring.hpp"
 #include "evring/journal.hpp"
 #include "evring/log.hpp"
 #include "evring/wait_strategy.hpp"
@@ -35,11 +36,12 @@ struct WriterOptions {
   Durability durability = Durability::async;
   std::uint64_t ring_bytes = 64ull << 20;
   std::uint64_t journal_segment_bytes = kDefaultJournalSegmentBytes;
-  std::uint64_t snapshot_every = 1'000'000;  // events; 0: only at a clean stop
-  std::size_t duplicate_window = 100'000;    // command ids remembered
-  WaitKind idle_wait = WaitKind::block;      // how the apply thread waits for commands
-  std::int64_t idle_spin_ns = 50'000;        // block: spin this long before sleeping
-  std::size_t group_commit_max = 1024;       // sync: at most this many commands per fdatasync
+  std::uint64_t max_payload = kDefaultMaxPayload;  // of an event, in the ring and the journal
+  std::uint64_t snapshot_every = 1'000'000;        // events; 0: only at a clean stop
+  std::size_t duplicate_window = 100'000;          // command ids remembered
+  WaitKind idle_wait = WaitKind::block;            // how the apply thread waits for commands
+  std::int64_t idle_spin_ns = 50'000;              // block: spin this long before sleeping
+  std::size_t group_commit_max = 1024;             // sync: at most this many commands per fdatasync
   // Owner-only by default. A granted group (docs/writer.md, "Access") may read the ring and
   // the journal and claim reader slots; with group_submit it may also submit commands.
   mode_t mode = 0600;

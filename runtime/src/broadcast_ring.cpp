@@ -54,22 +54,25 @@ void check_ring_config(const SharedSegment& segment, const std::string& instance
   }
 }
 
+// The power of two at or above both `asked` and `minimum`, as --ring-bytes takes it.
+std::string suggested_ring_size(std::uint64_t asked, std::uint64_t minimum) {
+  std::uint64_t size = minimum;
+  while (size < asked) size *= 2;
+  return size >= (1u << 20) ? std::to_string(size >> 20) + "M" : std::to_string(size >> 10) + "K";
+}
+
 }  // namespace
 
 void validate_ring_options(const RingOptions& options) {
   validate_instance_name(options.instance);
-  if (!is_power_of_two(options.capacity) || options.capacity < kMinRingCapacity) {
-    throw Error(ErrorCode::invalid_argument, "ring size " + std::to_string(options.capacity) +
-                                                 " bytes is not a power of two of at least " +
-                                                 std::to_string(kMinRingCapacity) +
-                                                 " (try --ring-bytes 64M)");
-  }
-  if (aligned_record_length(options.max_payload) > options.capacity / 4) {
+  const std::uint64_t minimum = minimum_ring_capacity(options.max_payload);
+  if (!is_power_of_two(options.capacity) || options.capacity < minimum) {
     throw Error(ErrorCode::invalid_argument,
-                "the largest record (" + std::to_string(options.max_payload) +
-                    " bytes of payload) must fit four times in the ring of " +
-                    std::to_string(options.capacity) +
-                    " bytes: raise the ring size (--ring-bytes) or lower the maximum payload");
+                "ring size " + std::to_string(options.capacity) + " bytes is not a power of two " +
+                    "of at least " + std::to_string(minimum) + " (four records of the largest " +
+                    "payload, " + std::to_string(options.max_payload) +
+                    " bytes): try --ring-bytes " + suggested_ring_size(options.capacity, minimum) +
+                    ", or lower --max-payload");
   }
   if (options.first_seq == 0) {
     throw Error(ErrorCode::invalid_argument, "sequence numbers start at 1, not 0");
@@ -77,6 +80,24 @@ void validate_ring_options(const RingOptions& options) {
 }
 
 // ---- writer ---------------------------------------------------------------------------
+
+namespace {
+
+[[noreturn]] void throw_writer_running(const std::string& instance, std::uint64_t pid) {
+  throw Error(ErrorCode::writer_running, "instance \"" + instance +
+                                             "\" already has a writer (pid " + std::to_string(pid) +
+                                             "); stop it first, or use another --name");
+}
+
+}  // namespace
+
+void ensure_no_live_writer(const std::string& instance) {
+  const std::optional<SegmentOrigin> origin = read_segment_origin(segment_name(instance, "ring"));
+  if (origin && origin->owner_pid != 0 &&
+      ProcessIdentity{origin->owner_pid, origin->owner_start_ticks}.alive()) {
+    throw_writer_running(instance, origin->owner_pid);
+  }
+}
 
 RingWriter::RingWriter(std::string instance, SharedSegment ring, Registry registry)
     : instance_(std::move(instance)),
@@ -104,9 +125,7 @@ RingWriter RingWriter::create(const RingOptions& options) {
       const bool finished = old.state == static_cast<std::uint32_t>(SegmentState::superseded) ||
                             old.state == static_cast<std::uint32_t>(SegmentState::closed);
       if (old.ours && old.owner_alive && !finished) {
-        throw Error(ErrorCode::writer_running,
-                    "instance \"" + options.instance + "\" already has a writer (pid " +
-                        std::to_string(old.owner_pid) + "); stop it first, or use another --name");
+        throw_writer_running(options.instance, old.owner_pid);
       }
       if (old.ours) {
         previous_incarnation = old.incarnation;

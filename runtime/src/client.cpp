@@ -119,6 +119,15 @@ struct Client::State {
     }
   }
 
+  [[noreturn]] void throw_timed_out() const {
+    throw Error(ErrorCode::timed_out,
+                "the writer of instance \"" + instance + "\" (pid " + std::to_string(writer_pid) +
+                    ") did not answer within " +
+                    std::to_string(options.reply_timeout_ns / 1'000'000) +
+                    " ms (is it stopped, or overloaded?); a command sent may still be applied: "
+                    "resubmit it with the same command id to be safe");
+  }
+
   // Waits, the chosen way, until ready() holds; checks on the writer meanwhile.
   template <class Ready>
   void wait_until(Ready&& ready, std::atomic<std::uint32_t>* signal) {
@@ -140,6 +149,9 @@ struct Client::State {
       if (probe) next_probe = now + kLivenessProbeNs;
       if (ready()) return;
       check_writer(probe);
+      if (options.reply_timeout_ns > 0 && now - start >= options.reply_timeout_ns) {
+        throw_timed_out();
+      }
       if (options.wait == WaitKind::block && signal != nullptr && now - start > options.spin_ns) {
         sleep_on(ready, *signal);
         check_writer(true);

@@ -427,7 +427,10 @@ JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery
   if (options.segment_bytes < sizeof(JournalSegmentHeader) + 4 * largest) {
     throw Error(ErrorCode::invalid_argument,
                 "journal segments of " + std::to_string(options.segment_bytes) +
-                    " bytes cannot hold four of the largest records: raise the segment size");
+                    " bytes cannot hold four of the largest records: give "
+                    "--journal-segment-bytes at least " +
+                    std::to_string(sizeof(JournalSegmentHeader) + 4 * largest) +
+                    " (or lower --max-payload)");
   }
   detail::create_folder(options.directory, options.mode, kJournalFolder);
   if (::access(options.directory.c_str(), W_OK | X_OK) != 0) {

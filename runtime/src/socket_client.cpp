@@ -125,9 +125,20 @@ SocketClient SocketClient::connect(const std::filesystem::path& path) {
 
 SocketClient::SocketClient(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
 
+void SocketClient::set_reply_timeout(std::chrono::milliseconds timeout) {
+  const timeval limit{static_cast<time_t>(timeout.count() / 1000),
+                      static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  if (::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) != 0) {
+    throw Error(ErrorCode::io,
+                "setsockopt(SO_RCVTIMEO) on " + path_.string() + ": " + errno_text(errno));
+  }
+  reply_timeout_ = timeout;
+}
+
 SocketClient::SocketClient(SocketClient&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       path_(std::move(other.path_)),
+      reply_timeout_(other.reply_timeout_),
       frame_(std::move(other.frame_)),
       input_(std::move(other.input_)),
       taken_(std::move(other.taken_)),
@@ -140,6 +151,7 @@ SocketClient& SocketClient::operator=(SocketClient&& other) noexcept {
     if (fd_ >= 0) ::close(fd_);
     fd_ = std::exchange(other.fd_, -1);
     path_ = std::move(other.path_);
+    reply_timeout_ = other.reply_timeout_;
     frame_ = std::move(other.frame_);
     input_ = std::move(other.input_);
     taken_ = std::move(other.taken_);
@@ -239,6 +251,13 @@ void SocketClient::take_one_reply() {
     input_.resize(at + static_cast<std::size_t>(got > 0 ? got : 0));
     if (got > 0) continue;
     if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) {  // SO_RCVTIMEO ran out
+      throw Error(ErrorCode::timed_out,
+                  "the writer on " + path_.string() + " did not answer within " +
+                      std::to_string(reply_timeout_.count()) +
+                      " ms (is it stopped, or overloaded?); a command sent may still be "
+                      "applied: resubmit it with the same command id to be safe");
+    }
     if (got == 0 || err == ECONNRESET) throw_gone("closed the connection");
     throw Error(ErrorCode::io, "recv from " + path_.string() + ": " + errno_text(err));
   }

@@ -121,6 +121,17 @@ static_assert(sizeof(RingLayout) <= kRingDataOffset);
 constexpr std::uint64_t aligned_record_length(std::uint64_t payload_bytes) {
   return align_up(sizeof(RecordHeader) + payload_bytes, kRecordAlignment);
 }
+// The largest payload a writer may be given (--max-payload): a record's length is 32 bits,
+// and every reader keeps a buffer of one.
+inline constexpr std::uint64_t kMaxEventPayload = 16ull << 20;
+
+// The smallest ring that holds four of the largest records: a power of two, at least
+// kMinRingCapacity.
+constexpr std::uint64_t minimum_ring_capacity(std::uint64_t max_payload) {
+  std::uint64_t capacity = kMinRingCapacity;
+  while (capacity / 4 < aligned_record_length(max_payload)) capacity *= 2;
+  return capacity;
+}
 
 struct RingOptions {
   std::string instance = "default";
@@ -138,6 +149,10 @@ struct RingOptions {
 
 // Throws Error(invalid_argument) if the options cannot make a working ring, saying why.
 void validate_ring_options(const RingOptions& options);
+
+// Throws Error(writer_running), as RingWriter::create would, when a live writer owns the
+// instance: for a writer to check before it prepares anything else. Any thread.
+void ensure_no_live_writer(const std::string& instance);
 
 // The writer's side. One per instance, used by one thread only.
 class RingWriter {

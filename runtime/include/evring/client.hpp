@@ -35,6 +35,9 @@ struct ClientOptions {
   // for spin_ns, then sleep until the writer signals).
   WaitKind wait = WaitKind::block;
   std::int64_t spin_ns = 50'000;
+  // How long a reply (or room to send) may take before Error(timed_out); 0: no limit. A
+  // command that timed out may still be applied: resubmit it with the same command id.
+  std::int64_t reply_timeout_ns = 0;
 };
 
 struct TicketedReply {

@@ -19,6 +19,7 @@ enum class ErrorCode {
   io,                 // any other system call failure
   plugin_failed,      // a domain or view plugin failed (a poison event, a failed restore)
   history_changed,    // the instance's history started again (journal.hpp, HISTORY)
+  timed_out,          // no answer within the time the caller gave
 };
 
 class Error : public std::runtime_error {

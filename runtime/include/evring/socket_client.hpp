@@ -15,6 +15,7 @@
 // encoders below are that format's one definition. One SocketClient per thread.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -60,6 +61,10 @@ class SocketClient {
   SocketClient& operator=(SocketClient&&) noexcept;
   ~SocketClient();
 
+  // How long a reply may take before Error(timed_out) (0: no limit, the default). A
+  // command that timed out may still be applied: resubmit it with the same command id.
+  void set_reply_timeout(std::chrono::milliseconds timeout);
+
   // Sends one command and waits for its reply. Needs no other command in flight.
   CommandReply submit(std::span<const std::byte> command, std::string_view command_id = {});
   CommandReply submit_text(std::span<const std::string_view> words,
@@ -90,6 +95,7 @@ class SocketClient {
 
   int fd_ = -1;
   std::filesystem::path path_;
+  std::chrono::milliseconds reply_timeout_{0};
   std::vector<std::byte> frame_;    // reused per send
   std::vector<std::byte> input_;    // bytes read, not yet a whole reply
   std::deque<CommandReply> taken_;  // read to make room, not yet handed over
