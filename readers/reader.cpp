@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "builtin_views.hpp"
+#include "event_description.hpp"
 #include "evring/clock.hpp"
 #include "evring/codec.hpp"
 #include "evring/error.hpp"
@@ -158,6 +159,7 @@ struct Reader::State {
   void rebuild(const Error& why);
   void apply(const StreamEvent& event);
   void set_aside(const StreamEvent& event, const std::string& error);
+  void tell_view_its_domain();
   void answer(QueryRequest& request);
   void answer_parked(std::int64_t now);
   void tick(std::int64_t now);
@@ -176,6 +178,7 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
 
   s.interrupt = std::make_shared<WaitInterrupt>();
   s.stream = EventStream::open(s.stream_options());
+  s.tell_view_its_domain();
   if (!s.stream->attached()) {
     s.log(LogLevel::info,
           fmt::format("instance {} has no writer running: {}waiting for it (start evring-writer "
@@ -240,6 +243,23 @@ StreamOptions Reader::State::stream_options() const {
   result.wait_for_writer = true;
   result.interrupt = interrupt;
   return result;
+}
+
+// Before any event: a view of another domain is refused now, not at its first event. The
+// domain is loaded only for a view that asks for it (tail, stats: describe, type names).
+void Reader::State::tell_view_its_domain() {
+  const std::optional<DomainRecord> domain = stream->domain();
+  if (!domain) return;  // no writer yet and no journal: nothing says which
+  std::optional<DomainDescriber> describer;
+  if (view.wants_domain()) {
+    std::string why_not;
+    describer = views::load_describer(*domain, why_not);
+    if (!describer) {
+      log(LogLevel::warn, fmt::format("view {} shows events of domain {} undecoded: {}",
+                                      view.name(), domain->name, why_not));
+    }
+  }
+  view.set_domain(options.instance, domain->name, std::move(describer));
 }
 
 void Reader::State::rebuild(const Error& why) {

@@ -1,51 +1,34 @@
 #!/usr/bin/env bash
 # Installs this build into a scratch prefix, builds examples/hot_keys_view against it as an
-# outside project would (find_package(evring)), then runs the installed writer and reader
-# with that view and checks its answers. Usage: example_view_test.sh BUILD_DIR EXAMPLE_DIR
+# outside project would (find_package(evring), with Boost and nlohmann_json hidden: a
+# plugin needs neither), then runs the installed writer and reader with that view and
+# checks its answers; and checks that asking for the runtime component does look for them. Usage: example_view_test.sh BUILD_DIR EXAMPLE_DIR
 set -euo pipefail
 build_dir=$1
 example_dir=$2
-scratch=$(mktemp -d /tmp/evring-example-XXXXXX)
-instance="t-example-$$"
-pids=()
+instance="t-example-view-$$"
+# shellcheck source=example_support.sh
+source "$(dirname "$0")/example_support.sh"
 
-cleanup() {
-  local status=$?
-  # SIGTERM: the writer and reader stop cleanly and remove their segments and sockets.
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf -- "$scratch"
-  exit "$status"
-}
-trap cleanup EXIT
+build_example "$example_dir" hot_keys_view
 
-fail() {
-  echo "FAILED: $*" >&2
-  for log in "$scratch"/*.log; do echo "--- $log" >&2; cat "$log" >&2; done
-  exit 1
-}
-
-# retry SECONDS COMMAND...: until it exits 0.
-retry() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
-
-prefix=$scratch/prefix
-cmake --install "$build_dir" --prefix "$prefix" >"$scratch/install.log"
-cmake -S "$example_dir" -B "$scratch/build" -DCMAKE_PREFIX_PATH="$prefix" \
-  -DCMAKE_BUILD_TYPE=Release >"$scratch/configure.log" 2>&1 || fail "configuring the example"
-cmake --build "$scratch/build" >"$scratch/build.log" 2>&1 || fail "building the example"
-view=$scratch/build/libhot_keys_view.so
+# The runtime library's link line names Boost: asking for it without Boost must say so.
+mkdir -p "$scratch/wants_runtime"
+cat >"$scratch/wants_runtime/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.22)
+project(wants_runtime LANGUAGES CXX)
+find_package(evring 0.1 REQUIRED COMPONENTS runtime)
+CMAKE
+if cmake -S "$scratch/wants_runtime" -B "$scratch/wants_runtime/build" \
+  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_DISABLE_FIND_PACKAGE_Boost=ON \
+  >"$scratch/wants_runtime.out" 2>&1; then
+  fail "find_package(evring COMPONENTS runtime) passed with Boost hidden"
+fi
+grep -q Boost "$scratch/wants_runtime.out" ||
+  fail "find_package(evring COMPONENTS runtime) without Boost said: $(cat "$scratch/wants_runtime.out")"
+view=$scratch/hot_keys_view/libhot_keys_view.so
 [[ -f $view ]] || fail "the example built no $view"
 
-export XDG_RUNTIME_DIR=$scratch/run XDG_STATE_HOME=$scratch/state
-mkdir -p "$XDG_RUNTIME_DIR"
-bin=$prefix/bin
 "$bin/evring-writer" --name "$instance" --domain kv >"$scratch/writer.log" 2>&1 &
 pids+=($!)
 "$bin/evring" cmd --name "$instance" put a 1 >/dev/null 2>&1 ||

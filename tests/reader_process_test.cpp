@@ -252,6 +252,19 @@ TEST_F(ReaderTest, BadViewsAndInstancesGetClearErrors) {
   EXPECT_TRUE(contains(result.err, "start, live or checkpoint")) << result.err;
 }
 
+TEST_F(ReaderTest, AViewOfAnotherDomainIsRefusedAtStartNotAtItsFirstEvent) {
+  const std::string instance = unique_instance("reader-domain");
+  InstanceCleanup cleanup(instance);
+  WriterProcess writer(instance, dir(), {"--domain", "kv"});
+  Client::connect(instance).submit_text({"put", "a", "1"});
+  const auto result = run_tool("evring-reader", {"--name", instance, "--view", "bank"}, dir());
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "view bank reads events of domain bank, but instance \"" +
+                                       instance + "\" runs domain kv: start it on a bank instance"))
+      << result.err;
+  EXPECT_FALSE(contains(result.err, "seq 1")) << "refused at its first event: " << result.err;
+}
+
 TEST_F(ReaderTest, WithoutAJournalALappedReaderStopsRatherThanServeAHole) {
   const std::string instance = unique_instance("reader-nojournal");
   InstanceCleanup cleanup(instance);

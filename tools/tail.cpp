@@ -1,7 +1,8 @@
 // evring tail: prints an instance's events as they come, one per line, like tail -f, until
 // Ctrl-C (or --count events). Reads through an EventStream, so --from SEQ starts in the
-// journal and joins the live ring with no gap; events are decoded with the built-in domain
-// the writer runs (kv, bank) and shown as type and bytes otherwise.
+// journal and joins the live ring with no gap; events are decoded with the domain the
+// writer runs (a built-in, or a plugin's own describe(), loaded from where the writer
+// recorded it), and shown as type and bytes when it cannot be loaded, with one warning.
 //   plain   seq=12 put key=a value=1 version=3
 //   --json  {"seq":12,"type":1,"publish_ns":...,"event":{"type":"put","key":"a",...}}
 //           (the lines of the built-in tail view: readers/views/event_description.hpp)
@@ -15,7 +16,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,8 +48,9 @@ constexpr const char* kTailFooter = R"(Examples:
   evring tail --name orders --json | jq -c 'select(.event.type == "transferred")'
 Plain lines read   seq=12 put key=a value=1 version=3
 --json lines read  {"seq":12,"type":1,"publish_ns":N,"event":{"type":"put","key":"a",...}}
-Events of the built-in domains (kv, bank) are decoded; those of a plugin domain show their
-type number, size and first 64 bytes in hex. --from needs the writer's journal (a writer
+Events are decoded by the domain's describe(): a built-in's (kv, bank), or a plugin's,
+loaded from the path the writer recorded. When that library cannot be loaded (moved,
+another ABI), tail says why once and shows the type, size and first 64 bytes in hex. --from needs the writer's journal (a writer
 with --no-journal keeps only what its ring still holds). While it runs, tail shows in
 evring stat as a reader "evring-tail-<pid>" with view "tail".
 Exit status: 0 at Ctrl-C or after --count events, 2 on any error.
@@ -79,7 +80,7 @@ std::string plain_value(const nlohmann::ordered_json& value) {
 
 // seq=12 put key=a value=1 version=3: the event's description (the same one --json and
 // the tail view print) as words; a type name is a bare word, a type number type=N.
-void append_plain_line(std::string& out, views::EventDomain domain, const StreamEvent& event) {
+void append_plain_line(std::string& out, const DomainDescriber* domain, const StreamEvent& event) {
   const auto description =
       nlohmann::ordered_json::parse(views::describe_event(domain, event.type, event.payload));
   out += "seq=" + std::to_string(event.seq);
@@ -111,18 +112,21 @@ bool write_out(std::string& out) {
   return true;
 }
 
-// The domain the writer runs, or with no writer running, the one its journal records.
-views::EventDomain domain_of(const std::string& instance, const EventStream& stream) {
-  std::string name;
-  if (stream.attached()) {
-    const Registry registry = Registry::open(instance, Access::read_only);
-    const WriterInfo& info = registry.layout().info;
-    name.assign(info.domain, strnlen(info.domain, sizeof info.domain));
-  } else if (!stream.journal_directory().empty()) {
-    std::ifstream file(stream.journal_directory() / "domain");
-    std::getline(file, name);
+// The domain the writer runs (or with none running, the one its journal records), to
+// describe its events; std::nullopt (raw) when unknown, or with one warning when its
+// library cannot be loaded.
+std::optional<DomainDescriber> domain_of(const std::string& instance, const EventStream& stream) {
+  const std::optional<DomainRecord> domain = stream.domain();
+  if (!domain) return std::nullopt;
+  std::string why_not;
+  std::optional<DomainDescriber> describer = views::load_describer(*domain, why_not);
+  if (!describer) {
+    fmt::print(stderr,
+               "evring tail: events of instance \"{}\" are shown in hex: its domain \"{}\" "
+               "cannot be loaded: {}\n",
+               instance, domain->name, why_not);
   }
-  return views::parse_event_domain(name).value_or(views::EventDomain::raw);
+  return describer;
 }
 
 int run_tail(const TailFlags& flags) {
@@ -143,7 +147,8 @@ int run_tail(const TailFlags& flags) {
                     ": start evring-writer --name " + flags.instance + " (evring ls lists the " +
                     "instances on this machine)");
   }
-  const views::EventDomain domain = domain_of(flags.instance, *stream);
+  const std::optional<DomainDescriber> describer = domain_of(flags.instance, *stream);
+  const DomainDescriber* const domain = describer ? &*describer : nullptr;
   stream->start(flags.from);
   if (flags.from > 1 && stream->attached() && stream->head_seq() + 1 < flags.from) {
     throw Error(ErrorCode::invalid_argument,

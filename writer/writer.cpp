@@ -69,6 +69,16 @@ DomainPlugin load_domain(const WriterOptions& options) {
   return DomainPlugin::load_library(options.domain, options.domain_config);
 }
 
+// What the journal folder and the registry say the writer runs: a plugin's library by its
+// absolute path, so a tool started elsewhere can load it.
+DomainRecord domain_record(const WriterOptions& options, const DomainPlugin& domain) {
+  DomainRecord record{std::string(domain.name()), {}};
+  if (find_builtin_domain(options.domain) == nullptr) {
+    record.library = fs::absolute(options.domain).lexically_normal().string();
+  }
+  return record;
+}
+
 // An exclusive flock on <journal>/writer.lock, held for the writer's life: two writers
 // never share a journal, and kill -9 releases it with the process.
 class JournalLock {
@@ -122,28 +132,18 @@ class JournalLock {
   int fd_ = -1;
 };
 
-// <journal>/domain names the domain whose events the journal holds.
-void check_journal_domain(const fs::path& directory, std::string_view domain) {
-  const fs::path path = directory / "domain";
-  std::ifstream in(path);
-  std::string recorded;
-  if (in && std::getline(in, recorded) && !recorded.empty()) {
-    if (recorded != domain) {
-      throw Error(ErrorCode::incompatible,
-                  "journal " + directory.string() + " holds events of domain \"" + recorded +
-                      "\", but this writer runs domain \"" + std::string(domain) +
-                      "\": use --domain " + recorded + ", or another --journal");
-    }
-    return;
+// <journal>/domain names the domain whose events the journal holds, and where a plugin
+// domain's library is (rewritten when it moved, so tools find it).
+void check_journal_domain(const fs::path& directory, const DomainRecord& domain) {
+  const std::optional<DomainRecord> recorded = read_journal_domain(directory);
+  if (recorded && recorded->name != domain.name) {
+    throw Error(ErrorCode::incompatible,
+                "journal " + directory.string() + " holds events of domain \"" + recorded->name +
+                    "\", but this writer runs domain \"" + domain.name + "\": use --domain " +
+                    (recorded->library.empty() ? recorded->name : recorded->library) +
+                    ", or another --journal");
   }
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  const std::string line = std::string(domain) + '\n';
-  const bool written =
-      fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  if (fd >= 0) ::close(fd);
-  if (!written) {
-    throw Error(ErrorCode::io, "cannot write " + path.string() + ": " + errno_text(errno));
-  }
+  if (!recorded || recorded->library != domain.library) write_journal_domain(directory, domain);
 }
 
 }  // namespace
@@ -313,7 +313,7 @@ void Writer::State::recover() {
     journal_dir =
         options.journal.empty() ? default_journal_folder(options.instance) : options.journal;
     lock = JournalLock(journal_dir);
-    check_journal_domain(journal_dir, domain.name());
+    check_journal_domain(journal_dir, domain_record(options, domain));
     JournalOptions journal_options;
     journal_options.directory = journal_dir;
     journal_options.segment_bytes = options.journal_segment_bytes;
@@ -342,7 +342,9 @@ void Writer::State::recover() {
                     found.last_seq == 0 ? 0 : last - found.first_seq + 1, next_seq));
   }
   WriterInfo info{};
-  std::snprintf(info.domain, sizeof info.domain, "%s", std::string(domain.name()).c_str());
+  const DomainRecord record = domain_record(options, domain);
+  std::snprintf(info.domain, sizeof info.domain, "%s", record.name.c_str());
+  std::snprintf(info.domain_library, sizeof info.domain_library, "%s", record.library.c_str());
   if (journal) {
     std::snprintf(info.journal, sizeof info.journal, "%s",
                   fs::absolute(journal_dir).lexically_normal().c_str());

@@ -22,6 +22,8 @@ namespace {
 class HotKeys {
  public:
   static constexpr const char* name = "hot_keys";
+  // Reads kv events only: the reader refuses to start it on an instance of another domain.
+  static constexpr const char* domain = "kv";
 
   // --view-config: "min=N" hides keys written fewer than N times from `top`.
   explicit HotKeys(std::string_view config) {
@@ -32,8 +34,8 @@ class HotKeys {
     min_writes_ = evring::parse_integer<std::uint64_t>(config.substr(4), "min");
   }
 
-  // Puts and deletes both count as writes. Another domain's events fail to decode and stop
-  // the reader with the seq (a poison event) instead of building a wrong view.
+  // Puts and deletes both count as writes. An event that does not decode stops the reader
+  // with the seq (a poison event) instead of building a wrong view.
   void on_event(const evring::Event& event) {
     switch (static_cast<evring::kv::EventType>(event.type)) {
       case evring::kv::EventType::put:

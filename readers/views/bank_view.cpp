@@ -63,6 +63,7 @@ Sum get_sum(ByteReader& in) {
 class BankView {
  public:
   static constexpr const char* name = "bank";
+  static constexpr const char* domain = "bank";  // its events only: others refused at start
 
   explicit BankView(std::string_view config) { views::refuse_config("bank", config); }
 

@@ -2,9 +2,8 @@
 
 #include <algorithm>
 
-#include "evring/builtin/bank_events.hpp"
-#include "evring/builtin/kv_events.hpp"
-#include "evring/codec.hpp"
+#include "builtin_domains.hpp"
+#include "evring/error.hpp"
 
 namespace evring::views {
 namespace {
@@ -13,11 +12,25 @@ constexpr std::size_t kHexBytes = 64;
 
 }  // namespace
 
-std::optional<EventDomain> parse_event_domain(std::string_view name) noexcept {
-  if (name == "raw") return EventDomain::raw;
-  if (name == "kv") return EventDomain::kv;
-  if (name == "bank") return EventDomain::bank;
-  return std::nullopt;
+std::optional<DomainDescriber> builtin_describer(std::string_view name) {
+  const evring_domain_v1* table = find_builtin_domain(name);
+  if (table == nullptr) return std::nullopt;
+  return DomainDescriber::from_table(table, "built-in domain " + std::string(name));
+}
+
+std::optional<DomainDescriber> load_describer(const DomainRecord& domain, std::string& why_not) {
+  if (std::optional<DomainDescriber> builtin = builtin_describer(domain.name)) return builtin;
+  if (domain.library.empty()) {
+    why_not = "its writer recorded no library for domain \"" + domain.name +
+              "\" (a writer older than this evring): restart the writer with this evring";
+    return std::nullopt;
+  }
+  try {
+    return DomainDescriber::load_library(domain.library);
+  } catch (const Error& e) {
+    why_not = e.what();
+    return std::nullopt;
+  }
 }
 
 std::string raw_event_description(std::uint32_t type, std::span<const std::byte> payload) {
@@ -32,25 +45,18 @@ std::string raw_event_description(std::uint32_t type, std::span<const std::byte>
   return out;
 }
 
-std::string describe_event(EventDomain domain, std::uint32_t type,
+std::string describe_event(const DomainDescriber* domain, std::uint32_t type,
                            std::span<const std::byte> payload) {
-  try {
-    switch (domain) {
-      case EventDomain::kv:
-        return kv::describe_event(type, payload);
-      case EventDomain::bank:
-        return bank::describe_event(type, payload);
-      case EventDomain::raw:
-        break;
-    }
-  } catch (const MalformedInput&) {
-    // Shown raw below: the line says what arrived even when the domain cannot read it.
+  if (domain != nullptr) {
+    // Shown raw otherwise: the line says what arrived even when the domain cannot read it.
+    if (std::optional<std::string> json = domain->describe(type, payload)) return *std::move(json);
   }
   return raw_event_description(type, payload);
 }
 
-void append_event_line(std::string& out, EventDomain domain, std::uint64_t seq, std::uint32_t type,
-                       std::int64_t publish_ns, std::span<const std::byte> payload) {
+void append_event_line(std::string& out, const DomainDescriber* domain, std::uint64_t seq,
+                       std::uint32_t type, std::int64_t publish_ns,
+                       std::span<const std::byte> payload) {
   out += R"({"seq":)";
   out += std::to_string(seq);
   out += R"(,"type":)";

@@ -9,27 +9,35 @@
 #include <string>
 #include <string_view>
 
+#include "evring/domain_plugin.hpp"
+#include "evring/journal.hpp"
+
 namespace evring::views {
 
-// How payloads are decoded: with a built-in domain's event formats, or shown as bytes.
-enum class EventDomain { raw, kv, bank };
+// The built-in domain called `name` (kv, bank), for its describe() and type names;
+// std::nullopt for any other name.
+std::optional<DomainDescriber> builtin_describer(std::string_view name);
 
-// "kv", "bank" or "raw"; std::nullopt for any other name (a plugin's domain).
-std::optional<EventDomain> parse_event_domain(std::string_view name) noexcept;
+// The domain an instance runs, ready to describe its events: a built-in's, or its plugin
+// library loaded from where the writer recorded it. std::nullopt, with the reason in
+// `why_not`, when the library cannot be loaded (it moved, or speaks another ABI).
+std::optional<DomainDescriber> load_describer(const DomainRecord& domain, std::string& why_not);
 
 // {"type":T,"bytes":N,"hex":"<the first 64 bytes>"}
 std::string raw_event_description(std::uint32_t type, std::span<const std::byte> payload);
 
-// The domain's description of the event (evring/builtin/kv_events.hpp, bank_events.hpp),
-// e.g. {"type":"put","key":"a","value":"x","version":3}; for the raw domain, or a payload
-// the domain cannot decode, the raw description. Never refuses an event: a stream is
-// shown as it is, bad events included. Any thread.
-std::string describe_event(EventDomain domain, std::uint32_t type,
+// The domain's description of the event (its describe(): for the built-ins,
+// evring/builtin/kv_events.hpp, bank_events.hpp), e.g.
+// {"type":"put","key":"a","value":"x","version":3}; with no domain (nullptr), or for a
+// payload the domain cannot decode, the raw description. Never refuses an event: a stream
+// is shown as it is, bad events included. Any thread.
+std::string describe_event(const DomainDescriber* domain, std::uint32_t type,
                            std::span<const std::byte> payload);
 
 // One event as one JSON line (with its '\n') appended to `out`:
 //   {"seq":S,"type":T,"publish_ns":P,"event":<describe_event>}
-void append_event_line(std::string& out, EventDomain domain, std::uint64_t seq, std::uint32_t type,
-                       std::int64_t publish_ns, std::span<const std::byte> payload);
+void append_event_line(std::string& out, const DomainDescriber* domain, std::uint64_t seq,
+                       std::uint32_t type, std::int64_t publish_ns,
+                       std::span<const std::byte> payload);
 
 }  // namespace evring::views

@@ -51,6 +51,7 @@ using OrderedIndex = std::set<const Node*, NodeLess>;
 class KvView {
  public:
   static constexpr const char* name = "kv";
+  static constexpr const char* domain = "kv";  // its events only: others refused at start
 
   explicit KvView(std::string_view config) { views::refuse_config("kv", config); }
   // The index points into entries_.

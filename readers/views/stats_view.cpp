@@ -1,9 +1,11 @@
 // The built-in stats view: works on any domain, since it reads no payload. `summary` (or
 // no words) answers
 //
-//   {"events":N, "by_type":{"1":N,...}, "first_seq":S|null, "last_seq":S|null,
+//   {"events":N, "by_type":{"put":N,"7":N,...}, "first_seq":S|null, "last_seq":S|null,
 //    "events_per_s":N, "lag_ns":N|null}
 //
+// by_type names each type as the instance's domain does (its type_name()), by number when
+// the domain gives no name or could not be loaded.
 // events_per_s counts the events the writer published in the last whole second before the
 // query: ten 100 ms buckets of publish_ns, the current (partial) bucket left out. It is
 // the stream's rate, not this reader's apply rate, so replaying old history shows 0.
@@ -14,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,6 +24,7 @@
 
 #include "builtin_views.hpp"
 #include "evring/clock.hpp"
+#include "evring/domain_plugin.hpp"
 #include "evring/view.hpp"
 #include "view_support.hpp"
 
@@ -43,6 +47,11 @@ class StatsView {
   static constexpr const char* name = "stats";
 
   explicit StatsView(std::string_view config) { views::refuse_config("stats", config); }
+
+  void set_domain(std::string_view domain, const evring_domain_v1* table) {
+    if (table != nullptr)
+      domain_ = DomainDescriber::from_table(table, "domain " + std::string(domain));
+  }
 
   void on_event(const Event& event) {
     if (events_ == 0) first_seq_ = event.seq;
@@ -67,7 +76,9 @@ class StatsView {
       if (count == 0) return;
       if (!first) out += ',';
       first = false;
-      out += '"' + std::to_string(type) + R"(":)" + std::to_string(count);
+      const char* type_name = domain_ ? domain_->type_name(type) : nullptr;
+      out += (type_name != nullptr ? json_string(type_name) : '"' + std::to_string(type) + '"') +
+             ':' + std::to_string(count);
     };
     for (std::uint32_t type = 0; type < kDirectTypes; ++type) add_type(type, direct_counts_[type]);
     for (const auto& [type, count] : other_counts_) add_type(type, count);
@@ -105,6 +116,7 @@ class StatsView {
       throw MalformedInput("stats view snapshot does not start with the stats view snapshot magic");
     }
     StatsView restored("");
+    restored.domain_ = domain_;
     restored.events_ = in.get<std::uint64_t>();
     restored.first_seq_ = in.get<std::uint64_t>();
     restored.last_seq_ = in.get<std::uint64_t>();
@@ -180,6 +192,7 @@ class StatsView {
   std::int64_t last_publish_ns_ = 0;
   std::array<std::uint64_t, kDirectTypes> direct_counts_{};
   std::map<std::uint32_t, std::uint64_t> other_counts_;
+  std::optional<DomainDescriber> domain_;  // names the types; none: by number
   // bucket_counts_[slot(b)] counts the events published in bucket b, for the buckets
   // newest_bucket_ - 10 .. newest_bucket_.
   std::int64_t newest_bucket_ = 0;

@@ -10,9 +10,11 @@
 //
 // Its config (--view-config) is either a bare output path ("" or "-" for stdout), or
 // comma-separated key=value options:
-//   out=PATH|-     where the lines go; a file is opened for appending (created 0600: the owner's
-//   only) domain=kv|bank|raw   how to describe payloads (default raw) flush=N        write the
-//   lines out every N events (default 1)
+//   out=PATH|-        where the lines go; a file is opened for appending (created 0600: the
+//                     owner's only)
+//   domain=kv|bank|raw how to describe payloads; by default with the domain the instance
+//                     runs (a plugin domain's own describe()), raw when it cannot be loaded
+//   flush=N           write the lines out every N events (default 1)
 //
 // Flushing: a view never learns that the stream went idle, so with flush=N the last few
 // (< N) lines stay in memory until more events come, a query arrives or the view is
@@ -52,8 +54,6 @@ constexpr std::uint64_t kMaxFlushEvery = 1'000'000;
 // Lines pile up to this many bytes at most, whatever flush=N says.
 constexpr std::size_t kMaxPendingBytes = 1 << 20;
 
-using views::EventDomain;
-
 class TailView {
  public:
   static constexpr const char* name = "tail";
@@ -86,10 +86,17 @@ class TailView {
   TailView& operator=(const TailView&) = delete;
 
   void on_event(const Event& event) {
-    views::append_event_line(pending_, domain_, event.seq, event.type, event.publish_ns,
-                             event.payload);
+    views::append_event_line(pending_, domain_ ? &*domain_ : nullptr, event.seq, event.type,
+                             event.publish_ns, event.payload);
     ++count_;
     if (++pending_events_ >= flush_every_ || pending_.size() >= kMaxPendingBytes) flush();
+  }
+
+  // The instance's domain, unless the config chose one. A domain the reader could not load
+  // (no table) leaves the lines raw; the reader has said why.
+  void set_domain(std::string_view domain, const evring_domain_v1* table) {
+    if (domain_chosen_ || table == nullptr) return;
+    domain_ = DomainDescriber::from_table(table, "domain " + std::string(domain));
   }
 
   std::string query(std::span<const std::string_view> words) const {
@@ -135,12 +142,12 @@ class TailView {
       if (key == "out") {
         path = value;
       } else if (key == "domain") {
-        const std::optional<EventDomain> domain = views::parse_event_domain(value);
-        if (!domain) {
+        domain_ = views::builtin_describer(value);
+        if (!domain_ && value != "raw") {
           throw MalformedInput("tail view domain " + json_string(value) +
                                " is unknown: expected kv, bank or raw");
         }
-        domain_ = *domain;
+        domain_chosen_ = true;
       } else if (key == "flush") {
         flush_every_ = parse_integer<std::uint64_t>(value, "tail view flush");
         if (flush_every_ < 1 || flush_every_ > kMaxFlushEvery) {
@@ -179,7 +186,8 @@ class TailView {
 
   int fd_ = -1;
   bool owns_fd_ = false;
-  EventDomain domain_ = EventDomain::raw;
+  std::optional<DomainDescriber> domain_;  // none: raw
+  bool domain_chosen_ = false;             // by the config, over the instance's
   std::uint64_t flush_every_ = 1;
   // Mutable because query and snapshot flush: the lines already belong to the output, and
   // writing them out changes nothing a query can see. (The host runs queries on the thread

@@ -22,7 +22,7 @@ void check_table(const evring_domain_v1* table, const std::string& origin) {
                 origin + ": its " + EVRING_DOMAIN_ENTRY_SYMBOL + "() returned no table");
   }
   detail::check_abi_version(table->abi_version, EVRING_DOMAIN_ABI_VERSION, origin, kDomainKind);
-  if (table->table_bytes < sizeof(evring_domain_v1) || table->name == nullptr ||
+  if (table->table_bytes < EVRING_DOMAIN_V1_REQUIRED_BYTES || table->name == nullptr ||
       table->create == nullptr || table->destroy == nullptr || table->handle == nullptr ||
       table->apply == nullptr || table->parse == nullptr || table->describe == nullptr ||
       table->snapshot == nullptr || table->restore == nullptr) {
@@ -35,6 +35,38 @@ void check_table(const evring_domain_v1* table, const std::string& origin) {
 
 }  // namespace
 
+DomainDescriber DomainDescriber::load_library(const std::filesystem::path& path) {
+  detail::PluginEntry loaded = detail::load_plugin_entry(path, kDomainKind);
+  const auto* table = reinterpret_cast<evring_domain_entry_fn>(loaded.entry)();
+  return DomainDescriber(std::move(loaded.library), table, path.string());
+}
+
+DomainDescriber DomainDescriber::from_table(const evring_domain_v1* table,
+                                            const std::string& origin) {
+  return DomainDescriber(nullptr, table, origin);
+}
+
+DomainDescriber::DomainDescriber(std::shared_ptr<void> library, const evring_domain_v1* table,
+                                 const std::string& origin)
+    : library_(std::move(library)) {
+  check_table(table, origin);
+  table_ = detail::full_size_copy(table);
+}
+
+std::optional<std::string> DomainDescriber::describe(std::uint32_t type,
+                                                     std::span<const std::byte> payload) const {
+  std::string json;
+  TextSink sink(json, 1u << 20);
+  if (table_->describe(type, payload.data(), payload.size(), &sink.sink) != EVRING_OK) {
+    return std::nullopt;
+  }
+  return json;
+}
+
+const char* DomainDescriber::type_name(std::uint32_t type) const noexcept {
+  return table_->type_name == nullptr ? nullptr : table_->type_name(type);
+}
+
 bool EventBatch::add(std::uint32_t type, const void* payload, std::size_t size) {
   if (size > max_payload_) return false;
   const std::size_t offset = bytes_.size();
@@ -46,24 +78,20 @@ bool EventBatch::add(std::uint32_t type, const void* payload, std::size_t size) 
 
 DomainPlugin DomainPlugin::load_library(const std::filesystem::path& path,
                                         const std::string& config) {
-  detail::PluginEntry loaded = detail::load_plugin_entry(path, kDomainKind);
-  const auto* table = reinterpret_cast<evring_domain_entry_fn>(loaded.entry)();
-  check_table(table, path.string());
-  return DomainPlugin(std::move(loaded.library), table, path.string(), config);
+  return DomainPlugin(DomainDescriber::load_library(path), path.string(), config);
 }
 
 DomainPlugin DomainPlugin::from_table(const evring_domain_v1* table, const std::string& origin,
                                       const std::string& config) {
-  check_table(table, origin);
-  return DomainPlugin(nullptr, table, origin, config);
+  return DomainPlugin(DomainDescriber::from_table(table, origin), origin, config);
 }
 
-DomainPlugin::DomainPlugin(std::shared_ptr<void> library, const evring_domain_v1* table,
-                           std::string origin, std::string config)
-    : table_(table),
+DomainPlugin::DomainPlugin(DomainDescriber describer, std::string origin, std::string config)
+    : describer_(std::move(describer)),
+      table_(describer_.table()),
       origin_(origin),
-      model_(std::move(library),
-             PluginLifecycle{table->create, table->destroy, table->snapshot, table->restore},
+      model_(describer_.library_,
+             PluginLifecycle{table_->create, table_->destroy, table_->snapshot, table_->restore},
              "domain " + origin, std::move(config)) {}
 
 DomainPlugin::DomainPlugin(DomainPlugin&&) noexcept = default;
@@ -119,9 +147,7 @@ bool DomainPlugin::parse(std::span<const std::string_view> words, std::vector<st
 }
 
 std::string DomainPlugin::describe(std::uint32_t type, std::span<const std::byte> payload) const {
-  std::string json;
-  TextSink sink(json, 1u << 20);
-  if (table_->describe(type, payload.data(), payload.size(), &sink.sink) == EVRING_OK) return json;
+  if (std::optional<std::string> json = describer_.describe(type, payload)) return *std::move(json);
   return "{\"type\":" + std::to_string(type) + ",\"bytes\":" + std::to_string(payload.size()) +
          ",\"undecodable\":true}";
 }

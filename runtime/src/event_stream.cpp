@@ -19,13 +19,31 @@ constexpr std::uint32_t kJournalMissLimit = 100'000;
 // cuts it short).
 constexpr std::int64_t kWriterLookIntervalNs = 5'000'000;
 
+// A NUL-terminated field of WriterInfo as a string.
+std::string info_text(const char* field, std::size_t bytes) {
+  return std::string(field, strnlen(field, bytes));
+}
+
 std::filesystem::path writer_journal(const std::string& instance) {
   const Registry registry = Registry::open(instance, Access::read_only);
   const WriterInfo& info = registry.layout().info;
-  return std::string(info.journal, strnlen(info.journal, sizeof info.journal));
+  return info_text(info.journal, sizeof info.journal);
 }
 
 }  // namespace
+
+std::optional<DomainRecord> EventStream::domain() const {
+  if (attached()) {
+    const Registry registry = Registry::open(options_.instance, Access::read_only);
+    const WriterInfo& info = registry.layout().info;
+    DomainRecord domain{info_text(info.domain, sizeof info.domain),
+                        info_text(info.domain_library, sizeof info.domain_library)};
+    if (!domain.name.empty()) return domain;
+    return std::nullopt;
+  }
+  if (journal_dir_.empty()) return std::nullopt;
+  return read_journal_domain(journal_dir_);
+}
 
 JournalSource::JournalSource(const std::filesystem::path& directory, std::uint64_t from_seq)
     : reader_(JournalReader::open(directory, from_seq)) {}

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <optional>
 
 #include <fcntl.h>
@@ -355,6 +356,27 @@ std::string history_text(std::uint64_t history_id) {
   for (int i = 15; i >= 0; --i, history_id >>= 4)
     text[static_cast<std::size_t>(i)] = kDigits[history_id & 0xf];
   return text;
+}
+
+std::optional<DomainRecord> read_journal_domain(const fs::path& directory) {
+  std::ifstream in(directory / "domain");
+  DomainRecord domain;
+  if (!in || !std::getline(in, domain.name) || domain.name.empty()) return std::nullopt;
+  std::getline(in, domain.library);  // none in a journal of a built-in domain
+  return domain;
+}
+
+void write_journal_domain(const fs::path& directory, const DomainRecord& domain) {
+  const fs::path path = directory / "domain";
+  std::string text = domain.name + '\n';
+  if (!domain.library.empty()) text += domain.library + '\n';
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const bool written =
+      fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const int error = errno;
+  if (fd >= 0) ::close(fd);
+  if (!written)
+    throw Error(ErrorCode::io, "cannot write " + path.string() + ": " + errno_text(error));
 }
 
 std::uint64_t journal_history(const fs::path& directory) {

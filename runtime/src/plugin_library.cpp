@@ -74,6 +74,7 @@ PluginState::PluginState(PluginState&& other) noexcept
       calls_(other.calls_),
       what_(std::move(other.what_)),
       config_(std::move(other.config_)),
+      prepare_(std::move(other.prepare_)),
       object_(std::exchange(other.object_, nullptr)) {}
 
 PluginState& PluginState::operator=(PluginState&& other) noexcept {
@@ -83,6 +84,7 @@ PluginState& PluginState::operator=(PluginState&& other) noexcept {
     calls_ = other.calls_;
     what_ = std::move(other.what_);
     config_ = std::move(other.config_);
+    prepare_ = std::move(other.prepare_);
     object_ = std::exchange(other.object_, nullptr);
   }
   return *this;
@@ -100,7 +102,20 @@ void* PluginState::create() const {
     throw Error(ErrorCode::invalid_argument,
                 what_ + " could not start: " + (error.empty() ? "no reason given" : error));
   }
+  if (prepare_) {
+    try {
+      prepare_(object);
+    } catch (...) {
+      calls_.destroy(object);
+      throw;
+    }
+  }
   return object;
+}
+
+void PluginState::set_prepare(std::function<void(void* object)> prepare) {
+  prepare(object_);
+  prepare_ = std::move(prepare);
 }
 
 void PluginState::reset() {

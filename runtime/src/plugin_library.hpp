@@ -3,8 +3,10 @@
 // through which a plugin hands bytes back.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -37,6 +39,16 @@ PluginEntry load_plugin_entry(const std::filesystem::path& path, const PluginKin
 // Throws Error(incompatible) naming both versions when they differ.
 void check_abi_version(std::uint32_t found, std::uint32_t ours, const std::string& origin,
                        const PluginKind& kind);
+
+// A plugin's table at this evring's size: the entries a shorter one (built against an older
+// header) lacks are NULL, so the host reads every field without looking at table_bytes.
+template <class Table>
+std::shared_ptr<const Table> full_size_copy(const Table* table) {
+  auto copy = std::make_shared<Table>();
+  std::memcpy(copy.get(), table, std::min<std::size_t>(table->table_bytes, sizeof *copy));
+  copy->table_bytes = sizeof *copy;
+  return copy;
+}
 
 // A sink that appends to a std::string up to a limit.
 struct TextSink {

@@ -16,7 +16,7 @@ void check_table(const evring_view_v1* table, const std::string& origin) {
                 origin + ": its " + EVRING_VIEW_ENTRY_SYMBOL + "() returned no table");
   }
   detail::check_abi_version(table->abi_version, EVRING_VIEW_ABI_VERSION, origin, kViewKind);
-  if (table->table_bytes < sizeof(evring_view_v1) || table->name == nullptr ||
+  if (table->table_bytes < EVRING_VIEW_V1_REQUIRED_BYTES || table->name == nullptr ||
       table->create == nullptr || table->destroy == nullptr || table->on_event == nullptr ||
       table->query == nullptr || table->snapshot == nullptr || table->restore == nullptr) {
     throw Error(ErrorCode::incompatible,
@@ -43,11 +43,34 @@ ViewPlugin ViewPlugin::from_table(const evring_view_v1* table, const std::string
 
 ViewPlugin::ViewPlugin(std::shared_ptr<void> library, const evring_view_v1* table,
                        std::string origin, std::string config)
-    : table_(table),
+    : table_(detail::full_size_copy(table)),
       origin_(origin),
       view_(std::move(library),
             PluginLifecycle{table->create, table->destroy, table->snapshot, table->restore},
             "view " + origin, std::move(config)) {}
+
+void ViewPlugin::set_domain(std::string_view instance, const std::string& domain,
+                            std::optional<DomainDescriber> describer) {
+  const std::string_view declared = declared_domain();
+  if (!declared.empty() && declared != domain) {
+    throw Error(ErrorCode::incompatible,
+                "view " + std::string(name()) + " reads events of domain " + std::string(declared) +
+                    ", but instance \"" + std::string(instance) + "\" runs domain " + domain +
+                    ": start it on a " + std::string(declared) + " instance");
+  }
+  if (table_->set_domain == nullptr) return;
+  domain_ = std::move(describer);
+  const evring_domain_v1* domain_table = domain_ ? domain_->table() : nullptr;
+  view_.set_prepare([table = table_, origin = origin_, domain, domain_table](void* object) {
+    std::string error;
+    detail::TextSink sink(error, detail::kPluginMessageLimit);
+    if (table->set_domain(object, domain.c_str(), domain_table, &sink.sink) != EVRING_OK) {
+      throw Error(ErrorCode::incompatible, "view " + origin + " cannot read events of domain " +
+                                               domain + ": " +
+                                               (error.empty() ? "no reason given" : error));
+    }
+  });
+}
 
 bool ViewPlugin::on_event(const evring_event& event, std::string& error) {
   error.clear();

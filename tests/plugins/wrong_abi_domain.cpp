@@ -3,12 +3,15 @@
 #include "evring/domain_abi.h"
 
 namespace {
-const evring_domain_v1 kTable{99u,         sizeof(evring_domain_v1),
-                              "wrong-abi", nullptr,
-                              nullptr,     nullptr,
-                              nullptr,     nullptr,
-                              nullptr,     nullptr,
-                              nullptr};
+// Empty braces, then the fields: the rest stay NULL whatever entries later headers add.
+evring_domain_v1 wrong_abi_table() {
+  evring_domain_v1 table{};
+  table.abi_version = 99u;
+  table.table_bytes = sizeof(evring_domain_v1);
+  table.name = "wrong-abi";
+  return table;
+}
+const evring_domain_v1 kTable = wrong_abi_table();
 }  // namespace
 
 extern "C" __attribute__((visibility("default"))) const evring_domain_v1* evring_domain_entry(

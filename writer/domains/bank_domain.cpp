@@ -131,6 +131,20 @@ class BankModel {
     return bank::describe_event(type, payload);
   }
 
+  static const char* type_name(std::uint32_t type) noexcept {
+    switch (static_cast<bank::EventType>(type)) {
+      case bank::EventType::opened:
+        return "opened";
+      case bank::EventType::deposited:
+        return "deposited";
+      case bank::EventType::withdrawn:
+        return "withdrawn";
+      case bank::EventType::transferred:
+        return "transferred";
+    }
+    return nullptr;
+  }
+
   // Sorted by account so that equal states give equal bytes.
   std::vector<std::byte> snapshot() const {
     std::vector<const Node*> sorted;

@@ -95,6 +95,16 @@ class KvModel {
     return kv::describe_event(type, payload);
   }
 
+  static const char* type_name(std::uint32_t type) noexcept {
+    switch (static_cast<kv::EventType>(type)) {
+      case kv::EventType::put:
+        return "put";
+      case kv::EventType::deleted:
+        return "deleted";
+    }
+    return nullptr;
+  }
+
   // Sorted by key so that equal states give equal bytes.
   std::vector<std::byte> snapshot() const {
     std::vector<const Node*> sorted;

@@ -105,6 +105,22 @@ struct DomainAdapter {
       return EVRING_OK;
     });
   }
+  static const char* type_name(std::uint32_t type) noexcept {
+    try {
+      return Model::type_name(type);
+    } catch (...) {
+      return nullptr;  // as for a type it does not know: shown by number
+    }
+  }
+  // The optional entries: NULL in the table unless Model has them.
+  using TypeNameFn = const char* (*)(std::uint32_t);
+  static constexpr TypeNameFn type_name_entry = [] {
+    if constexpr (requires { Model::type_name(std::uint32_t{}); }) {
+      return TypeNameFn{&DomainAdapter::type_name};
+    } else {
+      return TypeNameFn{nullptr};
+    }
+  }();
 };
 
 }  // namespace detail
@@ -113,9 +129,10 @@ template <class Model>
 const evring_domain_v1* domain_table() noexcept {
   using Adapter = detail::DomainAdapter<Model>;
   static const evring_domain_v1 table{
-      EVRING_DOMAIN_ABI_VERSION, sizeof(evring_domain_v1), Model::name,      &Adapter::create,
-      &Adapter::destroy,         &Adapter::handle,         &Adapter::apply,  &Adapter::parse,
-      &Adapter::describe,        &Adapter::snapshot,       &Adapter::restore};
+      EVRING_DOMAIN_ABI_VERSION, sizeof(evring_domain_v1), Model::name,
+      &Adapter::create,          &Adapter::destroy,        &Adapter::handle,
+      &Adapter::apply,           &Adapter::parse,          &Adapter::describe,
+      &Adapter::snapshot,        &Adapter::restore,        Adapter::type_name_entry};
   return &table;
 }
 

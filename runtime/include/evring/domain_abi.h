@@ -10,7 +10,11 @@
  *
  * Versions: a shared library exports EVRING_DOMAIN_ENTRY_SYMBOL, a function returning a
  * table whose first two fields (abi_version, table_bytes) keep their place in every
- * version. The host refuses a table whose abi_version is not its own, naming both. */
+ * version. The host refuses a table whose abi_version is not its own, naming both. Within
+ * a version, entries are only ever added at the end, as optional ones: a plugin built
+ * against an older header has a shorter table (its table_bytes says so, at least
+ * EVRING_DOMAIN_V1_REQUIRED_BYTES) and still loads, its host treating the entries it lacks
+ * as NULL. */
 #ifndef EVRING_DOMAIN_ABI_H
 #define EVRING_DOMAIN_ABI_H
 
@@ -57,7 +61,16 @@ typedef struct evring_domain_v1 {
   /* The whole model as bytes, and back into a model freshly made by create(). */
   int (*snapshot)(const void* model, evring_sink* out);
   int (*restore)(void* model, const void* data, size_t size, evring_sink* error);
+
+  /* Optional entries (NULL, or past a shorter table_bytes: not given). */
+
+  /* The name of an event type ("deposited"), static and NUL-terminated, or NULL for a type
+   * the domain does not know. Shown by the stats view; any thread. */
+  const char* (*type_name)(uint32_t type);
 } evring_domain_v1;
+
+/* The table as the first release of version 1 had it: every entry before type_name. */
+#define EVRING_DOMAIN_V1_REQUIRED_BYTES offsetof(evring_domain_v1, type_name)
 
 typedef const evring_domain_v1* (*evring_domain_entry_fn)(void);
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,6 +49,33 @@ class EventBatch {
   std::size_t max_payload_ = 64u << 10;
 };
 
+// What a domain says of its events without a model (describe, type names): for the tools
+// and views that show a stream. Copies share the library, kept loaded while one lives.
+class DomainDescriber {
+ public:
+  // Loads and checks a domain library, with DomainPlugin::load_library's errors.
+  static DomainDescriber load_library(const std::filesystem::path& path);
+  // A table linked into this program (the built-in domains); checked like a library's.
+  static DomainDescriber from_table(const evring_domain_v1* table, const std::string& origin);
+
+  std::string_view name() const noexcept { return table_->name; }
+  // The domain's table at this evring's full size: an entry the plugin's (older, shorter)
+  // table lacks is NULL here, so a caller may read every field. Valid while this lives.
+  const evring_domain_v1* table() const noexcept { return table_.get(); }
+  // Any thread. One event as the domain's JSON object; std::nullopt when it cannot.
+  std::optional<std::string> describe(std::uint32_t type, std::span<const std::byte> payload) const;
+  // Any thread. The type's name, or nullptr when the domain gives none.
+  const char* type_name(std::uint32_t type) const noexcept;
+
+ private:
+  DomainDescriber(std::shared_ptr<void> library, const evring_domain_v1* table,
+                  const std::string& origin);
+  friend class DomainPlugin;
+
+  std::shared_ptr<void> library_;  // the table's functions and strings live in it
+  std::shared_ptr<const evring_domain_v1> table_;
+};
+
 // What handle() decided.
 enum class Verdict { accepted, rejected, malformed, failed };
 
@@ -66,6 +94,7 @@ class DomainPlugin {
   ~DomainPlugin();
 
   std::string_view name() const noexcept { return table_->name; }
+  const DomainDescriber& describer() const noexcept { return describer_; }
   // Where it came from: "built-in kv" or the library's path.
   const std::string& origin() const noexcept { return origin_; }
 
@@ -85,10 +114,10 @@ class DomainPlugin {
   void reset();
 
  private:
-  DomainPlugin(std::shared_ptr<void> library, const evring_domain_v1* table, std::string origin,
-               std::string config);
+  DomainPlugin(DomainDescriber describer, std::string origin, std::string config);
 
-  const evring_domain_v1* table_ = nullptr;
+  DomainDescriber describer_;
+  const evring_domain_v1* table_ = nullptr;  // describer_'s
   std::string origin_;
   PluginState model_;
 };

@@ -138,6 +138,9 @@ class EventStream final : public EventSource {
   // just as the stream falls asleep is seen within the ring's 2 ms futex backstop.
   const std::shared_ptr<WaitInterrupt>& wait_interrupt() const noexcept { return interrupt_; }
   const std::filesystem::path& journal_directory() const noexcept { return journal_dir_; }
+  // The domain whose events flow: the running writer's, or with none, the one its journal
+  // records; std::nullopt when neither says (no writer yet and no journal).
+  std::optional<DomainRecord> domain() const;
 
  private:
   EventStream(const StreamOptions& options, std::optional<RingReader> ring,

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -82,6 +83,18 @@ std::string history_text(std::uint64_t history_id);
 // Error(no_instance) when the folder does not exist or is not a folder, and like the
 // journal's readers for a segment that is not one of this format.
 std::uint64_t journal_history(const std::filesystem::path& directory);
+
+// What <journal>/domain records: the domain whose events the journal holds (its name, the
+// first line) and, for a plugin domain, the absolute path of its library (the second line),
+// so tools can describe the events with the domain's own describe().
+struct DomainRecord {
+  std::string name;
+  std::string library;  // empty for a built-in domain
+};
+// std::nullopt when the folder has no domain file, or an empty one.
+std::optional<DomainRecord> read_journal_domain(const std::filesystem::path& directory);
+// Writes <directory>/domain (mode 0600), replacing it. Throws Error(io) naming the file.
+void write_journal_domain(const std::filesystem::path& directory, const DomainRecord& domain);
 
 struct JournalRecordHeader {
   std::uint32_t crc;            // CRC32C of the rest of the header, the metadata and the payload

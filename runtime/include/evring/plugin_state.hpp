@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -34,6 +35,9 @@ class PluginState {
   void* get() const noexcept { return object_; }
   const std::string& what() const noexcept { return what_; }
 
+  // Runs `prepare` on the object now and on every fresh one (reset, restore) before it is
+  // used: for what a plugin is told after create. What it throws fails that create.
+  void set_prepare(std::function<void(void* object)> prepare);
   // Replaces the object with a fresh, empty one.
   void reset();
   // Throws Error(io) when the plugin cannot take one.
@@ -49,6 +53,7 @@ class PluginState {
   PluginLifecycle calls_{};
   std::string what_;
   std::string config_;
+  std::function<void(void*)> prepare_;
   void* object_ = nullptr;
 };
 

@@ -26,7 +26,7 @@
 
 namespace evring {
 
-inline constexpr std::uint32_t kRegistryLayoutVersion = 3;  // 3: WriterInfo
+inline constexpr std::uint32_t kRegistryLayoutVersion = 4;  // 3: WriterInfo, 4: its library
 inline constexpr std::size_t kMaxReaders = 64;
 inline constexpr std::size_t kReaderIdBytes = 48;
 inline constexpr std::size_t kReaderViewBytes = 32;
@@ -47,7 +47,9 @@ inline constexpr std::size_t kWriterJournalBytes = 512;
 struct WriterInfo {
   char domain[kWriterDomainBytes];    // NUL-terminated; empty if unknown
   char journal[kWriterJournalBytes];  // absolute path; empty: durability none, no journal
-  std::uint32_t durability;           // Durability (journal.hpp)
+  // A plugin domain's library, absolute path (tools load its describe()); empty: built-in.
+  char domain_library[kWriterJournalBytes];
+  std::uint32_t durability;  // Durability (journal.hpp)
   std::uint32_t reserved;
 };
 

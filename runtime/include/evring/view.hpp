@@ -12,6 +12,11 @@
 //     }
 //     std::vector<std::byte> snapshot() const;
 //     void restore(std::span<const std::byte> bytes);
+//     // Optional: the domain whose events it reads; the reader refuses other instances.
+//     static constexpr const char* domain = "kv";
+//     // Optional: told the instance's domain after construction, before any event; its
+//     // table (describe, type_name) is nullptr when the reader could not load it.
+//     void set_domain(std::string_view name, const evring_domain_v1* table);
 //   };
 //   EVRING_EXPORT_VIEW(Count)
 //
@@ -80,6 +85,29 @@ struct ViewAdapter {
       return EVRING_OK;
     });
   }
+  static int set_domain(void* view, const char* name, const evring_domain_v1* domain,
+                        evring_sink* error) noexcept {
+    return guarded_strict(error, [&] {
+      static_cast<View*>(view)->set_domain(std::string_view(name), domain);
+      return EVRING_OK;
+    });
+  }
+  // The optional entries: NULL in the table unless View has them.
+  static constexpr const char* domain_entry = [] {
+    if constexpr (requires { View::domain; }) {
+      return static_cast<const char*>(View::domain);
+    } else {
+      return static_cast<const char*>(nullptr);
+    }
+  }();
+  using SetDomainFn = int (*)(void*, const char*, const evring_domain_v1*, evring_sink*);
+  static constexpr SetDomainFn set_domain_entry = [] {
+    if constexpr (requires(View & v) { v.set_domain(std::string_view(), nullptr); }) {
+      return SetDomainFn{&ViewAdapter::set_domain};
+    } else {
+      return SetDomainFn{nullptr};
+    }
+  }();
 };
 
 }  // namespace detail
@@ -88,9 +116,10 @@ template <class View>
 const evring_view_v1* view_table() noexcept {
   using Adapter = detail::ViewAdapter<View>;
   static const evring_view_v1 table{
-      EVRING_VIEW_ABI_VERSION, sizeof(evring_view_v1), View::name,
-      &Adapter::create,        &Adapter::destroy,      &Adapter::on_event,
-      &Adapter::query,         &Adapter::snapshot,     &Adapter::restore};
+      EVRING_VIEW_ABI_VERSION, sizeof(evring_view_v1),   View::name,
+      &Adapter::create,        &Adapter::destroy,        &Adapter::on_event,
+      &Adapter::query,         &Adapter::snapshot,       &Adapter::restore,
+      Adapter::domain_entry,   Adapter::set_domain_entry};
   return &table;
 }
 

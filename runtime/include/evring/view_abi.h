@@ -9,10 +9,15 @@
  *
  * Versions: a shared library exports EVRING_VIEW_ENTRY_SYMBOL, a function returning a table
  * whose first two fields (abi_version, table_bytes) keep their place in every version. The
- * host refuses a table whose abi_version is not its own, naming both. */
+ * host refuses a table whose abi_version is not its own, naming both. Within a version,
+ * entries are only ever added at the end, as optional ones: a plugin built against an
+ * older header has a shorter table (its table_bytes says so, at least
+ * EVRING_VIEW_V1_REQUIRED_BYTES) and still loads, its host treating the entries it lacks
+ * as NULL. */
 #ifndef EVRING_VIEW_ABI_H
 #define EVRING_VIEW_ABI_H
 
+#include "evring/domain_abi.h"
 #include "evring/plugin_abi.h"
 
 #ifdef __cplusplus
@@ -52,7 +57,23 @@ typedef struct evring_view_v1 {
   /* The whole view as bytes, and back into a view freshly made by create(). */
   int (*snapshot)(const void* view, evring_sink* out);
   int (*restore)(void* view, const void* data, size_t size, evring_sink* error);
+
+  /* Optional entries (NULL, or past a shorter table_bytes: not given). */
+
+  /* The domain whose events the view reads ("bank"). The reader refuses to start it on an
+   * instance that runs another domain, saying so. NULL: the view reads any domain. */
+  const char* domain;
+  /* Tells the view which domain its instance runs, after each create() (so again after a
+   * restore or a rebuild), before any event: its name, and its table when the reader could
+   * load it (NULL otherwise: a plugin that moved), for describe() and type_name(). The
+   * table stays valid while the view lives. EVRING_OK, or EVRING_FAILED with why the view
+   * cannot read that domain. Not called when the reader cannot learn the domain. */
+  int (*set_domain)(void* view, const char* name, const evring_domain_v1* domain,
+                    evring_sink* error);
 } evring_view_v1;
+
+/* The table as the first release of version 1 had it: every entry before domain. */
+#define EVRING_VIEW_V1_REQUIRED_BYTES offsetof(evring_view_v1, domain)
 
 typedef const evring_view_v1* (*evring_view_entry_fn)(void);
 

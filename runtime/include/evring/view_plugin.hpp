@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "evring/domain_plugin.hpp"
 #include "evring/plugin_state.hpp"
 #include "evring/view_abi.h"
 
@@ -29,6 +31,18 @@ class ViewPlugin {
 
   std::string_view name() const noexcept { return table_->name; }
   const std::string& origin() const noexcept { return origin_; }
+  // The domain the view says it reads; empty when it reads any.
+  std::string_view declared_domain() const noexcept {
+    return table_->domain == nullptr ? std::string_view() : table_->domain;
+  }
+  // Whether the view asks to be told its instance's domain (and its describe, type names).
+  bool wants_domain() const noexcept { return table_->set_domain != nullptr; }
+  // Tells the view the domain that `instance` runs: throws Error(incompatible) when the view
+  // declares another, naming both and what to do; else hands the view the domain now and
+  // after every fresh start (reset, restore). `describer` is empty when the domain could
+  // not be loaded; the view then has its name only. Throws what the view's set_domain says.
+  void set_domain(std::string_view instance, const std::string& domain,
+                  std::optional<DomainDescriber> describer);
 
   // Applies one event; false with the view's message in `error` (a poison event).
   bool on_event(const evring_event& event, std::string& error);
@@ -42,8 +56,9 @@ class ViewPlugin {
   ViewPlugin(std::shared_ptr<void> library, const evring_view_v1* table, std::string origin,
              std::string config);
 
-  const evring_view_v1* table_ = nullptr;
+  std::shared_ptr<const evring_view_v1> table_;  // at this evring's size (domain_plugin.cpp)
   std::string origin_;
+  std::optional<DomainDescriber> domain_;  // what set_domain handed the view, kept loaded
   PluginState view_;
 };
 
