@@ -197,7 +197,7 @@ QueryClient wait_for_reader_queries(ChildProcess& reader, const std::string& ins
     try {
       return QueryClient::connect(instance, id);
     } catch (const Error& e) {
-      if (e.code() != ErrorCode::no_instance) throw;  // not listening yet: look again
+      if (e.code() != ErrorCode::no_reader) throw;  // not listening yet: look again
     }
     if (monotonic_ns() > deadline_ns) {
       throw Error(ErrorCode::io, "evring-reader " + id + " took no query before the deadline");

@@ -218,11 +218,12 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
       socket, granted ? options.mode | S_IRGRP | S_IWGRP : options.mode,
       [interrupt = s.interrupt] { interrupt->trigger(); }, options.group);
   s.checkpoint_ns = monotonic_ns();
-  s.log(
-      LogLevel::info,
-      fmt::format("reader {} (view {}) of instance {}: from seq {}, queries on {}", s.id,
-                  s.view.name(), options.instance,
-                  from_seq == 0 ? std::string("live") : std::to_string(from_seq), socket.string()));
+  s.log(LogLevel::info,
+        fmt::format("reader {} (view {}) of instance {}: {}, queries on {}", s.id, s.view.name(),
+                    options.instance,
+                    from_seq == 0 ? std::string("from the next event published (--from live)")
+                                  : "from seq " + std::to_string(from_seq),
+                    socket.string()));
   return std::unique_ptr<Reader>(new Reader(std::move(state)));
 }
 

@@ -5,12 +5,19 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <gtest/gtest.h>
 
+#include "evring/builtin/bank_events.hpp"
+#include "evring/client.hpp"
 #include "writer_process_support.hpp"
 
 namespace evring {
@@ -160,6 +167,21 @@ TEST_F(CliErrorsTest, EveryRemedyNamesAFlagThatExists) {
   expect_refused("evring-reader", {"--name", instance, "--journal", "/no/such/folder"});
 
   WriterProcess writer(instance, dir(), {"--domain", "bank"});
+  // The instance exists; the reader does not: said so, not "no such instance".
+  const ToolResult no_reader =
+      expect_refused("evring query", {"--name", instance, "--reader", "nobody", "count"});
+  EXPECT_TRUE(contains(no_reader.err, "no such reader")) << no_reader.err;
+  EXPECT_FALSE(contains(no_reader.err, "no such instance")) << no_reader.err;
+  // A plugin named as a file of the current folder is that file (dlopen alone would look
+  // in the library path): this one is found, and refused for its ABI.
+  const ToolResult here =
+      run_tool("/bin/sh",
+               {"-c", std::string("cd ") + EVRING_PLUGIN_DIR + " && exec " +
+                          test::binary_path("evring-reader").string() + " --name " + instance +
+                          " --view libwrong_abi_view.so"},
+               dir(), std::chrono::seconds(20));
+  EXPECT_EQ(here.exit_code, 2) << here.err;
+  EXPECT_TRUE(contains(here.err, "view ABI version 77")) << here.err;
   // A second writer of the instance: refused before it makes anything.
   const fs::path other_journal = dir() / "second";
   const ToolResult second = expect_refused("evring-writer", {"--name", instance, "--domain", "bank",
@@ -215,6 +237,65 @@ TEST_F(CliErrorsTest, AStartThatFailsLeavesNothingBehind) {
   std::sort(before.begin(), before.end());
   std::sort(after.begin(), after.end());
   EXPECT_EQ(before, after);
+}
+
+TEST_F(CliErrorsTest, AQueryPastTheHeadSaysSoAndCtrlCEndsItsWait) {
+  const std::string instance = unique_instance("cli-after");
+  InstanceCleanup cleanup(instance);
+  WriterProcess writer(instance, dir(), {"--domain", "kv"});
+  test::ReaderProcess reader(instance, "kv-a", dir(), {"--view", "kv"});
+  const ToolResult ahead = run_tool("evring",
+                                    {"query", "--name", instance, "--reader", "kv-a", "--after",
+                                     "99", "--timeout", "100ms", "count"},
+                                    dir());
+  EXPECT_EQ(ahead.exit_code, 4) << ahead.err;
+  EXPECT_TRUE(contains(ahead.err, "seq 99 has not been written yet (the head of instance"))
+      << ahead.err;
+
+  // Ctrl-C during the wait ends it as SIGINT ends a command, not as a timeout.
+  test::ServiceProcess waiting("evring", dir(), "query",
+                               {"query", "--name", instance, "--reader", "kv-a", "--after", "99",
+                                "--timeout", "60s", "count"},
+                               [](pid_t) { return true; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // into its wait
+  waiting.signal(SIGINT);
+  std::optional<int> status;
+  ASSERT_TRUE(test::wait_until([&] { return (status = waiting.poll_exit()).has_value(); },
+                               std::chrono::seconds(10)));
+  EXPECT_TRUE((WIFSIGNALED(*status) && WTERMSIG(*status) == SIGINT) ||
+              (WIFEXITED(*status) && WEXITSTATUS(*status) == 130))
+      << "status " << *status;
+  EXPECT_FALSE(contains(test::read_file(dir() / "query.out"), "stale"));
+}
+
+// A key that is not UTF-8 could be neither queried back (JSON turns it into U+FFFD) nor
+// told apart from another in top and tail: refused where it comes in, by text or bytes.
+TEST_F(CliErrorsTest, WordsThatAreNotUtf8AreRefusedWhereTheyComeIn) {
+  const std::string instance = unique_instance("cli-utf8");
+  InstanceCleanup cleanup(instance);
+  WriterProcess writer(instance, dir(), {"--domain", "bank"});
+  test::ReaderProcess reader(instance, "bank-u", dir(), {"--view", "bank"});
+  const ToolResult opened = expect_refused("evring cmd", {"--name", instance, "open", "\xff\xfe"});
+  EXPECT_TRUE(contains(opened.err, "not UTF-8 text (byte 0xff at offset 0)")) << opened.err;
+  const ToolResult queried =
+      expect_refused("evring query", {"--name", instance, "--reader", "bank-u", "balance", "\xff"});
+  EXPECT_TRUE(contains(queried.err, "not UTF-8")) << queried.err;
+  // Bytes that are UTF-8 go through and come back as they were.
+  const ToolResult good =
+      run_tool("evring", {"cmd", "--name", instance, "open", "caf\xc3\xa9"}, dir());
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  const ToolResult back = run_tool(
+      "evring",
+      {"query", "--name", instance, "--reader", "bank-u", "--after", "1", "balance", "caf\xc3\xa9"},
+      dir());
+  EXPECT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_TRUE(contains(back.out, "\"account\":\"caf\xc3\xa9\"")) << back.out;
+  // The binary form is checked by the domain too: a client that encodes its own command.
+  Client client = Client::connect(instance);
+  const std::vector<std::byte> raw = bank::encode(bank::OpenCommand{"\xc0\xaf"});
+  const CommandReply reply = client.submit(raw);
+  EXPECT_FALSE(reply.accepted());
+  EXPECT_TRUE(contains(reply.reason, "not UTF-8")) << reply.reason;
 }
 
 }  // namespace

@@ -580,7 +580,7 @@ TEST_F(QueryTest, StaleSocketFileIsReplaced) {
     client();
     ADD_FAILURE() << "connected to a dead socket";
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::no_instance);
+    EXPECT_EQ(e.code(), ErrorCode::no_reader);
     EXPECT_NE(std::string(e.what()).find("dead reader"), std::string::npos) << e.what();
   }
   FakeView view(path_);
@@ -632,13 +632,13 @@ TEST_F(QueryTest, FolderModeSocketModeAndCleanup) {
   EXPECT_FALSE(fs::exists(path_)) << "the server removes its socket file";
 }
 
-TEST_F(QueryTest, MissingReaderIsNoInstanceAndSaysHowToStartOne) {
+TEST_F(QueryTest, MissingReaderIsNoReaderAndSaysHowToStartOne) {
   try {
     QueryClient::connect("orders", "kv-9");
     ADD_FAILURE() << "connected to nothing";
   } catch (const Error& e) {
     const std::string message = e.what();
-    EXPECT_EQ(e.code(), ErrorCode::no_instance);
+    EXPECT_EQ(e.code(), ErrorCode::no_reader);
     EXPECT_NE(message.find(R"(instance "orders" has no reader with id "kv-9")"), std::string::npos)
         << message;
     EXPECT_NE(message.find("evring-reader --name orders"), std::string::npos) << message;
@@ -657,7 +657,7 @@ TEST_F(QueryTest, MissingReaderListsTheLiveReaders) {
     ADD_FAILURE() << "connected to nothing";
   } catch (const Error& e) {
     const std::string message = e.what();
-    EXPECT_EQ(e.code(), ErrorCode::no_instance);
+    EXPECT_EQ(e.code(), ErrorCode::no_reader);
     EXPECT_NE(message.find("has no reader with id \"stats-1\""), std::string::npos) << message;
     EXPECT_NE(message.find("its readers are: kv-1, bank-1"), std::string::npos) << message;
   }

@@ -29,6 +29,8 @@ const char* kind_of(ErrorCode code) {
       return "history changed";
     case ErrorCode::timed_out:
       return "timed out";
+    case ErrorCode::no_reader:
+      return "no such reader";
   }
   return "error";
 }

@@ -73,6 +73,7 @@ std::vector<std::string_view> decode_text_command(std::span<const std::byte> pay
   words.reserve(count);
   for (std::uint32_t i = 0; i < count; ++i) words.push_back(in.get_text());
   in.expect_end();
+  check_utf8_words(words);
   return words;
 }
 

@@ -9,7 +9,14 @@
 
 namespace evring::detail {
 
-PluginEntry load_plugin_entry(const std::filesystem::path& path, const PluginKind& kind) {
+PluginEntry load_plugin_entry(const std::filesystem::path& given, const PluginKind& kind) {
+  // dlopen looks for a bare name ("libv2.so") in the library path, never in the current
+  // folder; a user who names a file here means that file.
+  std::error_code ec;
+  const bool bare = !given.string().empty() && given.string().find('/') == std::string::npos;
+  const std::filesystem::path path = bare && std::filesystem::is_regular_file(given, ec)
+                                         ? std::filesystem::absolute(given, ec)
+                                         : given;
   // RTLD_LOCAL: two plugins' symbols never mix. RTLD_NOW: a missing symbol fails here,
   // with a message, not later in the middle of an event.
   void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);

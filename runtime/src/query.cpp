@@ -56,6 +56,7 @@
 #include <nlohmann/json.hpp>
 
 #include "evring/clock.hpp"
+#include "evring/codec.hpp"
 #include "evring/error.hpp"
 #include "evring/paths.hpp"
 #include "evring/registry.hpp"
@@ -777,7 +778,7 @@ QueryClient QueryClient::connect(const std::string& instance, const std::string&
     const int err = errno;
     const std::string path = state->path.string();
     if (err == ENOENT || err == ECONNREFUSED) {
-      throw Error(ErrorCode::no_instance,
+      throw Error(ErrorCode::no_reader,
                   "instance \"" + instance + "\" has no reader with id \"" + reader_id +
                       "\": nothing listens on " + path +
                       (err == ECONNREFUSED ? " (the socket file is a dead reader's)" : "") + "; " +
@@ -807,6 +808,12 @@ QueryReply QueryClient::query(std::initializer_list<std::string_view> words,
 QueryReply QueryClient::query(std::span<const std::string_view> words, std::uint64_t after_seq,
                               std::chrono::milliseconds timeout) {
   State& s = *state_;
+  try {
+    check_utf8_words(words);
+  } catch (const MalformedInput& refused) {
+    // Sent as JSON it would turn into U+FFFD and ask about another key.
+    throw Error(ErrorCode::invalid_argument, std::string("query refused: ") + refused.what());
+  }
   const std::uint64_t timeout_ms =
       std::clamp<std::int64_t>(timeout.count(), 0, static_cast<std::int64_t>(kMaxTimeoutMs));
   json request = json::object();

@@ -9,6 +9,7 @@
 // The promises: nothing crashes; a refusal has a reason; handle never changes the model;
 // a refused event leaves the model as it was; the domain's own events always apply; the
 // model's snapshot restores, and each event describes itself as JSON.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -131,7 +132,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const std::vector<std::string_view> words = evring::fuzz::words_of(line);
       // The wire form the writer receives: encoded by the client, decoded by the writer.
       const std::vector<std::byte> wire = evring::encode_text_command(words);
-      const std::vector<std::string_view> decoded = evring::decode_text_command(wire);
+      const bool text = std::all_of(words.begin(), words.end(), [](std::string_view word) {
+        return evring::first_invalid_utf8(word) == std::string_view::npos;
+      });
+      std::vector<std::string_view> decoded;
+      try {
+        decoded = evring::decode_text_command(wire);
+      } catch (const evring::MalformedInput&) {
+        // Refused exactly when a word is not UTF-8: such a key could not be queried back.
+        EVRING_FUZZ_REQUIRE(!text, "a text command of UTF-8 words is decoded");
+        continue;
+      }
+      EVRING_FUZZ_REQUIRE(text, "a word that is not UTF-8 is refused at decoding");
       EVRING_FUZZ_REQUIRE(decoded == words, "the text command's wire form decodes to its words");
       model.parse_and_decide(decoded);
     }

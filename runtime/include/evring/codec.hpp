@@ -164,6 +164,42 @@ inline std::size_t utf8_sequence_length(std::string_view text, std::size_t at) {
   return length;
 }
 
+// The offset of the first byte of `text` that is not part of well-formed UTF-8, or npos.
+inline std::size_t first_invalid_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = utf8_sequence_length(text, i);
+    if (length == 0) return i;
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
+// Throws MalformedInput when a word is not UTF-8 text: "word 2 is not UTF-8 (byte 0xff at
+// offset 0)". Commands and queries are text: a key that could not be printed or queried
+// back faithfully is refused where it comes in.
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_not_utf8(const std::string& what,
+                                                                  unsigned byte,
+                                                                  std::size_t offset) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  const std::string hex{'0', 'x', kDigits[byte >> 4], kDigits[byte & 0xf]};
+  throw MalformedInput(what + " is not UTF-8 text (byte " + hex + " at offset " +
+                       std::to_string(offset) + "): commands and queries take UTF-8 text only");
+}
+// Throws MalformedInput naming `what` ("key") when `text` is not UTF-8.
+inline void check_utf8(std::string_view what, std::string_view text) {
+  if (const std::size_t bad = first_invalid_utf8(text); bad != std::string_view::npos) {
+    throw_not_utf8(std::string(what), static_cast<unsigned char>(text[bad]), bad);
+  }
+}
+inline void check_utf8_words(std::span<const std::string_view> words) {
+  for (std::size_t w = 0; w < words.size(); ++w) {
+    if (const std::size_t bad = first_invalid_utf8(words[w]); bad != std::string_view::npos) {
+      throw_not_utf8("word " + std::to_string(w + 1), static_cast<unsigned char>(words[w][bad]),
+                     bad);
+    }
+  }
+}
+
 // `text` as a JSON string literal, quotes included. JSON is UTF-8: a byte that is not part
 // of a well-formed sequence (keys and values are any bytes) becomes U+FFFD, so every
 // reply and event line parses.

@@ -20,6 +20,7 @@ enum class ErrorCode {
   plugin_failed,      // a domain or view plugin failed (a poison event, a failed restore)
   history_changed,    // the instance's history started again (journal.hpp, HISTORY)
   timed_out,          // no answer within the time the caller gave
+  no_reader,          // the instance has no reader by that id
 };
 
 class Error : public std::runtime_error {

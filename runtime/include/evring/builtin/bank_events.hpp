@@ -311,6 +311,7 @@ inline Command decode_command(std::span<const std::byte> bytes) {
       command.account = in.get_text();
       in.expect_end();
       check_account(command.account);
+      check_utf8("account", command.account);
       return command;
     }
     case CommandKind::deposit: {
@@ -319,6 +320,7 @@ inline Command decode_command(std::span<const std::byte> bytes) {
       command.amount = in.get<std::int64_t>();
       in.expect_end();
       check_account(command.account);
+      check_utf8("account", command.account);
       return command;
     }
     case CommandKind::withdraw: {
@@ -327,6 +329,7 @@ inline Command decode_command(std::span<const std::byte> bytes) {
       command.amount = in.get<std::int64_t>();
       in.expect_end();
       check_account(command.account);
+      check_utf8("account", command.account);
       return command;
     }
     case CommandKind::transfer: {
@@ -336,7 +339,9 @@ inline Command decode_command(std::span<const std::byte> bytes) {
       command.amount = in.get<std::int64_t>();
       in.expect_end();
       check_account(command.from);
+      check_utf8("account", command.from);
       check_account(command.to);
+      check_utf8("account", command.to);
       return command;
     }
   }

@@ -209,7 +209,9 @@ inline Command decode_command(std::span<const std::byte> bytes) {
       command.value = in.get_text();
       in.expect_end();
       check_key(command.key);
+      check_utf8("key", command.key);
       check_value(command.value);
+      check_utf8("value", command.value);
       return command;
     }
     case CommandKind::del: {
@@ -217,6 +219,7 @@ inline Command decode_command(std::span<const std::byte> bytes) {
       command.key = in.get_text();
       in.expect_end();
       check_key(command.key);
+      check_utf8("key", command.key);
       return command;
     }
     case CommandKind::cas: {
@@ -226,7 +229,9 @@ inline Command decode_command(std::span<const std::byte> bytes) {
       command.value = in.get_text();
       in.expect_end();
       check_key(command.key);
+      check_utf8("key", command.key);
       check_value(command.value);
+      check_utf8("value", command.value);
       return command;
     }
   }
