@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "evring/broadcast_ring.hpp"
 #include "evring/error.hpp"
 #include "evring/journal.hpp"
 #include "evring/log.hpp"
@@ -33,7 +34,9 @@ constexpr const char* kFooter = R"(Examples:
   evring-writer --name orders --domain bank --socket --socket-mode 0660
 
 Journal: by default under $XDG_STATE_HOME/evring/<name>/journal (or
-~/.local/state/evring/<name>/journal). On start the writer cuts a torn last record (and says
+~/.local/state/evring/<name>/journal), in segment files that start at 64 KiB on disk and
+double as records need it, up to --journal-segment-bytes (64M), then roll. Memory: the
+ring (--ring-bytes, 16M) and the command intake (8 MiB) in /dev/shm. On start the writer cuts a torn last record (and says
 so), restores the newest model snapshot and replays the journal after it, then takes
 commands. SIGINT or SIGTERM stops it cleanly: it finishes what it took, syncs the journal,
 writes a snapshot and removes the instance's segments.
@@ -80,8 +83,8 @@ int main(int argc, char** argv) {
   using namespace evring;
   writer::WriterOptions options;
   std::string durability = "async";
-  std::string ring_bytes = "64M";
-  std::string segment_bytes = "64M";
+  std::string ring_bytes = std::to_string(kDefaultRingCapacity >> 20) + "M";
+  std::string segment_bytes = std::to_string(kDefaultJournalSegmentBytes >> 20) + "M";
   std::string idle_wait = "block";
   std::string journal;
   bool no_journal = false;
@@ -106,9 +109,13 @@ int main(int argc, char** argv) {
                  "none, async (survives kill -9) or sync (fdatasync "
                  "before the reply, group commit)")
       ->capture_default_str();
-  app.add_option("--ring-bytes", ring_bytes, "ring size, a power of two (e.g. 16M)")
+  app.add_option("--ring-bytes", ring_bytes,
+                 "ring size, a power of two: how far a reader may fall behind before it "
+                 "catches up from the journal")
       ->capture_default_str();
-  app.add_option("--journal-segment-bytes", segment_bytes, "journal segment file size")
+  app.add_option("--journal-segment-bytes", segment_bytes,
+                 "the size a journal segment file grows to (from 64K, doubling) before the "
+                 "next one starts")
       ->capture_default_str();
   app.add_option("--snapshot-every", options.snapshot_every,
                  "write a model snapshot every N events (0: only at a clean stop)")

@@ -21,6 +21,7 @@
 
 #include <sys/types.h>
 
+#include "evring/broadcast_ring.hpp"
 #include "evring/journal.hpp"
 #include "evring/log.hpp"
 #include "evring/wait_strategy.hpp"
@@ -33,7 +34,7 @@ struct WriterOptions {
   std::string domain_config;
   std::filesystem::path journal;  // empty: default_journal_folder(instance)
   Durability durability = Durability::async;
-  std::uint64_t ring_bytes = 64ull << 20;
+  std::uint64_t ring_bytes = kDefaultRingCapacity;
   std::uint64_t journal_segment_bytes = kDefaultJournalSegmentBytes;
   std::uint64_t snapshot_every = 1'000'000;  // events; 0: only at a clean stop
   std::size_t duplicate_window = 100'000;    // command ids remembered
