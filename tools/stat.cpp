@@ -9,7 +9,6 @@
 // No such instance, bad flags: a message on stderr, exit 2. A writer that died with its
 // segments still there is shown dead, not refused.
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,6 +42,7 @@
 #include "evring/registry.hpp"
 #include "evring/shared_segment.hpp"
 #include "exit_status.hpp"
+#include "footprint.hpp"
 #include "harness/interrupt.hpp"
 #include "stat.hpp"
 
@@ -60,7 +60,7 @@ What it shows:
            heartbeat older), dead (process gone, segments left behind) or closed;
            incarnation (bumped at each writer start), head seq, events/s and bytes/s
            (payload bytes) between two samples, the journal's size on disk (its segment
-           files, preallocated) or none, durability and domain.
+           files: blocks reserved as they grow) or none, durability and domain.
   ring     its size; how many times the writer has gone round it; and its fill: the part
            of the ring holding events the slowest live reader has not read yet, estimated
            from that reader's lag in events times the ring's average record size. At 100%
@@ -288,14 +288,9 @@ Snapshot make_snapshot(const std::string& instance, const Sample& first, const S
   }
   if (last.durability != static_cast<std::uint32_t>(Durability::none) && !last.journal.empty()) {
     s.journal = last.journal;
-    std::uint64_t bytes = 0;
-    for (const std::filesystem::path& segment : journal_segments(last.journal)) {
-      struct stat info {};
-      if (::stat(segment.c_str(), &info) != 0) continue;  // removed meanwhile
-      bytes += static_cast<std::uint64_t>(info.st_blocks) * 512;
-      ++s.journal_segment_count;
-    }
-    s.journal_bytes = bytes;
+    const JournalFootprint footprint = journal_footprint(last.journal);
+    s.journal_bytes = footprint.bytes;
+    s.journal_segment_count = footprint.segments;
   }
 
   for (const ReaderInfo& info : last.readers) {
@@ -451,16 +446,6 @@ std::string table(const std::vector<std::vector<std::string>>& rows, std::size_t
 }
 
 // ---- rendering -------------------------------------------------------------------------------
-
-std::string bytes_text(double bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  std::size_t unit = 0;
-  while (bytes >= 1024 && unit + 1 < std::size(kUnits)) {
-    bytes /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.1f} {}", bytes, kUnits[unit]);
-}
 
 std::string duration_text(std::int64_t ns) {
   if (ns < 1'000'000) return fmt::format("{} us", ns / 1000);
