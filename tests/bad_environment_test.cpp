@@ -199,8 +199,8 @@ TEST_F(BadEnvironment, AFullJournalDiskRefusesCommandsUntilThereIsRoomAndLosesNo
   if (!mount_private_tmpfs(journal, "size=4m", why)) GTEST_SKIP() << why;
   const std::string instance = unique_instance("disk-full");
   InstanceCleanup cleanup(instance);
-  // Small segments, so the writer starts a new one (the only time it asks the disk for
-  // room: a segment's blocks are reserved when it is made) after a few hundred commands.
+  // Small segments, so the writer grows and starts new ones (the only times it asks the
+  // disk for room: a segment's blocks are reserved as it grows) every few hundred commands.
   WriterProcess writer(instance, dir() / "small",
                        {"--ring-bytes", "1M", "--journal-segment-bytes", "320K"});
   ASSERT_EQ(writer.journal(), journal);

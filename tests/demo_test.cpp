@@ -3,9 +3,11 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -90,6 +92,95 @@ TEST_F(DemoTest, RunsTheTourAndLeavesNothingBehind) {
   EXPECT_EQ(leftovers(instance, demo_dir()), std::vector<std::string>{});
   for (const pid_t pid : printed_pids(run.out)) {
     EXPECT_NE(::kill(pid, 0), 0) << "pid " << pid << " still runs";
+  }
+}
+
+// The words of a suggested command line, without its trailing "# comment".
+std::vector<std::string> command_words(const std::string& line) {
+  std::vector<std::string> words;
+  std::istringstream in(line.substr(0, line.find('#')));
+  for (std::string word; in >> word;) words.push_back(word);
+  return words;
+}
+
+// The command lines --keep suggests: the lines between "Try:" and "To stop it:".
+std::vector<std::vector<std::string>> suggested_commands(const std::string& output) {
+  const std::size_t from = output.find("Try:\n");
+  const std::size_t to = output.find("To stop it:");
+  std::vector<std::vector<std::string>> commands;
+  if (from == std::string::npos || to == std::string::npos) return commands;
+  std::istringstream in(output.substr(from + 5, to - from - 5));
+  for (std::string line; std::getline(in, line);) commands.push_back(command_words(line));
+  return commands;
+}
+
+// Runs a command that goes on until Ctrl-C for `run_for`, then stops it; what it printed.
+std::string run_for_a_while(std::vector<std::string> words, const fs::path& scratch,
+                            std::chrono::milliseconds run_for) {
+  if (words.front() == "tail") words.front() = "/usr/bin/tail";
+  const std::string binary = words.front();
+  words.erase(words.begin());
+  const test::ToolResult run = run_tool(binary, words, scratch, run_for);
+  EXPECT_EQ(run.exit_code, -1) << binary << " ended by itself: " << run.err;
+  return run.out;
+}
+
+TEST_F(DemoTest, KeepSuggestsCommandsThatWorkAsPrinted) {
+  const std::string instance = unique_instance("demo-keep");
+  InstanceCleanup cleanup(instance);
+  const test::ToolResult run =
+      run_tool("evring",
+               {"demo", "--name", instance, "--commands", "2000", "--latency-samples", "50",
+                "--accounts", "10", "--dir", demo_dir().string(), "--keep"},
+               dir(), std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  // "To stop it: kill PID PID PID PID"
+  std::vector<pid_t> kept;
+  std::istringstream stop_line(run.out.substr(run.out.find("To stop it: kill") + 16));
+  for (pid_t pid = 0; kept.size() < 4 && stop_line >> pid;) kept.push_back(pid);
+  ASSERT_EQ(kept.size(), 4u) << run.out;
+  // Stops the kept writer and readers (SIGTERM: a clean stop) on every way out of the test.
+  struct StopKept {
+    std::vector<pid_t> pids;
+    ~StopKept() {
+      for (auto it = pids.rbegin(); it != pids.rend(); ++it) ::kill(*it, SIGTERM);
+      test::wait_until(
+          [&] {
+            return std::all_of(pids.begin(), pids.end(),
+                               [](pid_t pid) { return ::kill(pid, 0) != 0; });
+          },
+          std::chrono::seconds(20));
+    }
+  } stop_kept{kept};
+
+  const std::vector<std::vector<std::string>> commands = suggested_commands(run.out);
+  ASSERT_EQ(commands.size(), 6u) << run.out;
+  std::string deposit_seq;
+  for (const std::vector<std::string>& words : commands) {
+    ASSERT_GE(words.size(), 2u) << run.out;
+    const std::string what = words.front() == "tail" ? "tail -f" : words[1];
+    SCOPED_TRACE(what);
+    if (what == "cmd" || what == "query") {
+      const test::ToolResult result =
+          run_tool(words.front(), std::vector<std::string>(words.begin() + 1, words.end()), dir());
+      EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+      if (what == "cmd") {
+        ASSERT_TRUE(result.out.starts_with("seq=")) << result.out;
+        deposit_seq = result.out.substr(4, result.out.find('\n') - 4);
+      } else {
+        EXPECT_TRUE(contains(result.out, "\"result\"")) << result.out;
+      }
+    } else if (what == "stat") {
+      const std::string out = run_for_a_while(words, dir(), std::chrono::milliseconds(1500));
+      EXPECT_TRUE(contains(out, "bank-1")) << out;
+    } else if (what == "tail") {  // evring tail: the deposit above among the last events
+      const std::string out = run_for_a_while(words, dir(), std::chrono::milliseconds(1500));
+      EXPECT_TRUE(contains(out, "seq=" + deposit_seq + " ")) << out;
+    } else {  // tail -f of the tail view's file: the deposit's line is there already
+      ASSERT_FALSE(deposit_seq.empty());
+      const std::string out = run_for_a_while(words, dir(), std::chrono::milliseconds(1500));
+      EXPECT_TRUE(contains(out, "\"seq\":" + deposit_seq + ",")) << out;
+    }
   }
 }
 

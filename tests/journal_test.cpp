@@ -7,6 +7,7 @@
 #include <string>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -216,16 +217,18 @@ TEST_F(JournalTest, TornAndTruncatedTailsAreCut) {
   }
   const fs::path segment = journal_segments(directory_).back();
   // A crash mid-file-extension: the file ends in the middle of the records.
-  const auto size = fs::file_size(segment);
   const std::uint64_t cut = offset_after(60);
   fs::resize_file(segment, cut + 10);
   JournalRecovery recovery;
   JournalWriter journal = JournalWriter::open(options(1 << 20), &recovery);
   EXPECT_TRUE(recovery.cut_torn_tail);
   EXPECT_EQ(recovery.last_seq, 60u);
-  EXPECT_EQ(fs::file_size(segment), size) << "grown back to its reserved size";
+  EXPECT_EQ(fs::file_size(segment), cut + 10) << "kept as it is: appends grow it";
   append_test_records(journal, 5);
   EXPECT_EQ(read_all(1), 65u);
+  append_test_records(journal, 100);
+  EXPECT_EQ(read_all(1), 165u);
+  EXPECT_GT(fs::file_size(segment), cut + 10) << "grown again as records needed";
 }
 
 TEST_F(JournalTest, AnotherFormatVersionIsRefusedNamingBoth) {
@@ -518,6 +521,40 @@ TEST_F(JournalTest, ReaderOfAnEmptyJournalReturnsAtOnceAndFollowsItsGrowth) {
     EXPECT_EQ(record.seq, seq);
   }
   EXPECT_FALSE(reader.next(record));
+}
+
+// A segment costs the disk what its records need: it starts small and doubles up to the
+// segment size, reserving its blocks as it grows. A reader that mapped it small follows it
+// as it grows, and on into the next segment, with nothing taken for damage.
+TEST_F(JournalTest, SegmentsStartSmallAndDoubleAndAReaderFollowsTheGrowth) {
+  const std::uint64_t segment_bytes = 1 << 20;
+  JournalWriter journal = JournalWriter::open(options(segment_bytes));
+  const fs::path first = journal_segments(directory_).front();
+  EXPECT_EQ(fs::file_size(first), kJournalSegmentFirstBytes);
+  JournalReader reader = JournalReader::open(directory_, 1);
+  JournalRecord record;
+  EXPECT_FALSE(reader.next(record));  // mapped at its first size
+
+  std::uint64_t read = 0;
+  std::vector<std::uint64_t> sizes{fs::file_size(first)};
+  for (int round = 1; journal_segments(directory_).size() < 3; ++round) {
+    append_test_records(journal, 20);
+    if (fs::file_size(first) != sizes.back()) sizes.push_back(fs::file_size(first));
+    // Read now and then: some growths, and a roll, happen between two reads.
+    if (round % 7 == 0) {
+      while (reader.next(record)) ASSERT_EQ(record.seq, ++read);
+    }
+  }
+  while (reader.next(record)) ASSERT_EQ(record.seq, ++read);
+  EXPECT_EQ(read, journal.last_seq());
+  // 64 KiB, 128 KiB, ... 1 MiB: each a doubling, the last the segment size.
+  ASSERT_GE(sizes.size(), 2u);
+  for (std::size_t i = 1; i < sizes.size(); ++i) EXPECT_EQ(sizes[i], 2 * sizes[i - 1]);
+  EXPECT_EQ(sizes.back(), segment_bytes);
+  struct stat info {};
+  ASSERT_EQ(::stat(first.c_str(), &info), 0);
+  EXPECT_GE(static_cast<std::uint64_t>(info.st_blocks) * 512, segment_bytes) << "blocks reserved";
+  EXPECT_EQ(read_all(1), journal.last_seq());
 }
 
 // Opening in the middle skips by the headers' lengths; a damaged length must not send the

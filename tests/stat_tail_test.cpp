@@ -3,7 +3,9 @@
 // --prometheus), and what tail prints from the journal and live.
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <regex>
@@ -33,6 +35,9 @@ std::vector<std::string> lines_of(const std::string& text) {
 }
 
 class StatTailTest : public test::ProcessTest {
+ public:
+  const std::filesystem::path& scratch() const { return dir(); }
+
  protected:
   StatTailTest() : ProcessTest("stat-tail") {}
 
@@ -259,6 +264,107 @@ TEST_F(StatTailTest, TailFollowsLiveEventsAndLeavesNoRowInStat) {
   // A tail that exited released its registry slot.
   const nlohmann::json stat = stat_json(kv.name);
   EXPECT_TRUE(stat["readers"].empty()) << stat.dump();
+}
+
+// The screens `evring stat --watch` drew in `run_for` with $COLUMNS set to `columns` (no
+// terminal: its output is a file), each without the escape codes that clear the screen.
+std::vector<std::string> watch_screens(const StatTailTest& test, const std::string& instance,
+                                       std::size_t columns, std::chrono::milliseconds run_for) {
+  ::setenv("COLUMNS", std::to_string(columns).c_str(), 1);
+  const test::ToolResult run =
+      test::run_tool("evring", {"stat", "--name", instance, "--watch", "--interval", "100ms"},
+                     test.scratch(), run_for);
+  ::unsetenv("COLUMNS");
+  EXPECT_EQ(run.exit_code, -1) << "--watch ended by itself: " << run.err;
+  std::vector<std::string> screens;
+  const std::string clear = "\x1b[H\x1b[2J";
+  for (std::size_t at = run.out.find(clear); at != std::string::npos;) {
+    const std::size_t next = run.out.find(clear, at + clear.size());
+    screens.push_back(run.out.substr(at + clear.size(), next == std::string::npos
+                                                            ? std::string::npos
+                                                            : next - at - clear.size()));
+    at = next;
+  }
+  EXPECT_GE(screens.size(), 2u) << run.out;
+  return screens;
+}
+
+// The lines of a reader table's rows: those that start with the slowest-reader mark or
+// its blank, then the reader's id.
+std::vector<std::string> reader_lines(const std::string& screen, const std::string& id_start) {
+  std::vector<std::string> rows;
+  for (const std::string& line : lines_of(screen)) {
+    if (line.size() > 3 && line.substr(3).starts_with(id_start)) rows.push_back(line);
+  }
+  return rows;
+}
+
+TEST_F(StatTailTest, WatchFitsTheWidthShowsTimeAndRatesAndMarksOnlyALaggingReader) {
+  const std::string long_id = "reader-with-a-long-id-0001";
+  KvInstance kv("watch", dir(), {long_id, "kv-2"}, 10);
+  for (const std::size_t columns : {60u, 100u}) {
+    SCOPED_TRACE(columns);
+    const std::vector<std::string> screens =
+        watch_screens(*this, kv.name, columns, std::chrono::milliseconds(1500));
+    ASSERT_GE(screens.size(), 2u);
+    for (const std::string& screen : screens) {
+      for (const std::string& line : lines_of(screen)) {
+        EXPECT_LE(line.size(), columns) << "[" << line << "]\n" << screen;
+      }
+    }
+    const std::string& screen = screens[screens.size() - 2];  // the last may be cut off
+    EXPECT_TRUE(std::regex_search(screen, std::regex(R"(stat at \d\d:\d\d:\d\d)"))) << screen;
+    EXPECT_THAT(screen, HasSubstr("EVENTS/S"));
+    // The journal path on a line of its own, whole or cut at its start.
+    const std::string path = kv.writer.journal().string();
+    bool path_line = false;
+    for (const std::string& line : lines_of(screen)) {
+      const std::size_t start = line.find_first_not_of(' ');
+      if (start == std::string::npos) continue;
+      const std::string text = line.substr(start);
+      path_line =
+          path_line || text == path || (text.starts_with("...") && path.ends_with(text.substr(3)));
+    }
+    EXPECT_TRUE(path_line) << path << "\n" << screen;
+    const std::vector<std::string> rows = reader_lines(screen, "reader-");
+    ASSERT_EQ(rows.size(), 1u) << screen;
+    EXPECT_THAT(rows[0], HasSubstr(long_id.substr(0, 12)));
+    if (columns == 60) {
+      EXPECT_THAT(rows[0], HasSubstr("..."));  // the long id, cut
+    }
+    for (const std::string& line : lines_of(screen)) {
+      EXPECT_FALSE(line.starts_with("*")) << "no reader lags, none is marked:\n" << screen;
+    }
+  }
+
+  // A stopped reader falls behind: now it is the slowest, and marked.
+  kv.readers[1]->signal(SIGSTOP);
+  put_keys(kv.name, 5);
+  const std::vector<std::string> screens =
+      watch_screens(*this, kv.name, 100, std::chrono::milliseconds(1000));
+  kv.readers[1]->signal(SIGCONT);
+  ASSERT_GE(screens.size(), 2u);
+  const std::vector<std::string> lagging = reader_lines(screens[screens.size() - 2], "kv-2");
+  ASSERT_EQ(lagging.size(), 1u) << screens[screens.size() - 2];
+  EXPECT_TRUE(lagging[0].starts_with("*")) << lagging[0];
+  EXPECT_FALSE(reader_lines(screens[screens.size() - 2], "reader-").at(0).starts_with("*"));
+}
+
+TEST_F(StatTailTest, StatShowsEachReadersAppliedRate) {
+  KvInstance kv("stat-rate", dir(), {"kv-rate"}, 1);
+  std::atomic<bool> stop{false};
+  std::future<void> load = std::async(std::launch::async, [&] {
+    Client client = Client::connect(kv.name);
+    for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {  // relaxed: a lone flag
+      client.submit_text({"put", "rate", std::to_string(i)});
+    }
+  });
+  const nlohmann::json stat = stat_json(kv.name);
+  stop.store(true, std::memory_order_relaxed);  // relaxed: a lone flag
+  load.get();
+  const nlohmann::json row = reader_row(stat, "kv-rate");
+  ASSERT_TRUE(row["events_per_s"].is_number()) << row.dump();
+  EXPECT_GT(row["events_per_s"].get<double>(), 0.0) << row.dump();
 }
 
 TEST_F(StatTailTest, UnknownInstanceExitsTwoNamingHowToStartAWriter) {

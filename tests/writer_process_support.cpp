@@ -135,8 +135,10 @@ WriterProcess::WriterProcess(const std::string& instance, fs::path folder,
           "evring-writer", folder, "writer",
           [&] {
             std::vector<std::string> args{"--name", instance};
-            if (std::find(extra_args.begin(), extra_args.end(), "--no-journal") ==
-                extra_args.end()) {
+            const auto has = [&](const char* flag) {
+              return std::find(extra_args.begin(), extra_args.end(), flag) != extra_args.end();
+            };
+            if (!has("--no-journal") && !has("--journal")) {
               args.insert(args.end(), {"--journal", (folder / "journal").string()});
             }
             args.insert(args.end(), extra_args.begin(), extra_args.end());
@@ -151,7 +153,11 @@ WriterProcess::WriterProcess(const std::string& instance, fs::path folder,
               return false;
             }
           }),
-      journal_(folder / "journal") {}
+      journal_([&] {
+        const auto given = std::find(extra_args.begin(), extra_args.end(), "--journal");
+        return given != extra_args.end() && given + 1 != extra_args.end() ? fs::path(*(given + 1))
+                                                                          : folder / "journal";
+      }()) {}
 
 ReaderProcess::ReaderProcess(const std::string& instance, const std::string& id,
                              const fs::path& folder, std::vector<std::string> extra_args)

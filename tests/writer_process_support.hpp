@@ -88,8 +88,9 @@ class ServiceProcess {
   std::unique_ptr<ChildProcess> process_;
 };
 
-// evring-writer --name instance --journal folder/journal <extra...>: ready once a client
-// connects to it (not to a previous start's segments).
+// evring-writer --name instance --journal folder/journal <extra...> (extra's own --journal
+// or --no-journal instead, if it has one): ready once a client connects to it (not to a
+// previous start's segments).
 class WriterProcess : public ServiceProcess {
  public:
   WriterProcess(const std::string& instance, std::filesystem::path folder,

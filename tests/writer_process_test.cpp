@@ -1,8 +1,10 @@
 // evring-writer as a user runs it: real processes, the evring cmd tool, restarts, kill -9,
 // a damaged journal, plugins that must be refused, and group commit.
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -250,6 +252,30 @@ TEST(WriterProcess, SyncDurabilityGroupsCommandsIntoFewerSyncs) {
   const int syncs = std::stoi(log.substr(start, at - start));
   EXPECT_GT(syncs, 0);
   EXPECT_LT(syncs, kCommands / 4) << log;
+}
+
+// What a small instance costs with the defaults: a journal of a few events takes its
+// segment's first 64 KiB on disk, not the 64 MiB a segment grows to, and the ring 16 MiB.
+TEST(WriterProcess, ASmallInstanceCostsLittleDiskAndMemoryByDefault) {
+  const std::string instance = unique_instance("writer-footprint");
+  InstanceCleanup cleanup(instance);
+  TempDir dir("writer-footprint");
+  WriterProcess writer(instance, dir.path(), {});
+  Client client = Client::connect(instance);
+  ASSERT_TRUE(client.submit_text({"put", "a", "1"}).accepted());
+  ASSERT_TRUE(client.submit_text({"put", "b", "2"}).accepted());
+  std::uint64_t journal_bytes = 0;
+  for (const std::filesystem::path& segment : journal_segments(writer.journal())) {
+    struct stat info {};
+    ASSERT_EQ(::stat(segment.c_str(), &info), 0);
+    journal_bytes += static_cast<std::uint64_t>(info.st_blocks) * 512;
+  }
+  EXPECT_GT(journal_bytes, 0u);
+  EXPECT_LE(journal_bytes, 1u << 20) << "a two-event journal on disk";
+  const std::uint64_t ring_file =
+      std::filesystem::file_size("/dev/shm/evring." + instance + ".ring");
+  EXPECT_LE(ring_file, (16u << 20) + (64u << 10)) << "the ring's segment, data and header";
+  EXPECT_GE(ring_file, 16u << 20);
 }
 
 }  // namespace

@@ -16,7 +16,9 @@ struct Command {
 // One per subcommand file.
 Command add_cmd_command(CLI::App& parent);
 Command add_demo_command(CLI::App& parent);
+Command add_ls_command(CLI::App& parent);
 Command add_query_command(CLI::App& parent);
+Command add_rm_command(CLI::App& parent);
 Command add_stat_command(CLI::App& parent);
 Command add_tail_command(CLI::App& parent);
 

@@ -339,8 +339,10 @@ void DemoRun::start() {
              writer.exec->process().pid());
   start_reader("bank", {});
   start_reader("stats", {});
+  // flush=1: each line is in the file as its event is applied, so the `tail -f` that keep()
+  // suggests shows a new command's event at once, not after the next 1000.
   start_reader("tail", {"--view-config",
-                        "out=" + (folder_ / "events.jsonl").string() + ",domain=bank,flush=1000"});
+                        "out=" + (folder_ / "events.jsonl").string() + ",domain=bank,flush=1"});
   client_.emplace(Client::connect(config_.instance));
 }
 
@@ -568,18 +570,21 @@ void DemoRun::keep() {
   }
   const std::string evring = self_.empty() ? std::string("evring") : self_.string();
   const std::string& name = config_.instance;
+  // Each line works as printed, in any order: --after and --from name seqs already applied.
   fmt::print(
       "\n--keep: instance {} keeps running (writer and readers bank-1, stats-1, tail-1). Try:\n"
-      "  {} cmd --name {} deposit acct-0001 100      # prints seq=N\n"
-      "  {} query --name {} --reader bank-1 --after N balance acct-0001\n"
+      "  {} cmd --name {} deposit acct-0001 100   # prints seq=<n>\n"
+      "  {} query --name {} --reader bank-1 --after {} balance acct-0001   # --after <n> waits "
+      "for seq n\n"
       "  {} query --name {} --reader stats-1 summary\n"
-      "  {} stat --name {} --watch\n"
-      "  {} tail --name {}\n"
-      "  tail -f {}   # what the tail reader writes\n"
+      "  {} stat --name {} --watch   # Ctrl-C to stop\n"
+      "  {} tail --name {} --from {}   # the last events, then new ones; Ctrl-C to stop\n"
+      "  tail -f {}   # what the tail reader writes, a line per event\n"
       "To stop it: kill{}   (SIGTERM: each stops cleanly; the writer removes its segments)\n"
       "then:       rm -r {}\n",
-      name, evring, name, evring, name, evring, name, evring, name, evring, name,
-      (folder_ / "events.jsonl").string(), pids, folder_.string());
+      name, evring, name, evring, name, last_seq_, evring, name, evring, name, evring, name,
+      last_seq_ > 2 ? last_seq_ - 2 : 1, (folder_ / "events.jsonl").string(), pids,
+      folder_.string());
 }
 
 void check_config(const DemoConfig& config) {

@@ -24,6 +24,8 @@ constexpr const char* kFooter = R"(Examples:
   evring demo                      # a writer, 3 readers, 2 clients: views, stat, latency
   evring demo --keep               # ... and leave the instance running to try it yourself
   evring demo --help               # every demo flag
+  evring ls                        # this machine's instances: live, stopped, on disk
+  evring rm --name orders          # remove a stopped instance's state (start over)
 )";
 
 }  // namespace
@@ -34,9 +36,9 @@ int main(int argc, char** argv) {
   CLI::App app{"evring: the command-line tool of the evring event runtime."};
   app.footer(kFooter);
   app.require_subcommand(1, 1);
-  const std::vector<Command> commands{add_cmd_command(app), add_query_command(app),
-                                      add_stat_command(app), add_tail_command(app),
-                                      add_demo_command(app)};
+  const std::vector<Command> commands{
+      add_cmd_command(app),  add_query_command(app), add_stat_command(app), add_tail_command(app),
+      add_demo_command(app), add_ls_command(app),    add_rm_command(app)};
 
   if (const auto status = evring::cli::parse_command_line(app, "evring", argc, argv)) {
     return *status;

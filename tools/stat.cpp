@@ -2,19 +2,24 @@
 // registry segment (writer status and info, one row per reader) and a read-only look at
 // its ring's config and cursor; stat claims no reader slot and never writes to either.
 //   one shot    samples twice 200 ms apart (for the rates) and prints one snapshot
-//   --watch     refreshes in place every --interval until Ctrl-C
+//   --watch     refreshes in place every --interval until Ctrl-C, fitted to the terminal's
+//               width (TIOCGWINSZ, else $COLUMNS, else 80)
 //   --json      one JSON object per snapshot (per line with --watch)
 //   --prometheus  the Prometheus text exposition format, from one sample (no wait)
 // No such instance, bad flags: a message on stderr, exit 2. A writer that died with its
 // segments still there is shown dead, not refused.
-#include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -37,6 +42,7 @@
 #include "evring/registry.hpp"
 #include "evring/shared_segment.hpp"
 #include "exit_status.hpp"
+#include "footprint.hpp"
 #include "harness/interrupt.hpp"
 #include "stat.hpp"
 
@@ -54,7 +60,7 @@ What it shows:
            heartbeat older), dead (process gone, segments left behind) or closed;
            incarnation (bumped at each writer start), head seq, events/s and bytes/s
            (payload bytes) between two samples, the journal's size on disk (its segment
-           files, preallocated) or none, durability and domain.
+           files: blocks reserved as they grow) or none, durability and domain.
   ring     its size; how many times the writer has gone round it; and its fill: the part
            of the ring holding events the slowest live reader has not read yet, estimated
            from that reader's lag in events times the ring's average record size. At 100%
@@ -62,8 +68,11 @@ What it shows:
   readers  one row each: state (alive, stalled, dead, as for the writer), position (the
            last seq its view applied), lag in events (head - position) and in time (now -
            the publish time of the event at its position; 0 when caught up), lapped and
-           replay (catch-ups from the journal) counts and wait strategy. * marks the
-           slowest live reader.
+           replay (catch-ups from the journal) counts, wait strategy, and events/s applied
+           between two samples. * marks the slowest live reader, when some reader lags.
+--watch fits the terminal's width ($COLUMNS when there is no terminal, else 80): long ids
+are cut with "...", and on a narrow one the columns WAIT, REPLAYS, LAPPED, PID and LAG TIME
+go first (--json has them all).
 --prometheus prints counters and gauges (evring_writer_head_seq{instance="N"},
 evring_reader_lag_events{instance="N",reader="ID",view="V"}, ...) from one sample: let
 Prometheus compute the rates from the *_total counters.
@@ -93,6 +102,7 @@ struct RingSample {
 
 struct Sample {
   std::int64_t taken_ns = 0;
+  std::time_t taken_wall = 0;  // the same moment on the wall clock, for display
   std::uint64_t pid = 0;
   bool process_alive = false;
   SegmentState state = SegmentState::ready;
@@ -162,6 +172,7 @@ Sample take_sample(const std::string& instance) {
   if (sample.ring) sample.head_seq = std::max(sample.head_seq, sample.ring->head_seq);
   sample.readers = registry.readers();
   sample.taken_ns = monotonic_ns();
+  sample.taken_wall = std::time(nullptr);
   return sample;
 }
 
@@ -193,6 +204,7 @@ struct ReaderRow {
   Health health = Health::dead;
   std::uint64_t lag_events = 0;
   std::optional<std::int64_t> lag_ns;  // unknown while the reader has applied nothing
+  std::optional<double> events_per_s;  // applied between the two samples, if in both
   bool slowest = false;
 };
 
@@ -205,6 +217,7 @@ struct RingView {
 
 struct Snapshot {
   std::string instance;
+  std::time_t taken_wall = 0;    // of the last sample
   std::int64_t interval_ns = 0;  // between the two samples; 0: rates not measured
   std::uint64_t pid = 0;
   Health health = Health::dead;
@@ -229,10 +242,25 @@ std::string durability_name(std::uint32_t value) {
   return std::string(to_string(static_cast<Durability>(value)));
 }
 
+// Events/s the reader applied between the samples: the same process in the same slot in
+// both, its position not gone back (a restart from an older checkpoint).
+std::optional<double> applied_rate(const Sample& first, const Sample& last, const ReaderInfo& now) {
+  const std::int64_t interval_ns = last.taken_ns - first.taken_ns;
+  if (&first == &last || interval_ns <= 0) return std::nullopt;
+  for (const ReaderInfo& before : first.readers) {
+    if (before.slot != now.slot || before.pid != now.pid || before.id != now.id) continue;
+    if (before.position_seq > now.position_seq) return std::nullopt;
+    return static_cast<double>(now.position_seq - before.position_seq) * 1e9 /
+           static_cast<double>(interval_ns);
+  }
+  return std::nullopt;
+}
+
 Snapshot make_snapshot(const std::string& instance, const Sample& first, const Sample& last) {
   const std::int64_t now = last.taken_ns;
   Snapshot s;
   s.instance = instance;
+  s.taken_wall = last.taken_wall;
   s.pid = last.pid;
   s.health = last.state == SegmentState::closed
                  ? Health::closed
@@ -260,14 +288,9 @@ Snapshot make_snapshot(const std::string& instance, const Sample& first, const S
   }
   if (last.durability != static_cast<std::uint32_t>(Durability::none) && !last.journal.empty()) {
     s.journal = last.journal;
-    std::uint64_t bytes = 0;
-    for (const std::filesystem::path& segment : journal_segments(last.journal)) {
-      struct stat info {};
-      if (::stat(segment.c_str(), &info) != 0) continue;  // removed meanwhile
-      bytes += static_cast<std::uint64_t>(info.st_blocks) * 512;
-      ++s.journal_segment_count;
-    }
-    s.journal_bytes = bytes;
+    const JournalFootprint footprint = journal_footprint(last.journal);
+    s.journal_bytes = footprint.bytes;
+    s.journal_segment_count = footprint.segments;
   }
 
   for (const ReaderInfo& info : last.readers) {
@@ -280,6 +303,7 @@ Snapshot make_snapshot(const std::string& instance, const Sample& first, const S
     } else if (info.position_publish_ns != 0) {
       row.lag_ns = std::max<std::int64_t>(now - info.position_publish_ns, 0);
     }
+    row.events_per_s = applied_rate(first, last, info);
     s.readers.push_back(std::move(row));
   }
   ReaderRow* slowest = nullptr;
@@ -308,17 +332,120 @@ Snapshot make_snapshot(const std::string& instance, const Sample& first, const S
   return s;
 }
 
-// ---- rendering -------------------------------------------------------------------------------
+// ---- fitting text to a width -------------------------------------------------------------
 
-std::string bytes_text(double bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  std::size_t unit = 0;
-  while (bytes >= 1024 && unit + 1 < std::size(kUnits)) {
-    bytes /= 1024;
-    ++unit;
+constexpr std::size_t kNoWidthLimit = std::numeric_limits<std::size_t>::max();
+constexpr std::size_t kNarrowestWidth = 40;  // below this, lines are cut, not laid out
+constexpr std::string_view kEllipsis = "...";
+constexpr std::size_t kLabelWidth = 9;  // "writer   ": the label column of the header lines
+
+// The terminal's width in columns: TIOCGWINSZ on stdout, else $COLUMNS, else 80.
+std::size_t terminal_width() {
+  winsize size{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  if (const char* columns = std::getenv("COLUMNS")) {
+    char* end = nullptr;
+    const unsigned long value = std::strtoul(columns, &end, 10);
+    if (end != columns && *end == '\0' && value > 0 && value < 10'000) return value;
   }
-  return unit == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.1f} {}", bytes, kUnits[unit]);
+  return 80;
 }
+
+// `text` cut to `width` with an ellipsis at its end (or, for a path, its start, which
+// keeps the file's own name).
+std::string cut(std::string_view text, std::size_t width, bool keep_end = false) {
+  if (text.size() <= width) return std::string(text);
+  if (width <= kEllipsis.size()) return std::string(text.substr(0, width));
+  const std::size_t kept = width - kEllipsis.size();
+  return keep_end ? std::string(kEllipsis) + std::string(text.substr(text.size() - kept))
+                  : std::string(text.substr(0, kept)) + std::string(kEllipsis);
+}
+
+// A header line: `label` then `fields` three spaces apart, flowed onto indented lines of at
+// most `width` columns; a field wider than a line is cut.
+std::string flow(std::string_view label, const std::vector<std::string>& fields,
+                 std::size_t width) {
+  const std::string indent(kLabelWidth, ' ');
+  // An empty label: the first line starts at the left edge.
+  std::string line = label.empty()
+                         ? std::string()
+                         : std::string(label) +
+                               std::string(kLabelWidth - std::min(kLabelWidth, label.size()), ' ');
+  bool line_empty = true;
+  std::string out;
+  for (const std::string& field : fields) {
+    const std::size_t gap = line_empty ? 0 : 3;
+    if (!line_empty && line.size() + gap + field.size() > width) {
+      out += line + "\n";
+      line = indent;
+      line_empty = true;
+    }
+    if (!line_empty) line += "   ";
+    const std::size_t room = width > line.size() ? width - line.size() : 0;
+    line += cut(field, std::max(room, kEllipsis.size() + 1));
+    line_empty = false;
+  }
+  return out + cut(line, width) + "\n";
+}
+
+// A table's columns: each cell padded to its column's widest, two spaces between, so that
+// each line fits `width`. Too wide, the `shrinkable` columns are cut down to `comfortable`,
+// then columns are dropped in the order of `drop_order`, then the shrinkable ones are cut
+// down to `narrowest`.
+struct TableLayout {
+  std::vector<std::size_t> shrinkable;
+  std::vector<std::size_t> drop_order;
+  std::size_t comfortable = 16;
+  std::size_t narrowest = 8;
+};
+
+std::string table(const std::vector<std::vector<std::string>>& rows, std::size_t width,
+                  const TableLayout& layout = {}) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::vector<bool> shown(widths.size(), true);
+  const auto total = [&] {
+    std::size_t sum = 0;
+    std::size_t columns = 0;
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      if (!shown[i]) continue;
+      sum += widths[i];
+      ++columns;
+    }
+    return columns == 0 ? 0 : sum + 2 * (columns - 1);
+  };
+  const auto shrink_to = [&](std::size_t floor) {
+    for (const std::size_t column : layout.shrinkable) {
+      if (total() <= width) return;
+      const std::size_t spare = widths[column] > floor ? widths[column] - floor : 0;
+      widths[column] -= std::min(total() - width, spare);
+    }
+  };
+  shrink_to(layout.comfortable);
+  for (const std::size_t column : layout.drop_order) {
+    if (total() <= width) break;
+    shown[column] = false;
+  }
+  shrink_to(layout.narrowest);
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (!shown[i]) continue;
+      if (!line.empty()) line += "  ";
+      const std::string cell = cut(row[i], widths[i]);
+      line += cell + std::string(widths[i] - cell.size(), ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += cut(line, width) + "\n";
+  }
+  return out;
+}
+
+// ---- rendering -------------------------------------------------------------------------------
 
 std::string duration_text(std::int64_t ns) {
   if (ns < 1'000'000) return fmt::format("{} us", ns / 1000);
@@ -326,65 +453,91 @@ std::string duration_text(std::int64_t ns) {
   return fmt::format("{:.1f} s", static_cast<double>(ns) / 1e9);
 }
 
-// Columns padded to their widest cell, left-aligned.
-std::string table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
-}
+// The reader table's columns, in order; the layout below names them.
+enum ReaderColumn : std::size_t {
+  kMarkColumn,
+  kIdColumn,
+  kViewColumn,
+  kPidColumn,
+  kStateColumn,
+  kPositionColumn,
+  kLagColumn,
+  kLagTimeColumn,
+  kRateColumn,
+  kLappedColumn,
+  kReplaysColumn,
+  kWaitColumn,
+};
 
-std::string render_text(const Snapshot& s) {
-  std::string out =
-      fmt::format("instance {}   domain {}   durability {}   journal {}\n", s.instance,
-                  s.domain.empty() ? "?" : s.domain, s.durability,
-                  s.journal_bytes ? fmt::format("{} in {} segment(s) ({})",
-                                                bytes_text(static_cast<double>(*s.journal_bytes)),
-                                                s.journal_segment_count, s.journal)
-                                  : std::string("none"));
-  const std::string rates =
-      s.interval_ns == 0
-          ? std::string("rates n/a")
-          : fmt::format("{:.0f} events/s   {}/s", s.events_per_s, bytes_text(s.bytes_per_s));
-  out += fmt::format(
-      "writer   pid {}   {}   incarnation {}   head seq {}   {}   heartbeat {} ago\n", s.pid,
-      to_string(s.health), s.incarnation, s.head_seq, rates, duration_text(s.heartbeat_age_ns));
-  if (s.ring) {
-    out += fmt::format(
-        "ring     {}   wrapped {} times   fill {:.1f}% ({} unread by the slowest "
-        "reader)\n",
-        bytes_text(static_cast<double>(s.ring->capacity)),
-        s.ring->capacity == 0 ? 0 : s.ring->written / s.ring->capacity, s.ring->fill * 100,
-        bytes_text(static_cast<double>(s.ring->unread_bytes)));
-  } else {
-    out += "ring     not mapped (the writer is gone or restarting)\n";
-  }
-  if (s.readers.empty()) {
-    out += "\nno readers: start one with evring-reader --name " + s.instance + " --view ...\n";
-    return out;
-  }
+std::string reader_table(const Snapshot& s, std::size_t width) {
+  // Some reader lags: the slowest is the one to look at. All caught up: no one is.
+  bool some_lag = false;
+  for (const ReaderRow& row : s.readers) some_lag = some_lag || row.lag_events > 0;
   std::vector<std::vector<std::string>> rows{{"", "ID", "VIEW", "PID", "STATE", "POSITION", "LAG",
-                                              "LAG TIME", "LAPPED", "REPLAYS", "WAIT"}};
+                                              "LAG TIME", "EVENTS/S", "LAPPED", "REPLAYS", "WAIT"}};
   for (const ReaderRow& row : s.readers) {
-    rows.push_back({row.slowest ? "*" : " ", row.info.id, row.info.view,
+    rows.push_back({row.slowest && some_lag ? "*" : " ", row.info.id, row.info.view,
                     std::to_string(row.info.pid), std::string(to_string(row.health)),
                     std::to_string(row.info.position_seq), std::to_string(row.lag_events),
                     row.lag_ns ? duration_text(*row.lag_ns) : std::string("-"),
+                    row.events_per_s ? fmt::format("{:.0f}", *row.events_per_s) : std::string("-"),
                     std::to_string(row.info.lapped_count), std::to_string(row.info.replay_count),
                     std::string(to_string(row.info.wait))});
   }
-  return out + "\n" + table(rows);
+  const TableLayout layout{
+      {kIdColumn, kViewColumn},
+      {kWaitColumn, kReplaysColumn, kLappedColumn, kPidColumn, kLagTimeColumn}};
+  return table(rows, width, layout);
+}
+
+// The snapshot as text, each line at most `width` columns (kNoWidthLimit: as long as it
+// takes).
+std::string render_text(const Snapshot& s, std::size_t width = kNoWidthLimit) {
+  std::string out = flow(
+      "instance",
+      {s.instance, "domain " + (s.domain.empty() ? "?" : s.domain), "durability " + s.durability},
+      width);
+  std::vector<std::string> writer{"pid " + std::to_string(s.pid), std::string(to_string(s.health)),
+                                  fmt::format("incarnation {}", s.incarnation),
+                                  fmt::format("head seq {}", s.head_seq)};
+  if (s.interval_ns == 0) {
+    writer.push_back("rates n/a");
+  } else {
+    writer.push_back(fmt::format("{:.0f} events/s", s.events_per_s));
+    writer.push_back(bytes_text(s.bytes_per_s) + "/s");
+  }
+  writer.push_back("heartbeat " + duration_text(s.heartbeat_age_ns) + " ago");
+  out += flow("writer", writer, width);
+  if (s.journal_bytes) {
+    out +=
+        flow("journal",
+             {fmt::format("{} in {} segment(s)", bytes_text(static_cast<double>(*s.journal_bytes)),
+                          s.journal_segment_count)},
+             width);
+    // The path on its own line: the part of the header most likely to be long.
+    const std::size_t room = width > kLabelWidth ? width - kLabelWidth : kEllipsis.size() + 1;
+    out += std::string(kLabelWidth, ' ') + cut(s.journal, room, true) + "\n";
+  } else {
+    out += flow("journal", {"none"}, width);
+  }
+  if (s.ring) {
+    out += flow("ring",
+                {bytes_text(static_cast<double>(s.ring->capacity)),
+                 fmt::format("wrapped {} times",
+                             s.ring->capacity == 0 ? 0 : s.ring->written / s.ring->capacity),
+                 fmt::format("fill {:.1f}% ({} unread by the slowest reader)", s.ring->fill * 100,
+                             bytes_text(static_cast<double>(s.ring->unread_bytes)))},
+                width);
+  } else {
+    out += flow("ring", {"not mapped (the writer is gone or restarting)"}, width);
+  }
+  if (s.readers.empty()) {
+    return out + "\n" +
+           cut("no readers: start one with evring-reader --name " + s.instance + " --view ...",
+               width) +
+           "\n";
+  }
+  return out + "\n" + reader_table(s, width);
 }
 
 nlohmann::ordered_json render_json(const Snapshot& s) {
@@ -429,6 +582,8 @@ nlohmann::ordered_json render_json(const Snapshot& s) {
         {"missed", row.info.missed_count},
         {"replays", row.info.replay_count},
         {"wait", to_string(row.info.wait)},
+        {"events_per_s",
+         row.events_per_s ? nlohmann::ordered_json(*row.events_per_s) : nlohmann::ordered_json()},
         {"slowest", row.slowest},
     });
   }
@@ -546,15 +701,30 @@ bool pause_for(std::int64_t ns) {
   return false;
 }
 
-void print(const StatFlags& flags, const Snapshot& snapshot) {
+// Text is fitted to `width` columns.
+void print(const StatFlags& flags, const Snapshot& snapshot, std::size_t width) {
   if (flags.prometheus) {
     fmt::print("{}", render_prometheus(snapshot));
   } else if (flags.json) {
     fmt::print("{}\n", render_json(snapshot).dump());
   } else {
-    fmt::print("{}", render_text(snapshot));
+    fmt::print("{}", render_text(snapshot, width));
   }
   std::fflush(stdout);
+}
+
+// The first lines of each refresh of --watch: the screen cleared, then when and how often.
+std::string watch_heading(std::int64_t interval_ns, std::time_t taken, std::size_t width) {
+  std::tm local{};
+  ::localtime_r(&taken, &local);
+  char clock[16] = "";
+  std::strftime(clock, sizeof clock, "%H:%M:%S", &local);
+  return "\x1b[H\x1b[2J" +  // home, clear
+         flow("",
+              {"evring stat at " + std::string(clock), "every " + duration_text(interval_ns),
+               "(Ctrl-C to stop)"},
+              width) +
+         "\n";
 }
 
 int run_watch(const StatFlags& flags) {
@@ -571,19 +741,19 @@ int run_watch(const StatFlags& flags) {
       if (e.code() == ErrorCode::invalid_argument) throw;
       problem = describe(e);  // the instance went away: keep watching for its return
     }
+    // Again at each refresh: the terminal may have been resized.
+    const std::size_t width = std::max(terminal_width(), kNarrowestWidth);
     if (current && previous && previous->incarnation == current->incarnation) {
       const Snapshot snapshot = make_snapshot(flags.instance, *previous, *current);
-      if (!flags.json) fmt::print("\x1b[H\x1b[2J");  // home, clear
-      if (!flags.json)
-        fmt::print("evring stat, every {}   (Ctrl-C to stop)\n\n", duration_text(interval_ns));
-      print(flags, snapshot);
+      if (!flags.json) fmt::print("{}", watch_heading(interval_ns, snapshot.taken_wall, width));
+      print(flags, snapshot, width);
     } else if (!problem.empty()) {
       if (flags.json) {
         fmt::print("{}\n",
                    nlohmann::ordered_json{{"instance", flags.instance}, {"error", problem}}.dump());
       } else {
-        fmt::print("\x1b[H\x1b[2Jevring stat, every {}   (Ctrl-C to stop)\n\n{}\n",
-                   duration_text(interval_ns), problem);
+        fmt::print("{}{}", watch_heading(interval_ns, std::time(nullptr), width),
+                   flow("", {problem}, width));
       }
       std::fflush(stdout);
     }
@@ -618,10 +788,12 @@ int run_stat(const StatFlags& flags) {
   }
   if (flags.prometheus) {
     const Sample only = take_sample(flags.instance);
-    print(flags, make_snapshot(flags.instance, only, only));
+    print(flags, make_snapshot(flags.instance, only, only), kNoWidthLimit);
     return kExitOk;
   }
-  print(flags, one_shot_snapshot(flags.instance));
+  // On a terminal, fitted to it; into a pipe or a file, whole.
+  print(flags, one_shot_snapshot(flags.instance),
+        ::isatty(STDOUT_FILENO) ? std::max(terminal_width(), kNarrowestWidth) : kNoWidthLimit);
   return kExitOk;
 }
 

@@ -36,7 +36,9 @@ constexpr const char* kFooter = R"(Examples:
   evring-writer --name orders --domain bank --socket --socket-mode 0660
 
 Journal: by default under $XDG_STATE_HOME/evring/<name>/journal (or
-~/.local/state/evring/<name>/journal). On start the writer cuts a torn last record (and says
+~/.local/state/evring/<name>/journal), in segment files that start at 64 KiB on disk and
+double as records need it, up to --journal-segment-bytes (64M), then roll. Memory: the
+ring (--ring-bytes, 16M) and the command intake (8 MiB) in /dev/shm. On start the writer cuts a torn last record (and says
 so), restores the newest model snapshot and replays the journal after it, then takes
 commands. SIGINT or SIGTERM stops it cleanly: it finishes what it took, syncs the journal,
 writes a snapshot and removes the instance's segments.
@@ -91,8 +93,10 @@ int main(int argc, char** argv) {
                  "before the reply, group commit)")
       ->capture_default_str();
   cli::add_size_option(app, "--ring-bytes", options.ring_bytes,
-                       fmt::format("ring size: a power of two, at least {} and four of the "
-                                   "largest records ({} with the default --max-payload)",
+                       fmt::format("ring size: how far a reader may fall behind before it "
+                                   "catches up from the journal; a power of two, at least {} "
+                                   "and four of the largest records ({} with the default "
+                                   "--max-payload)",
                                    cli::size_text(kMinRingCapacity),
                                    cli::size_text(minimum_ring_capacity(kDefaultMaxPayload))),
                        kMinRingCapacity);
@@ -100,7 +104,8 @@ int main(int argc, char** argv) {
       app, "--max-payload", options.max_payload,
       fmt::format("the largest event payload (at most {})", cli::size_text(kMaxEventPayload)), 1);
   cli::add_size_option(app, "--journal-segment-bytes", options.journal_segment_bytes,
-                       "journal segment file size (at least four of the largest records)");
+                       "the size a journal segment file grows to (from 64K, doubling) before the "
+                       "next one starts; at least four of the largest records");
   cli::add_count_option(app, "--snapshot-every", options.snapshot_every,
                         "write a model snapshot every N events (0: only at a clean stop)");
   cli::add_count_option(app, "--duplicate-window", options.duplicate_window,

@@ -34,7 +34,7 @@ struct WriterOptions {
   std::string domain_config;
   std::filesystem::path journal;  // empty: default_journal_folder(instance)
   Durability durability = Durability::async;
-  std::uint64_t ring_bytes = 64ull << 20;
+  std::uint64_t ring_bytes = kDefaultRingCapacity;
   std::uint64_t journal_segment_bytes = kDefaultJournalSegmentBytes;
   std::uint64_t max_payload = kDefaultMaxPayload;  // of an event, in the ring and the journal
   std::uint64_t snapshot_every = 1'000'000;        // events; 0: only at a clean stop

@@ -89,7 +89,7 @@ class MappedFile {
   }
 
   // Grows the file to `bytes` with blocks reserved (so later stores cannot hit a full
-  // disk as SIGBUS) and maps it again.
+  // disk as SIGBUS) and maps it again. On failure (a full disk) the file keeps its mapping.
   void grow(std::size_t bytes) {
     if (const int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(bytes)); err != 0) {
       throw_file_error("cannot reserve space for", path_, err);
@@ -98,6 +98,20 @@ class MappedFile {
     data_ = nullptr;
     size_ = bytes;
     map(true);
+  }
+
+  // Read-only users: maps the file again if another process has grown it since; true if
+  // it did (one fstat otherwise).
+  bool follow_growth() {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) throw_file_error("cannot stat", path_, errno);
+    const auto bytes = static_cast<std::size_t>(st.st_size);
+    if (bytes <= size_) return false;
+    if (data_ != nullptr) ::munmap(data_, size_);
+    data_ = nullptr;
+    size_ = bytes;
+    map(false);
+    return true;
   }
 
   std::byte* data() const { return data_; }
@@ -301,7 +315,7 @@ MappedFile create_segment(const JournalOptions& options, std::uint64_t first_seq
   }
   MappedFile file(temp_path, true);
   try {
-    file.grow(options.segment_bytes);
+    file.grow(std::min<std::uint64_t>(kJournalSegmentFirstBytes, options.segment_bytes));
   } catch (...) {
     ::unlink(temp_path.c_str());
     throw;
@@ -433,6 +447,7 @@ std::vector<fs::path> journal_segments(const fs::path& directory) {
 struct JournalWriter::State {
   JournalOptions options;
   MappedFile segment;
+  std::uint64_t segment_limit = 0;  // what `segment` may grow to: its header's segment_bytes
   std::size_t offset = 0;
   std::uint64_t next_seq = 1;
   std::uint64_t history_id = 0;
@@ -475,6 +490,7 @@ JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery
   if (segments.empty()) {
     state->history_id = new_history_id();
     state->segment = create_segment(options, 1, state->history_id);
+    state->segment_limit = options.segment_bytes;
     state->offset = sizeof(JournalSegmentHeader);
     state->next_seq = 1;
     found.segments = 1;
@@ -497,7 +513,9 @@ JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery
     const std::uint64_t first_of_last = *first_seq_from_name(segments.back());
     found.first_seq = *first_seq_from_name(segments.front());
     state->segment = MappedFile(segments.back(), true);
-    if (state->segment.size() < options.segment_bytes) state->segment.grow(options.segment_bytes);
+    // Grown only as records need it, and never past what its header says, which is what
+    // its readers expect of it (a writer started with another segment size included).
+    state->segment_limit = header_of(state->segment).segment_bytes;
     std::size_t offset = sizeof(JournalSegmentHeader);
     std::uint64_t expected = first_of_last;
     for (;;) {
@@ -507,10 +525,17 @@ JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery
         ++expected;
         continue;
       }
-      if (scan.kind == RecordScan::bad) {
+      // The file may end in less than a record header (a crash while a record was being
+      // written at the end): bytes there that are not zero are a torn record too.
+      const std::byte* const rest = state->segment.data() + offset;
+      const std::byte* const end = state->segment.data() + state->segment.size();
+      const bool torn_stub = scan.kind == RecordScan::end &&
+                             offset + sizeof(JournalRecordHeader) > state->segment.size() &&
+                             std::any_of(rest, end, [](std::byte b) { return b != std::byte{0}; });
+      if (scan.kind == RecordScan::bad || torn_stub) {
         found.cut_torn_tail = true;
         found.cut_at_offset = offset;
-        found.cut_reason = scan.reason();
+        found.cut_reason = torn_stub ? "record runs past the end of the file" : scan.reason();
         found.cut_segment = segments.back();
         // Zero the torn record and anything after it so no scan ever sees it again.
         std::memset(state->segment.data() + offset, 0, state->segment.size() - offset);
@@ -573,6 +598,18 @@ std::size_t JournalWriter::record_bytes(std::size_t meta_bytes, std::size_t payl
 void JournalWriter::make_room(std::size_t bytes) {
   State& s = *state_;
   if (s.offset + bytes <= s.segment.size()) return;
+  // Grow: the segment doubles (up to its limit) with its blocks reserved, so a full disk
+  // is refused here, before any record is written, never as SIGBUS at a store. A growth
+  // that fails leaves the segment as it was.
+  const auto grow_to = [&s](std::uint64_t needed) {
+    std::uint64_t size = std::max<std::uint64_t>(s.segment.size(), 1);
+    while (size < needed) size *= 2;
+    s.segment.grow(std::min(size, s.segment_limit));
+  };
+  if (s.offset + bytes <= s.segment_limit) {
+    grow_to(s.offset + bytes);
+    return;
+  }
   // Roll: the old segment's unused tail stays zero, which readers read as its end. Its
   // records are made durable now, since sync() only reaches the current segment. A new
   // segment that cannot be made (a full disk) leaves the old one current, so a later
@@ -580,7 +617,13 @@ void JournalWriter::make_room(std::size_t bytes) {
   if (::fdatasync(s.segment.fd()) != 0) throw_file_error("cannot sync", s.segment.path(), errno);
   MappedFile next = create_segment(s.options, s.next_seq, s.history_id);
   s.segment = std::move(next);
+  s.segment_limit = s.options.segment_bytes;
   s.offset = sizeof(JournalSegmentHeader);
+  // The records may need more than a new segment's first size; more than a whole segment
+  // (events of one command) and they roll again as they are appended.
+  if (s.offset + bytes > s.segment.size()) {
+    grow_to(std::min<std::uint64_t>(s.offset + bytes, s.segment_limit));
+  }
 }
 
 void JournalWriter::sync() {
@@ -636,8 +679,6 @@ struct JournalReader::State {
     offset = sizeof(JournalSegmentHeader);
     return true;
   }
-
-  void remap() { segment = MappedFile(segment.path(), false); }
 
   // Scans the record at `offset` of the mapped segment; moves past a found one.
   RecordScan take() {
@@ -706,6 +747,9 @@ bool JournalReader::next(JournalRecord& out) {
     }
     const bool bad = scan.kind == RecordScan::bad;
     const bool cut_short = s.segment.size() < s.segment_bytes;
+    // A segment grows as the writer needs room: mapped before it grew, it may go on past
+    // the end of the mapping. Map it again and read on, before judging an end or damage.
+    if (cut_short && s.segment.follow_growth()) continue;
     if (!bad) {
       // At this segment's end: a later segment that continues the sequence means this one
       // is complete.
@@ -718,11 +762,7 @@ bool JournalReader::next(JournalRecord& out) {
     // for it. But once a later segment exists the writer has gone on past it, and waiting
     // would never end. Only damage pays for listing the directory.
     const auto later = s.segment_from(s.next_seq);
-    if (!later) {
-      // Mapped before the writer grew it to full size: look at it again next time.
-      if (cut_short) s.remap();
-      return false;
-    }
+    if (!later) return false;  // the live end, still growing: look again next time
     const std::string damage = bad ? scan.reason()
                                    : "the file is cut short to " +
                                          std::to_string(s.segment.size()) + " of " +

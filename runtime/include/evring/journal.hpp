@@ -3,17 +3,20 @@
 //
 // FORMAT (version 2)
 //
-// A directory of segment files named journal-<first seq, 20 digits>.evj, each
-// pre-allocated to a fixed size (zero-filled) and written through a shared mapping, so an
-// append is a memcpy into the page cache: it survives kill -9 of the writer without a
-// system call. Each file starts with a JournalSegmentHeader (64 bytes); records follow end
-// to end, each a JournalRecordHeader (32 bytes), then `meta_bytes` (0 to 255) of metadata,
-// then `payload_bytes` of event payload, padded together to 8 bytes. The metadata is the
-// writer's, not the event's: the command id that produced the event, so duplicate
-// detection survives a restart. A record's CRC32C covers its header (after the crc field),
-// its metadata and its payload. A zero header marks the end: the writer zeroes the header
-// slot after a record before it publishes the record, so bytes left past the end by a
-// crash can never be read as a record. A record that does not fit starts the next segment.
+// A directory of segment files named journal-<first seq, 20 digits>.evj, each written
+// through a shared mapping, so an append is a memcpy into the page cache: it survives
+// kill -9 of the writer without a system call. A segment is pre-allocated (zero-filled,
+// blocks reserved with posix_fallocate) as it grows: it starts at kJournalSegmentFirstBytes
+// and doubles, when a record does not fit, up to the segment_bytes of its header; a record
+// that does not fit then starts the next segment. So a small journal costs little disk, a
+// full disk is refused at a growth (before the record is written), and a reader whose
+// mapping ends before the file does maps it again. Each file starts with a JournalSegmentHeader (64
+// bytes); records follow end to end, each a JournalRecordHeader (32 bytes), then `meta_bytes` (0 to
+// 255) of metadata, then `payload_bytes` of event payload, padded together to 8 bytes. The metadata
+// is the writer's, not the event's: the command id that produced the event, so duplicate detection
+// survives a restart. A record's CRC32C covers its header (after the crc field), its metadata and
+// its payload. A zero header marks the end: the writer zeroes the header slot after a record before
+// it publishes the record, so bytes left past the end by a crash can never be read as a record.
 //
 // Version 1 had no metadata (the field was reserved and zero); its files are refused, not
 // converted.
@@ -51,6 +54,8 @@ inline constexpr std::uint64_t kJournalMagic = 0x314C'4E52'4A56'4545ull;  // "EE
 inline constexpr std::uint32_t kJournalFormatVersion = 2;
 inline constexpr std::size_t kJournalMaxMetaBytes = 255;
 inline constexpr std::uint64_t kDefaultJournalSegmentBytes = 64ull << 20;
+// A new segment's size on disk, before it grows (see FORMAT).
+inline constexpr std::uint64_t kJournalSegmentFirstBytes = 64ull << 10;
 
 enum class Durability {
   none,   // no journal: a lapped or late reader cannot catch up
