@@ -124,8 +124,11 @@ std::uint64_t parse_count(std::string_view flag, std::string_view text, std::uin
 
 CLI::Option* add_size_option(CLI::App& app, const std::string& flag, std::uint64_t& target,
                              const std::string& description, std::uint64_t minimum) {
+  const std::string told = minimum > 1 && description.find("at least") == std::string::npos
+                               ? description + " (at least " + size_text(minimum) + ")"
+                               : description;
   CLI::Option* option =
-      add_parsed(app, flag, description, [&target, flag, minimum](const std::string& text) {
+      add_parsed(app, flag, told, [&target, flag, minimum](const std::string& text) {
         target = parse_size(flag, text, minimum);
       });
   option->type_name("SIZE");
@@ -155,8 +158,10 @@ std::string duration_text(std::chrono::milliseconds duration) {
 
 CLI::Option* add_count_option(CLI::App& app, const std::string& flag, std::uint64_t& target,
                               const std::string& description, std::uint64_t minimum) {
+  const std::string told =
+      minimum > 0 ? description + " (at least " + std::to_string(minimum) + ")" : description;
   CLI::Option* option =
-      add_parsed(app, flag, description, [&target, flag, minimum](const std::string& text) {
+      add_parsed(app, flag, told, [&target, flag, minimum](const std::string& text) {
         target = parse_count(flag, text, minimum);
       });
   option->type_name("N");

@@ -461,7 +461,8 @@ void Reader::State::tick(std::int64_t now) {
                     stream->head_seq(), rate(done, now - catch_up_start_ns)));
     next_progress_ns = now + kSecondNs;
   }
-  if (!stream->writer_alive() && !said_writer_gone) {
+  // (A stream that never had a writer said so at start.)
+  if (stream->attached() && !stream->writer_alive() && !said_writer_gone) {
     log(LogLevel::warn,
         fmt::format("the writer of instance {} is gone; answering queries as of seq {} until a "
                     "new writer starts",

@@ -222,6 +222,9 @@ TEST_F(WriterRestartTest, AReaderFromStartOnAStoppedInstanceServesItsJournal) {
   writer.restart();
   const std::uint64_t next = submit(instance, {"put", "c", "3"});
   EXPECT_EQ(query_after(instance, "kv-offline", {"count"}, next)["result"], 3);
+  // It joined the new writer's ring, not only its journal: stat shows it.
+  EXPECT_TRUE(wait_until([&] { return reader_registered(instance, "kv-offline"); },
+                         std::chrono::seconds(10)));
 }
 
 TEST_F(WriterRestartTest, TailOfAStoppedInstancePrintsItsJournal) {

@@ -264,7 +264,12 @@ bool EventStream::next(StreamEvent& out) {
             continue;
         }
       }
-      if (!ring_) return false;  // the rest comes from a writer yet to start
+      if (!ring_) {
+        // The rest comes from a writer yet to start: once it has, its ring takes over
+        // where the journal ends (and the stream shows in stat again).
+        look_for_writer();
+        return false;
+      }
       if (holding_ && expected_ < record_.seq()) {
         if (++journal_misses_ > kJournalMissLimit) {
           throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() +
