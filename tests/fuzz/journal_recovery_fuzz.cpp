@@ -80,33 +80,24 @@ std::optional<std::uint64_t> read_all(const fs::path& directory, std::uint64_t f
 }
 
 // How many records at the start of a segment file are good, by the format's rules
-// (journal.hpp), scanned here without the journal's code.
+// (journal.hpp), scanned here without the journal's code. A segment grows only as records
+// are appended, so a record must lie wholly within the file: one cut by the file's end is
+// a torn tail, even where the missing bytes would have been zeros.
 std::uint64_t good_prefix(std::string_view file, std::uint64_t first_seq) {
   std::size_t offset = sizeof(evring::JournalSegmentHeader);
   std::uint64_t count = 0;
   for (;;) {
     evring::JournalRecordHeader header{};
-    // The writer grows a short file with zeros: past the end reads as the zero header.
-    if (offset + sizeof header > std::max<std::size_t>(file.size(), kSegmentBytes)) break;
-    if (offset + sizeof header <= file.size())
-      std::memcpy(&header, file.data() + offset, sizeof header);
-    else if (offset < file.size())
-      std::memcpy(&header, file.data() + offset, file.size() - offset);
+    if (offset + sizeof header > file.size()) break;
+    std::memcpy(&header, file.data() + offset, sizeof header);
     const std::array<std::byte, sizeof header> zero{};
     if (std::memcmp(&header, zero.data(), sizeof header) == 0) break;
     if (header.meta_bytes > evring::kJournalMaxMetaBytes) break;
     const std::size_t total =
         sizeof header +
         evring::align_up(std::uint64_t{header.meta_bytes} + header.payload_bytes, 8);
-    const std::size_t grown = std::max<std::size_t>(file.size(), kSegmentBytes);
-    if (offset + total > grown) break;
-    std::string body(total - sizeof header, '\0');
-    const std::size_t present = offset + total <= file.size() ? body.size()
-                                : file.size() > offset + sizeof header
-                                    ? file.size() - offset - sizeof header
-                                    : 0;
-    if (present != 0) std::memcpy(body.data(), file.data() + offset + sizeof header, present);
-    const auto* bytes = reinterpret_cast<const std::byte*>(body.data());
+    if (offset + total > file.size()) break;
+    const auto* bytes = reinterpret_cast<const std::byte*>(file.data() + offset + sizeof header);
     if (header.crc != record_crc(header, {bytes, header.meta_bytes},
                                  {bytes + header.meta_bytes, header.payload_bytes})) {
       break;
