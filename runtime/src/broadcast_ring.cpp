@@ -184,6 +184,12 @@ RingWriter::~RingWriter() {
   SharedSegment::remove(registry_->segment().name());
 }
 
+void RingWriter::throw_payload_too_large(std::size_t bytes) const {
+  throw Error(ErrorCode::invalid_argument,
+              "payload of " + std::to_string(bytes) + " bytes exceeds the ring's maximum of " +
+                  std::to_string(max_payload_) + " (raise --max-payload)");
+}
+
 void RingWriter::write_padding(std::uint64_t offset, std::uint64_t bytes) {
   if (bytes < sizeof(RecordHeader)) return;  // readers skip a rest this short unannounced
   const RecordHeader padding{static_cast<std::uint32_t>(bytes), kPaddingType, 0, 0};
@@ -453,6 +459,13 @@ PollResult RingReader::on_lapped() {
     }
     return {PollStatus::lapped, missed, header.seq};
   }
+}
+
+void RingReader::throw_skipped(std::uint64_t seq) const {
+  throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
+                                      "\" skipped from seq " + std::to_string(expected_seq_) +
+                                      " to " + std::to_string(seq) +
+                                      ": the ring is corrupt; restart its writer");
 }
 
 void RingReader::throw_damaged(const std::string& what) const {

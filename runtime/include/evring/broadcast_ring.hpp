@@ -195,6 +195,8 @@ class RingWriter {
  private:
   RingWriter(std::string instance, SharedSegment ring, Registry registry);
   void write_padding(std::uint64_t offset, std::uint64_t bytes);
+  // Out of line and cold: publish() stays small and builds no string on its way.
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_payload_too_large(std::size_t bytes) const;
 
   friend class RingReader;  // attach_in_process shares the writer's mappings
 
@@ -366,6 +368,8 @@ class RingReader {
   void map_current(bool from_start);
   PollResult on_lapped();
   [[noreturn]] void throw_damaged(const std::string& what) const;
+  // Out of line and cold: poll() stays small and builds no string on its way.
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_skipped(std::uint64_t seq) const;
   PollResult refill();
   void drop_batch() noexcept { batch_read_ = batch_size_ = 0; }
   PollStatus check_writer();
@@ -410,9 +414,7 @@ class RingReader {
 inline std::uint64_t RingWriter::publish(std::uint32_t type, std::span<const std::byte> payload,
                                          std::int64_t publish_ns) {
   if (payload.size() > max_payload_) [[unlikely]] {
-    throw Error(ErrorCode::invalid_argument,
-                "payload of " + std::to_string(payload.size()) + " bytes exceeds the ring's " +
-                    "maximum of " + std::to_string(max_payload_) + " (raise --max-payload)");
+    throw_payload_too_large(payload.size());
   }
   const std::uint64_t record_length = sizeof(RecordHeader) + payload.size();
   const std::uint64_t aligned_length = align_up(record_length, kRecordAlignment);
@@ -484,10 +486,7 @@ inline PollResult RingReader::poll(RecordBuffer& out) {
   const auto* header = reinterpret_cast<const RecordHeader*>(record);
   const std::uint64_t aligned = align_up(header->length, kRecordAlignment);
   if (expected_seq_ != 0 && header->seq != expected_seq_) [[unlikely]] {
-    throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
-                                        "\" skipped from seq " + std::to_string(expected_seq_) +
-                                        " to " + std::to_string(header->seq) +
-                                        ": the ring is corrupt; restart its writer");
+    throw_skipped(header->seq);
   }
   out.record_ = record;
   batch_read_ += aligned;
