@@ -22,9 +22,10 @@ constexpr std::uint32_t kBlockSpinsBeforeSleep = 512;
 // A reader copies at most this much per batch (or one largest record): big enough to
 // drain a backlog in few trips to the cursor line, small enough to stay in L1/L2.
 constexpr std::size_t kReaderBatchBytes = 32 << 10;
-// How often a lapped reader looks for the newest record before it calls the cursor damaged
-// (each look takes well under a microsecond; a live writer cannot lap it every time).
-constexpr std::uint32_t kLappedRetries = 10'000;
+// A lapped reader's looks for the newest record that it makes at once; after them it gives
+// the core away between looks, for a writer preempted mid-publish, until
+// ReaderOptions::damaged_after_ns has passed.
+constexpr std::uint32_t kLappedQuickLooks = 64;
 
 // A reader trusts the config to know where the data area is: one that does not fit the
 // segment (damaged, or forged by whoever can write /dev/shm) is refused before any read.
@@ -416,18 +417,38 @@ PollResult RingReader::refill() {
   }
 }
 
+bool RingReader::out_of_patience(std::uint32_t attempt, std::int64_t& since_ns) const {
+  if (attempt < kLappedQuickLooks) return false;
+  const std::int64_t now = monotonic_ns();
+  if (attempt == kLappedQuickLooks) since_ns = now;
+  if (now - since_ns >= options_.damaged_after_ns) return true;
+  sched_yield();
+  return false;
+}
+
 PollResult RingReader::on_lapped() {
   drop_batch();
+  std::int64_t looking_since_ns = 0;
   for (std::uint32_t attempt = 0;; ++attempt) {
-    // acquire on tail: pairs with W5, so `latest` (stored before it) is at least as new as
-    // that tail's record and its bytes are published.
-    const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_acquire);
+    // latest first, then tail with acquire (pairs with W5): the writer stores latest before
+    // tail (W4, W5), so a tail read after it is that record's end or later, and the
+    // record's bytes are published. (Read the other way round, a writer that publishes
+    // between the two loads leaves latest past the tail read, on a record maybe not
+    // complete.) A tail not past latest means the writer raced us: look again; only a
+    // damaged cursor stays so, look after look.
     const std::uint64_t latest = layout_->cursor.latest.load(std::memory_order_relaxed);
-    // The writer keeps latest <= tail and starts every record on an aligned offset with
-    // room for its header; anything else is a damaged cursor, and reading a header there
-    // would run off the end of the data area.
-    if (latest > tail || latest % kRecordAlignment != 0 ||
-        capacity_ - (latest & mask_) < sizeof(RecordHeader)) {
+    const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_acquire);
+    if (latest >= tail) {
+      if (out_of_patience(attempt, looking_since_ns)) {
+        throw_damaged("its newest record's position " + std::to_string(latest) +
+                      " is not before the tail " + std::to_string(tail));
+      }
+      continue;
+    }
+    // The writer starts every record on an aligned offset with room for its header;
+    // anything else is a damaged cursor, and reading a header there would run off the end
+    // of the data area.
+    if (latest % kRecordAlignment != 0 || capacity_ - (latest & mask_) < sizeof(RecordHeader)) {
       throw_damaged("its newest record's position " + std::to_string(latest) +
                     " is not a record start at or before the tail " + std::to_string(tail));
     }
@@ -438,9 +459,9 @@ PollResult RingReader::on_lapped() {
     const std::uint64_t intent = layout_->cursor.tail_intent.load(std::memory_order_relaxed);
     if (intent - latest > capacity_) {
       // Lapped again while looking: look again. The writer keeps its intent within a
-      // record and a slack of `latest`, so failing this many times in a row means a
-      // damaged cursor, not a fast writer.
-      if (attempt >= kLappedRetries) {
+      // record and a slack of `latest`, so failing for damaged_after_ns means a damaged
+      // cursor, not a fast writer.
+      if (out_of_patience(attempt, looking_since_ns)) {
         throw_damaged("its write intent " + std::to_string(intent) +
                       " stays more than a ring ahead of its newest record " +
                       std::to_string(latest));

@@ -59,6 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   evring::ReaderOptions options;
   options.instance = writer.instance();
   options.register_slot = false;
+  options.damaged_after_ns = 0;  // the cursor here is damaged on purpose, and never moves
   // A reader in this process shares the writer's read-write mapping; the target writes
   // where only the writer would, to play a corrupt segment.
   std::optional<evring::RingReader> reader;

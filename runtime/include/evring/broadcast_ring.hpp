@@ -283,6 +283,11 @@ struct ReaderOptions {
   // The interrupt that cuts wait_next short, when the caller already has one (it outlives
   // this reader: a stream that reattaches); null: the reader makes its own.
   std::shared_ptr<WaitInterrupt> interrupt;
+  // How long a lapped reader keeps looking for a consistent newest record before it calls
+  // the cursor damaged. A live writer can be caught mid-publish, and preempted there for
+  // a scheduler's time slice or more, so the default is generous; a fuzzer, whose cursor is
+  // damaged on purpose and whose writer never moves, sets it to 0 (a few looks only).
+  std::int64_t damaged_after_ns = 1'000'000'000;
 };
 
 // Lets another thread cut a reader's wait_next short: a reader process's query thread, with a
@@ -367,6 +372,9 @@ class RingReader {
   RingReader() = default;
   void map_current(bool from_start);
   PollResult on_lapped();
+  // Whether a lapped reader has looked for a consistent cursor long enough to call it
+  // damaged (ReaderOptions::damaged_after_ns); yields the core between later looks.
+  bool out_of_patience(std::uint32_t attempt, std::int64_t& since_ns) const;
   [[noreturn]] void throw_damaged(const std::string& what) const;
   // Out of line and cold: poll() stays small and builds no string on its way.
   [[noreturn, gnu::cold, gnu::noinline]] void throw_skipped(std::uint64_t seq) const;
