@@ -32,8 +32,11 @@
 //      by one from the private buffer, without touching shared memory, then C = t.
 // One R1 and one R3 per batch rather than per record: the cursor line, which the writer
 // rewrites on every publish, moves between the cores once per batch.
-//   R4 lapped: count it, move C to `latest` (the newest record), and report how many
-//      sequence numbers were skipped so the caller can fetch them from the journal.
+//   R4 lapped: l = latest.load(relaxed), then t = tail.load(acquire)         [SYNC B]
+//      l < t: the record at l is published (W4 comes before W5), so its header is copied
+//      and validated as in R3; otherwise the writer is between W4 and W5: look again.
+//      Then count the lap, move C to l, and report how many sequence numbers were
+//      skipped so the caller can fetch them from the journal.
 //
 // Why R3 suffices: the writer announces its intent before touching any byte (W2's release
 // fence orders the intent store before the data stores) and the reader reads the intent
