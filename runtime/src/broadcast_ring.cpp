@@ -13,11 +13,7 @@ namespace evring {
 namespace {
 
 constexpr std::int64_t kLivenessCheckIntervalNs = 50'000'000;  // writer pid probe when idle
-// Once the writer is gone: how often to look for a new one under the ring's name, and the
-// longest sleep of a reader waiting for it (a query wakes it sooner).
-constexpr std::int64_t kSuccessorLookIntervalNs = 5'000'000;
-constexpr std::int64_t kWriterGoneSleepNs = 5'000'000;
-constexpr std::int64_t kFutexBackstopNs = 2'000'000;  // see RingWriter::publish W6
+constexpr std::int64_t kFutexBackstopNs = 2'000'000;           // see RingWriter::publish W6
 constexpr std::uint32_t kBlockSpinsBeforeSleep = 512;
 // A reader copies at most this much per batch (or one largest record): big enough to
 // drain a backlog in few trips to the cursor line, small enough to stay in L1/L2.
@@ -516,7 +512,7 @@ PollStatus RingReader::check_writer() {
     next_successor_look_ns_ = now;
   }
   if (now >= next_successor_look_ns_) {
-    next_successor_look_ns_ = now + kSuccessorLookIntervalNs;
+    next_successor_look_ns_ = now + kWriterLookIntervalNs;
     if (successor_named()) return PollStatus::writer_replaced;
   }
   return PollStatus::writer_gone;
@@ -538,7 +534,7 @@ PollResult RingReader::sleep_while_writer_gone(RecordBuffer& out, std::int64_t t
     const auto tail =
         static_cast<std::uint32_t>(layout_->cursor.tail.load(std::memory_order_relaxed));
     futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&layout_->cursor.tail), tail,
-                      std::min(timeout_ns, kWriterGoneSleepNs));
+                      std::min(timeout_ns, kWriterLookIntervalNs));
   }
   return poll(out);
 }

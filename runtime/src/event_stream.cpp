@@ -15,9 +15,6 @@ namespace {
 // The journal must hold what the ring skipped (the writer appends before it publishes);
 // a few empty polls can only be a segment roll the reader has not seen yet.
 constexpr std::uint32_t kJournalMissLimit = 100'000;
-// With no writer: how often to look for one, and the longest sleep in between (a query
-// cuts it short).
-constexpr std::int64_t kWriterLookIntervalNs = 5'000'000;
 
 // A NUL-terminated field of WriterInfo as a string.
 std::string info_text(const char* field, std::size_t bytes) {
@@ -64,7 +61,7 @@ std::size_t JournalSource::next_batch(std::span<StreamEvent> out) {
 
 std::unique_ptr<EventStream> EventStream::open(const StreamOptions& options) {
   std::filesystem::path journal = options.journal;
-  auto stream = std::unique_ptr<EventStream>(new EventStream(options, std::nullopt, {}));
+  auto stream = std::unique_ptr<EventStream>(new EventStream(options));
   try {
     stream->ring_.emplace(RingReader::attach(stream->ring_options(StartAt::live)));
     if (journal.empty()) journal = writer_journal(options.instance);
@@ -131,13 +128,9 @@ ReaderOptions EventStream::ring_options(StartAt start) const {
   return ring_options;
 }
 
-EventStream::EventStream(const StreamOptions& options, std::optional<RingReader> ring,
-                         std::filesystem::path journal_dir)
+EventStream::EventStream(const StreamOptions& options)
     : options_(options),
       interrupt_(options.interrupt ? options.interrupt : std::make_shared<WaitInterrupt>()),
-      ring_(std::move(ring)),
-      record_(ring_ ? ring_->max_payload() : kDefaultMaxPayload),
-      journal_dir_(std::move(journal_dir)),
       expected_(options.from_seq) {}
 
 void EventStream::check_history() {
@@ -145,11 +138,14 @@ void EventStream::check_history() {
   if (history_ != 0 && ring_history != 0 && ring_history != history_) {
     const std::uint64_t ours = history_;
     history_ = ring_history;
-    throw Error(ErrorCode::history_changed, "the writer of instance \"" + options_.instance +
-                                                "\" started history " + history_text(ring_history) +
-                                                " (its journal was started again), and this "
-                                                "view holds events of history " +
-                                                history_text(ours));
+    throw Error(ErrorCode::history_changed,
+                "the writer of instance \"" + options_.instance + "\" started history " +
+                    history_text(ring_history) +
+                    " (its journal was started again), and the events read so far are of "
+                    "history " +
+                    history_text(ours) +
+                    ": start over from seq 1 of the new one (evring-reader does so by itself; "
+                    "run evring tail again)");
   }
   if (ring_history != 0) history_ = ring_history;
 }
@@ -166,11 +162,15 @@ void EventStream::look_for_writer() {
     if (e.code() != ErrorCode::no_instance && e.code() != ErrorCode::writer_gone) throw;
     return;
   }
+  joined_writer();
+  if (expected_ == 0) expected_ = ring_->expected_seq();  // live: from its first record
+}
+
+void EventStream::joined_writer() {
   writer_alive_ = true;
   ++counters_.reattached;
   if (options_.journal.empty()) journal_dir_ = writer_journal(options_.instance);
   check_history();
-  if (expected_ == 0) expected_ = ring_->expected_seq();  // live: from its first record
 }
 
 void EventStream::open_journal_at(std::uint64_t seq) {
@@ -330,10 +330,7 @@ bool EventStream::next(StreamEvent& out) {
           writer_alive_ = false;
           return false;
         }
-        ++counters_.reattached;
-        writer_alive_ = true;
-        if (options_.journal.empty()) journal_dir_ = writer_journal(options_.instance);
-        check_history();
+        joined_writer();
         if (journal_dir_.empty()) {
           throw Error(ErrorCode::writer_gone,
                       "the writer of instance \"" + options_.instance +

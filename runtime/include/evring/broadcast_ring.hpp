@@ -129,6 +129,11 @@ static_assert(sizeof(RingLayout) <= kRingDataOffset);
 constexpr std::uint64_t aligned_record_length(std::uint64_t payload_bytes) {
   return align_up(sizeof(RecordHeader) + payload_bytes, kRecordAlignment);
 }
+// A reader whose writer is gone (stopped, killed, not started yet) looks for a new one this
+// often, and sleeps at most this long in between (a query wakes it sooner): a waiting
+// reader costs next to nothing and joins a new writer within a few ms.
+inline constexpr std::int64_t kWriterLookIntervalNs = 5'000'000;
+
 // The largest payload a writer may be given (--max-payload): a record's length is 32 bits,
 // and every reader keeps a buffer of one.
 inline constexpr std::uint64_t kMaxEventPayload = 16ull << 20;

@@ -143,13 +143,14 @@ class EventStream final : public EventSource {
   std::optional<DomainRecord> domain() const;
 
  private:
-  EventStream(const StreamOptions& options, std::optional<RingReader> ring,
-              std::filesystem::path journal_dir);
+  explicit EventStream(const StreamOptions& options);
   ReaderOptions ring_options(StartAt start) const;
   // Without a ring: tries to attach to a writer that has started (every few ms).
   void look_for_writer();
   // On a ring just mapped (a late start or a new writer): its history must be ours.
   void check_history();
+  // After a ring of a new writer was mapped: alive, counted, its journal and history.
+  void joined_writer();
   enum class JournalVerdict { deliver, skip, caught_up };
   // What to do with an event the journal gave; a deliverable one is counted as delivered.
   // Throws Error(corrupt) when the journal skips a seq.
