@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "evring/latency_recorder.hpp"
-#include "evring/layout.hpp"
-#include "evring/wait_strategy.hpp"
 #include "harness/child_process.hpp"
 #include "report.hpp"
 #include "ring_processes.hpp"
+#include "shm/layout.hpp"
+#include "sys/latency_recorder.hpp"
+#include "sys/wait_strategy.hpp"
 
 namespace evring::bench {
 

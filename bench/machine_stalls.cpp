@@ -6,11 +6,11 @@
 #include <fmt/format.h>
 
 #include "evring/clock.hpp"
-#include "evring/layout.hpp"
 #include "harness/child_process.hpp"
 #include "harness/cpu_pinning.hpp"
 #include "harness/shared_memory.hpp"
 #include "report.hpp"
+#include "shm/layout.hpp"
 
 namespace evring::bench {
 namespace {

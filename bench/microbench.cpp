@@ -29,13 +29,13 @@
 #include <thread>
 #include <vector>
 
-#include "evring/broadcast_ring.hpp"
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
-#include "evring/journal.hpp"
-#include "evring/layout.hpp"
-#include "evring/process.hpp"
+#include "journal/journal.hpp"
 #include "payload_pattern.hpp"
+#include "ring/broadcast_ring.hpp"
+#include "shm/layout.hpp"
+#include "sys/process.hpp"
 
 namespace {
 

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "evring/wait_strategy.hpp"
 #include "latency_trial.hpp"
 #include "report.hpp"
+#include "sys/wait_strategy.hpp"
 
 namespace evring::bench {
 

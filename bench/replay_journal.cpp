@@ -9,7 +9,7 @@
 #include "evring/builtin/kv_events.hpp"
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
-#include "evring/journal.hpp"
+#include "journal/journal.hpp"
 #include "progress.hpp"
 
 namespace evring::bench {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "evring/latency_recorder.hpp"
+#include "sys/latency_recorder.hpp"
 
 namespace evring::bench {
 

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "evring/broadcast_ring.hpp"
-#include "evring/layout.hpp"
-#include "evring/wait_strategy.hpp"
 #include "harness/child_process.hpp"
 #include "harness/shared_memory.hpp"
+#include "ring/broadcast_ring.hpp"
+#include "shm/layout.hpp"
+#include "sys/wait_strategy.hpp"
 
 namespace evring::bench {
 

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "evring/broadcast_ring.hpp"
-#include "evring/journal.hpp"
-#include "evring/wait_strategy.hpp"
+#include "journal/journal.hpp"
 #include "report.hpp"
+#include "ring/broadcast_ring.hpp"
+#include "sys/wait_strategy.hpp"
 
 namespace evring::bench {
 

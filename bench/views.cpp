@@ -24,9 +24,7 @@
 #include "evring/client.hpp"
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
-#include "evring/latency_recorder.hpp"
-#include "evring/query.hpp"
-#include "evring/registry.hpp"
+#include "evring/query_client.hpp"
 #include "harness/child_process.hpp"
 #include "harness/cpu_pinning.hpp"
 #include "harness/exec_process.hpp"
@@ -35,7 +33,9 @@
 #include "replay_journal.hpp"
 #include "ring_processes.hpp"
 #include "scratch_folder.hpp"
+#include "shm/registry.hpp"
 #include "subcommands.hpp"
+#include "sys/latency_recorder.hpp"
 #include "writer_process.hpp"
 
 namespace evring::bench {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "evring/query.hpp"
+#include "evring/query_client.hpp"
 #include "harness/child_process.hpp"
 
 namespace evring::harness {

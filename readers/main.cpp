@@ -10,10 +10,10 @@
 #include "cli/program.hpp"
 #include "cli/values.hpp"
 #include "evring/error.hpp"
-#include "evring/log.hpp"
-#include "evring/shared_segment.hpp"
-#include "evring/wait_strategy.hpp"
 #include "reader.hpp"
+#include "shm/shared_segment.hpp"
+#include "sys/log.hpp"
+#include "sys/wait_strategy.hpp"
 
 namespace {
 

@@ -16,12 +16,12 @@
 #include "evring/clock.hpp"
 #include "evring/codec.hpp"
 #include "evring/error.hpp"
-#include "evring/event_stream.hpp"
-#include "evring/paths.hpp"
-#include "evring/query.hpp"
-#include "evring/registry.hpp"
-#include "evring/snapshot_file.hpp"
-#include "evring/view_plugin.hpp"
+#include "journal/snapshot_file.hpp"
+#include "plugin/view_plugin.hpp"
+#include "query/query_server.hpp"
+#include "shm/registry.hpp"
+#include "stream/event_stream.hpp"
+#include "sys/paths.hpp"
 
 namespace fs = std::filesystem;
 

@@ -16,8 +16,8 @@
 
 #include <sys/types.h>
 
-#include "evring/log.hpp"
-#include "evring/wait_strategy.hpp"
+#include "sys/log.hpp"
+#include "sys/wait_strategy.hpp"
 
 namespace evring::reader {
 

@@ -17,8 +17,8 @@
 
 #include "evring/client.hpp"
 #include "evring/error.hpp"
-#include "evring/query.hpp"
-#include "evring/shared_segment.hpp"
+#include "evring/query_client.hpp"
+#include "shm/shared_segment.hpp"
 #include "writer_process_support.hpp"
 
 namespace evring {

@@ -20,11 +20,11 @@
 
 #include <gtest/gtest.h>
 
-#include "evring/broadcast_ring.hpp"
 #include "evring/error.hpp"
-#include "evring/journal.hpp"
-#include "evring/registry.hpp"
-#include "evring/shared_segment.hpp"
+#include "journal/journal.hpp"
+#include "ring/broadcast_ring.hpp"
+#include "shm/registry.hpp"
+#include "shm/shared_segment.hpp"
 #include "writer_process_support.hpp"
 
 namespace evring::test {

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "evring/journal.hpp"
+#include "journal/journal.hpp"
 
 namespace evring::test {
 

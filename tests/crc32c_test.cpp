@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "crc32c.hpp"
+#include "journal/crc32c.hpp"
 
 namespace evring {
 namespace {

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "evring/client.hpp"
-#include "evring/command_intake.hpp"
+#include "intake/command_intake.hpp"
 #include "test_support.hpp"
 
 namespace evring {

@@ -9,8 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "evring/client.hpp"
-#include "evring/command_intake.hpp"
 #include "evring/error.hpp"
+#include "intake/command_intake.hpp"
 #include "test_support.hpp"
 
 namespace evring {

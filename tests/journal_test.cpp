@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "evring/error.hpp"
-#include "evring/journal.hpp"
+#include "journal/journal.hpp"
 #include "test_support.hpp"
 
 namespace evring {

@@ -14,9 +14,9 @@
 #include "builtin_views.hpp"
 #include "event_description.hpp"
 #include "evring/builtin/kv_events.hpp"
-#include "evring/domain_plugin.hpp"
 #include "evring/error.hpp"
-#include "evring/view_plugin.hpp"
+#include "plugin/domain_plugin.hpp"
+#include "plugin/view_plugin.hpp"
 
 namespace evring {
 namespace {

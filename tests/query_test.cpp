@@ -26,8 +26,8 @@
 
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
-#include "evring/query.hpp"
-#include "evring/registry.hpp"
+#include "query/query_server.hpp"
+#include "shm/registry.hpp"
 #include "test_support.hpp"
 
 namespace evring {

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "evring/client.hpp"
-#include "evring/query.hpp"
-#include "evring/registry.hpp"
+#include "evring/query_client.hpp"
+#include "shm/registry.hpp"
 #include "writer_process_support.hpp"
 
 namespace evring {

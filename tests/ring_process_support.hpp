@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "evring/broadcast_ring.hpp"
+#include "ring/broadcast_ring.hpp"
 #include "test_support.hpp"
 
 namespace evring::test {

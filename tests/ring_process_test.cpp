@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "evring/broadcast_ring.hpp"
+#include "ring/broadcast_ring.hpp"
 #include "ring_process_support.hpp"
 #include "test_support.hpp"
 

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "evring/broadcast_ring.hpp"
+#include "ring/broadcast_ring.hpp"
 #include "test_support.hpp"
 
 namespace evring {

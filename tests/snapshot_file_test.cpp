@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "evring/error.hpp"
-#include "evring/snapshot_file.hpp"
+#include "journal/snapshot_file.hpp"
 
 namespace evring {
 namespace {

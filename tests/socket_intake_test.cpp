@@ -27,9 +27,9 @@
 #include <gtest/gtest.h>
 
 #include "evring/client.hpp"
-#include "evring/command_intake.hpp"
 #include "evring/error.hpp"
 #include "evring/socket_client.hpp"
+#include "intake/command_intake.hpp"
 #include "socket_intake.hpp"
 #include "writer_process_support.hpp"
 

@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "evring/client.hpp"
-#include "evring/query.hpp"
+#include "evring/query_client.hpp"
 #include "writer_process_support.hpp"
 
 namespace evring {

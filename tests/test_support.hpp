@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include "evring/clock.hpp"
-#include "evring/shared_segment.hpp"
 #include "harness/child_process.hpp"
 #include "harness/shared_memory.hpp"
+#include "shm/shared_segment.hpp"
 
 namespace evring::test {
 

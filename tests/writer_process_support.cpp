@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "evring/error.hpp"
-#include "evring/query.hpp"
+#include "evring/query_client.hpp"
 
 namespace fs = std::filesystem;
 

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "evring/client.hpp"
-#include "evring/journal.hpp"
+#include "journal/journal.hpp"
 #include "writer_process_support.hpp"
 
 namespace evring {

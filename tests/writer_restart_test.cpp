@@ -19,9 +19,9 @@
 #include "evring/client.hpp"
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
-#include "evring/journal.hpp"
-#include "evring/query.hpp"
-#include "evring/registry.hpp"
+#include "evring/query_client.hpp"
+#include "journal/journal.hpp"
+#include "shm/registry.hpp"
 #include "writer_process_support.hpp"
 
 namespace evring {

@@ -31,16 +31,16 @@
 #include "evring/client.hpp"
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
-#include "evring/latency_recorder.hpp"
-#include "evring/layout.hpp"
-#include "evring/query.hpp"
-#include "evring/registry.hpp"
+#include "evring/query_client.hpp"
 #include "exit_status.hpp"
 #include "harness/child_process.hpp"
 #include "harness/exec_process.hpp"
 #include "harness/interrupt.hpp"
 #include "harness/shared_memory.hpp"
+#include "shm/layout.hpp"
+#include "shm/registry.hpp"
 #include "stat.hpp"
+#include "sys/latency_recorder.hpp"
 
 namespace fs = std::filesystem;
 

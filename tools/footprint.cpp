@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "evring/journal.hpp"
+#include "journal/journal.hpp"
 
 namespace evring::tools {
 

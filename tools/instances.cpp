@@ -29,14 +29,14 @@
 
 #include "command.hpp"
 #include "evring/error.hpp"
-#include "evring/journal.hpp"
-#include "evring/paths.hpp"
-#include "evring/process.hpp"
-#include "evring/registry.hpp"
-#include "evring/shared_segment.hpp"
 #include "evring/socket_client.hpp"
 #include "exit_status.hpp"
 #include "footprint.hpp"
+#include "journal/journal.hpp"
+#include "shm/registry.hpp"
+#include "shm/shared_segment.hpp"
+#include "sys/paths.hpp"
+#include "sys/process.hpp"
 
 namespace fs = std::filesystem;
 

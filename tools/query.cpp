@@ -1,4 +1,4 @@
-// evring query: asks one reader's view, through its query socket (evring/query.hpp).
+// evring query: asks one reader's view, through its query socket (evring/query_client.hpp).
 //   answered  prints the reply line as the reader sent it, exit 0
 //   stale     (--after not reached within --timeout) prints the reply, exit 4
 //   error     (the view refused the words) prints the reply, exit 2
@@ -18,9 +18,9 @@
 #include "cli/values.hpp"
 #include "command.hpp"
 #include "evring/error.hpp"
-#include "evring/query.hpp"
-#include "evring/registry.hpp"
+#include "evring/query_client.hpp"
 #include "exit_status.hpp"
+#include "shm/registry.hpp"
 
 namespace evring::tools {
 namespace {

@@ -33,18 +33,18 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
-#include "evring/broadcast_ring.hpp"
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
-#include "evring/journal.hpp"
-#include "evring/layout.hpp"
-#include "evring/process.hpp"
-#include "evring/registry.hpp"
-#include "evring/shared_segment.hpp"
 #include "exit_status.hpp"
 #include "footprint.hpp"
 #include "harness/interrupt.hpp"
+#include "journal/journal.hpp"
+#include "ring/broadcast_ring.hpp"
+#include "shm/layout.hpp"
+#include "shm/registry.hpp"
+#include "shm/shared_segment.hpp"
 #include "stat.hpp"
+#include "sys/process.hpp"
 
 namespace evring::tools {
 namespace {

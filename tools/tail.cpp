@@ -31,12 +31,12 @@
 #include "event_description.hpp"
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
-#include "evring/event_stream.hpp"
-#include "evring/paths.hpp"
-#include "evring/registry.hpp"
-#include "evring/shared_segment.hpp"
 #include "exit_status.hpp"
 #include "harness/interrupt.hpp"
+#include "shm/registry.hpp"
+#include "shm/shared_segment.hpp"
+#include "stream/event_stream.hpp"
+#include "sys/paths.hpp"
 
 namespace evring::tools {
 namespace {

@@ -11,12 +11,12 @@
 
 #include "cli/program.hpp"
 #include "cli/values.hpp"
-#include "evring/broadcast_ring.hpp"
 #include "evring/error.hpp"
-#include "evring/journal.hpp"
-#include "evring/log.hpp"
-#include "evring/shared_segment.hpp"
-#include "evring/wait_strategy.hpp"
+#include "journal/journal.hpp"
+#include "ring/broadcast_ring.hpp"
+#include "shm/shared_segment.hpp"
+#include "sys/log.hpp"
+#include "sys/wait_strategy.hpp"
 #include "writer.hpp"
 
 namespace {

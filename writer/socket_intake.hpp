@@ -62,7 +62,7 @@
 #include <concurrentqueue/concurrentqueue.h>
 
 #include "evring/command.hpp"
-#include "evring/log.hpp"
+#include "sys/log.hpp"
 
 namespace evring::writer {
 

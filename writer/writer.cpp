@@ -20,18 +20,18 @@
 
 #include "builtin_domains.hpp"
 #include "duplicate_window.hpp"
-#include "evring/broadcast_ring.hpp"
 #include "evring/client.hpp"
 #include "evring/clock.hpp"
 #include "evring/codec.hpp"
-#include "evring/command_intake.hpp"
-#include "evring/domain_plugin.hpp"
 #include "evring/error.hpp"
-#include "evring/paths.hpp"
-#include "evring/snapshot_file.hpp"
 #include "evring/socket_client.hpp"
+#include "intake/command_intake.hpp"
+#include "journal/snapshot_file.hpp"
 #include "model_snapshot.hpp"
+#include "plugin/domain_plugin.hpp"
+#include "ring/broadcast_ring.hpp"
 #include "socket_intake.hpp"
+#include "sys/paths.hpp"
 
 namespace fs = std::filesystem;
 

@@ -21,10 +21,10 @@
 
 #include <sys/types.h>
 
-#include "evring/broadcast_ring.hpp"
-#include "evring/journal.hpp"
-#include "evring/log.hpp"
-#include "evring/wait_strategy.hpp"
+#include "journal/journal.hpp"
+#include "ring/broadcast_ring.hpp"
+#include "sys/log.hpp"
+#include "sys/wait_strategy.hpp"
 
 namespace evring::writer {
 

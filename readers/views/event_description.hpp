@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "evring/domain_plugin.hpp"
-#include "evring/journal.hpp"
+#include "journal/journal.hpp"
+#include "plugin/domain_plugin.hpp"
 
 namespace evring::views {
 

@@ -24,8 +24,8 @@
 
 #include "builtin_views.hpp"
 #include "evring/clock.hpp"
-#include "evring/domain_plugin.hpp"
 #include "evring/view.hpp"
+#include "plugin/domain_plugin.hpp"
 #include "view_support.hpp"
 
 namespace evring {

@@ -18,9 +18,9 @@
 #include "builtin_domains.hpp"
 #include "evring/client.hpp"
 #include "evring/domain.hpp"
-#include "evring/domain_plugin.hpp"
 #include "evring/error.hpp"
 #include "fuzz_support.hpp"
+#include "plugin/domain_plugin.hpp"
 
 namespace {
 

@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "evring/error.hpp"
-#include "evring/journal.hpp"
-#include "evring/layout.hpp"
 #include "fuzz_support.hpp"
+#include "journal/journal.hpp"
+#include "shm/layout.hpp"
 
 namespace fs = std::filesystem;
 namespace {

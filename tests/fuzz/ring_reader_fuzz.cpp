@@ -12,9 +12,9 @@
 
 #include <unistd.h>
 
-#include "evring/broadcast_ring.hpp"
 #include "evring/error.hpp"
 #include "fuzz_support.hpp"
+#include "ring/broadcast_ring.hpp"
 
 namespace {
 

@@ -15,13 +15,13 @@
 
 #include <unistd.h>
 
-#include "evring/broadcast_ring.hpp"
 #include "evring/error.hpp"
-#include "evring/layout.hpp"
-#include "evring/process.hpp"
-#include "evring/registry.hpp"
-#include "evring/shared_segment.hpp"
 #include "fuzz_support.hpp"
+#include "ring/broadcast_ring.hpp"
+#include "shm/layout.hpp"
+#include "shm/registry.hpp"
+#include "shm/shared_segment.hpp"
+#include "sys/process.hpp"
 
 namespace {
 

@@ -15,10 +15,10 @@
 
 #include "builtin_domains.hpp"
 #include "builtin_views.hpp"
-#include "evring/domain_plugin.hpp"
 #include "evring/error.hpp"
-#include "evring/view_plugin.hpp"
 #include "fuzz_support.hpp"
+#include "plugin/domain_plugin.hpp"
+#include "plugin/view_plugin.hpp"
 
 namespace {
 

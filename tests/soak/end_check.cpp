@@ -10,9 +10,9 @@
 #include "event_description.hpp"
 #include "evring/builtin/kv_events.hpp"
 #include "evring/error.hpp"
-#include "evring/paths.hpp"
-#include "evring/query.hpp"
+#include "evring/query_client.hpp"
 #include "soak.hpp"
+#include "sys/paths.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

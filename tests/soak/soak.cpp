@@ -19,7 +19,7 @@
 #include <CLI/CLI.hpp>
 
 #include "evring/error.hpp"
-#include "evring/registry.hpp"
+#include "shm/registry.hpp"
 #include "soak.hpp"
 
 namespace fs = std::filesystem;

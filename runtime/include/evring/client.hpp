@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "evring/command.hpp"
-#include "evring/wait_strategy.hpp"
+#include "evring/wait_kind.hpp"
 
 namespace evring {
 

@@ -1,0 +1,54 @@
+// The reader's side of queries (the wire format is in evring/query_client.hpp): a socket
+// thread parses requests and hands them to the one thread that owns the view through a
+// moodycamel::ConcurrentQueue; that thread answers each between events.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+#include "evring/query_client.hpp"
+#include "shm/shared_segment.hpp"  // kCreatorGroup
+
+namespace evring {
+
+// One request as the view's thread sees it.
+struct QueryRequest {
+  std::uint64_t connection = 0;  // which connection to answer
+  std::uint64_t after_seq = 0;   // 0: answer now
+  std::int64_t deadline_ns = 0;  // monotonic_ns() past which a waiting query is stale
+  std::vector<std::string> words;
+};
+
+class QueryServer {
+ public:
+  // Listens on `path` (its folder created 0700 if missing; the socket gets `mode` and, unless
+  // kCreatorGroup, `group`), on a
+  // thread of its own. A stale socket file whose listener is gone is replaced; a live one
+  // is Error(writer_running) "another reader ... uses this id". `wake` is called (from the
+  // socket thread) after a request is queued, so a sleeping view thread can wake up.
+  static std::unique_ptr<QueryServer> start(const std::filesystem::path& path, mode_t mode,
+                                            std::function<void()> wake,
+                                            gid_t group = kCreatorGroup);
+  ~QueryServer();  // stops the thread, closes connections, removes the socket file
+
+  // View thread: the next request, if any (a malformed line is answered by the socket
+  // thread itself and never gets here).
+  bool next(QueryRequest& out);
+  // View thread: the reply line (without its newline) for `to`; dropped if it has gone.
+  void reply(const QueryRequest& to, std::string json);
+
+  const std::filesystem::path& path() const noexcept;
+
+ private:
+  struct State;
+  explicit QueryServer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace evring

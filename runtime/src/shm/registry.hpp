@@ -1,0 +1,149 @@
+// The registry: a small shared segment beside the ring that says who is alive and where.
+//
+// Ownership, field by field (each group on its own cache lines):
+//   WriterStatus       written only by the writer, read by anyone (evring stat).
+//   wake_requested     set by readers about to sleep on the futex, read by the writer
+//                      after each publish and cleared when it wakes them (wait_strategy.hpp).
+//   ReaderSlot[i]      written only by the reader that claimed it; read by anyone.
+// Claiming and releasing a slot happens under a process-shared robust mutex, so a reader
+// that dies holding it cannot wedge the others; a slot whose owner died is reclaimed by the
+// next reader that needs one. Readers map this segment read-write (the ring they map
+// read-only), so a reader can only hurt rows of this table, never the event stream.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pthread.h>
+
+#include "shm/layout.hpp"
+#include "shm/shared_segment.hpp"
+#include "sys/process.hpp"
+#include "sys/wait_strategy.hpp"
+
+namespace evring {
+
+inline constexpr std::uint32_t kRegistryLayoutVersion = 4;  // 3: WriterInfo, 4: its library
+inline constexpr std::size_t kMaxReaders = 64;
+inline constexpr std::size_t kReaderIdBytes = 48;
+inline constexpr std::size_t kReaderViewBytes = 32;
+
+struct alignas(kFalseSharingRange) WriterStatus {
+  std::atomic<std::int64_t> heartbeat_ns;   // monotonic_ns(), refreshed by the writer
+  std::atomic<std::uint64_t> events_total;  // refreshed at heartbeat, not per publish
+  std::atomic<std::uint64_t> bytes_total;
+  std::atomic<std::uint64_t> head_seq;  // last published sequence, at heartbeat
+};
+
+inline constexpr std::size_t kWriterDomainBytes = 32;
+inline constexpr std::size_t kWriterJournalBytes = 512;
+
+// What readers and tools need to know of the writer's set-up: where its journal is (a
+// lapped or late reader catches up from it) and which domain's events flow. Written once
+// before the segment is `ready`; never changes.
+struct WriterInfo {
+  char domain[kWriterDomainBytes];    // NUL-terminated; empty if unknown
+  char journal[kWriterJournalBytes];  // absolute path; empty: durability none, no journal
+  // A plugin domain's library, absolute path (tools load its describe()); empty: built-in.
+  char domain_library[kWriterJournalBytes];
+  std::uint32_t durability;  // Durability (journal.hpp)
+  std::uint32_t reserved;
+};
+
+struct alignas(kFalseSharingRange) ReaderSlot {
+  // 0 while free. Set under the claim mutex; stored with release after the fields below
+  // are filled in, so a stat tool that loads it with acquire sees a complete row.
+  std::atomic<std::uint64_t> owner_pid;
+  std::uint64_t owner_start_ticks;
+  char id[kReaderIdBytes];
+  char view[kReaderViewBytes];
+  std::uint32_t wait_kind;  // WaitKind
+  std::uint32_t reserved0;
+  // Progress, written by the owner only; relaxed everywhere: each is a lone counter that
+  // orders nothing else, and readers of it (stat) only need an eventually fresh value.
+  // position_seq is the exception: a view host stores it with release after
+  // position_applied_ns, so that whoever loads the seq with acquire reads the time that
+  // seq was applied (evring-bench's command-to-view figure).
+  alignas(kCacheLine) std::atomic<std::uint64_t> position_seq;  // last seq delivered
+  std::atomic<std::int64_t> position_publish_ns;                // its publish time
+  std::atomic<std::int64_t> position_applied_ns;  // when a view applied it, 0: not a view
+  std::atomic<std::uint64_t> lapped_count;
+  std::atomic<std::uint64_t> missed_count;
+  std::atomic<std::uint64_t> replay_count;
+  std::atomic<std::int64_t> heartbeat_ns;
+};
+
+struct RegistryLayout {
+  SegmentPreamble preamble;
+  pthread_mutex_t claim_mutex;  // PTHREAD_PROCESS_SHARED + PTHREAD_MUTEX_ROBUST
+  WriterInfo info;
+  alignas(kFalseSharingRange) WriterStatus writer;
+  // 1 while some reader may sleep on the futex. The writer clears it when it wakes them,
+  // so a sleeper that is stopped (SIGSTOP) or dead costs the writer one wake, not one per
+  // publish.
+  alignas(kFalseSharingRange) std::atomic<std::uint32_t> wake_requested;
+  alignas(kFalseSharingRange) ReaderSlot slots[kMaxReaders];
+};
+
+static_assert(sizeof(ReaderSlot) % kFalseSharingRange == 0);
+static_assert(offsetof(RegistryLayout, writer) % kFalseSharingRange == 0);
+static_assert(offsetof(RegistryLayout, wake_requested) % kFalseSharingRange == 0);
+static_assert(offsetof(RegistryLayout, slots) % kFalseSharingRange == 0);
+
+// A row of the registry as a tool sees it.
+struct ReaderInfo {
+  std::size_t slot = 0;
+  std::uint64_t pid = 0;
+  bool alive = false;
+  std::string id;
+  std::string view;
+  WaitKind wait = WaitKind::spin;
+  std::uint64_t position_seq = 0;
+  std::int64_t position_publish_ns = 0;
+  std::int64_t position_applied_ns = 0;
+  std::uint64_t lapped_count = 0;
+  std::uint64_t missed_count = 0;
+  std::uint64_t replay_count = 0;
+  std::int64_t heartbeat_ns = 0;
+};
+
+// What one reader registers about itself.
+struct ReaderIdentity {
+  std::string id;    // shown by evring stat; truncated to kReaderIdBytes - 1
+  std::string view;  // e.g. "kv"; truncated to kReaderViewBytes - 1
+  WaitKind wait = WaitKind::spin;
+};
+
+// Process-local handle on a registry segment.
+class Registry {
+ public:
+  // Writer only: creates the segment (fails if one exists), initializes the mutex and
+  // records `info`.
+  static Registry create(const std::string& instance, std::uint64_t incarnation, mode_t mode,
+                         const WriterInfo& info, gid_t group = kCreatorGroup);
+  // Readers and tools: opens an existing one read-write (readers claim slots) or read-only
+  // (tools that only look). Throws Error(no_instance) if there is none.
+  static Registry open(const std::string& instance, Access access);
+
+  RegistryLayout& layout() const noexcept { return *layout_; }
+  const SharedSegment& segment() const noexcept { return segment_; }
+
+  // Any reader process: claims a free slot, or one whose owner has died, and fills in
+  // `identity`. Throws Error(resource) when all kMaxReaders slots belong to live readers.
+  ReaderSlot& claim_slot(const ReaderIdentity& identity);
+  // The slot's owner: frees it for another reader.
+  void release_slot(ReaderSlot& slot);
+  // Anyone: the rows in use, with liveness checked by pid and start time.
+  std::vector<ReaderInfo> readers() const;
+
+ private:
+  explicit Registry(SharedSegment segment);
+
+  SharedSegment segment_;
+  RegistryLayout* layout_ = nullptr;
+};
+
+}  // namespace evring
