@@ -2,6 +2,7 @@
 // truncated tails.
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -398,6 +399,40 @@ TEST_F(JournalTest, TornLastRecordIsCut) {
   EXPECT_EQ(recovery.last_seq, last_seq - 1);
   append_test_records(journal, 4);
   EXPECT_EQ(read_all(1), last_seq + 3);
+}
+
+// A record is there once its seq, the commit word, is: a crash (or a reader's look) after
+// the rest of the header was written but before the seq finds no record yet. A reader reads
+// it as the end and looks again; the next writer cuts it as a torn tail, saying why.
+TEST_F(JournalTest, HeaderWithoutItsCommitWordIsTheEndToAReaderAndATornTailToRecovery) {
+  {
+    JournalWriter journal = JournalWriter::open(options());
+    append_test_records(journal, 5);
+  }
+  const fs::path segment = journal_segments(directory_).back();
+  const std::uint64_t uncommitted = offset_after(5);
+  // Record 6's header as append writes it, but its seq (bytes 16 to 23) still 0.
+  JournalRecordHeader header{0x1234'5678u, 8, 9, 0, 0, 60};
+  std::string bytes(sizeof header, '\0');
+  std::memcpy(bytes.data(), &header, sizeof header);
+  poke(segment, uncommitted, bytes);
+
+  JournalReader reader = JournalReader::open(directory_, 1);
+  JournalRecord record;
+  std::uint64_t read = 0;
+  while (reader.next(record)) ++read;
+  EXPECT_EQ(read, 5u);
+  EXPECT_FALSE(reader.next(record)) << "an uncommitted record is the end, not damage";
+  EXPECT_EQ(reader.next_seq(), 6u);
+
+  JournalRecovery recovery;
+  JournalWriter journal = JournalWriter::open(options(), &recovery);
+  EXPECT_TRUE(recovery.cut_torn_tail);
+  EXPECT_EQ(recovery.cut_at_offset, uncommitted);
+  EXPECT_NE(recovery.cut_reason.find("commit word"), std::string::npos) << recovery.cut_reason;
+  EXPECT_EQ(recovery.last_seq, 5u);
+  append_test_records(journal, 3);
+  EXPECT_EQ(read_all(1), 8u);
 }
 
 // A crash after an append wrote its payload but before it wrote the header: the slot reads

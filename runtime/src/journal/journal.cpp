@@ -184,7 +184,7 @@ JournalSegmentHeader header_of(const MappedFile& file) {
 // record's reason is put into words only when asked for.
 struct RecordScan {
   enum Kind { found, end, bad } kind = end;
-  enum class Damage { none, metadata_too_long, past_the_end, checksum, sequence };
+  enum class Damage { none, uncommitted, metadata_too_long, past_the_end, checksum, sequence };
   JournalRecord record;
   std::size_t next_offset = 0;
   Damage damage = Damage::none;  // for `bad`
@@ -196,6 +196,8 @@ struct RecordScan {
       case Damage::metadata_too_long:
         return "metadata of " + std::to_string(seen) + " bytes, over the " +
                std::to_string(kJournalMaxMetaBytes) + " allowed";
+      case Damage::uncommitted:
+        return "record header without its commit word (seq 0)";
       case Damage::past_the_end:
         return "record runs past the end of the file";
       case Damage::checksum:
@@ -210,17 +212,37 @@ struct RecordScan {
   }
 };
 
+// The record header's commit word, as Aeron's frame length: a record exists once its seq
+// (never 0) is there. Written last, with release, by JournalWriter::append.
+// Records start 8-aligned (a 64-byte segment header, records padded to 8), so seq is too.
+std::atomic_ref<std::uint64_t> commit_word(std::byte* header) {
+  return std::atomic_ref<std::uint64_t>(
+      *reinterpret_cast<std::uint64_t*>(header + offsetof(JournalRecordHeader, seq)));
+}
+
+// Copies a record header but its commit word: the 16 bytes before seq and the 8 after it.
+void copy_around_commit_word(void* to, const void* from) {
+  static_assert(offsetof(JournalRecordHeader, seq) == 16 && sizeof(JournalRecordHeader) == 32);
+  std::memcpy(to, from, 16);
+  std::memcpy(static_cast<std::byte*>(to) + 24, static_cast<const std::byte*>(from) + 24, 8);
+}
+
 bool is_zero(const JournalRecordHeader& header) {
   return header.crc == 0 && header.payload_bytes == 0 && header.type == 0 &&
          header.meta_bytes == 0 && header.seq == 0 && header.publish_ns == 0;
 }
 
 JournalRecordHeader load_header(const MappedFile& file, std::size_t offset) {
+  // A reader maps the segment read-only; an atomic load of an aligned word only reads.
+  std::byte* const at = const_cast<std::byte*>(file.data() + offset);
   JournalRecordHeader header;
-  std::memcpy(&header, file.data() + offset, sizeof header);
-  // acquire: pairs with the release fence in JournalWriter::append. Whoever has read a
-  // record's header then sees the zeroed slot after it, never bytes a crash left there.
-  std::atomic_thread_fence(std::memory_order_acquire);
+  // acquire: pairs with the release store of the commit word in JournalWriter::append.
+  // Whoever has read a record's seq then sees the rest of its header, its body and the
+  // zeroed slot after it, never bytes a crash left there.
+  header.seq = commit_word(at).load(std::memory_order_acquire);
+  // With seq 0 the rest is either zero (the end) or a record still being written or torn
+  // by a crash: scan_record tells them apart.
+  copy_around_commit_word(&header, at);
   return header;
 }
 
@@ -231,6 +253,10 @@ RecordScan scan_record(const MappedFile& file, std::size_t offset, std::uint64_t
   if (is_zero(header)) return scan;  // the end: see FORMAT in journal.hpp
   scan.kind = RecordScan::bad;
   scan.expected_seq = expected_seq;
+  if (header.seq == 0) {
+    scan.damage = RecordScan::Damage::uncommitted;
+    return scan;
+  }
   if (header.meta_bytes > kJournalMaxMetaBytes) {
     scan.damage = RecordScan::Damage::metadata_too_long;
     scan.seen = header.meta_bytes;
@@ -578,14 +604,20 @@ std::uint64_t JournalWriter::append(std::uint32_t type, std::span<const std::byt
   if (!payload.empty()) std::memcpy(body + meta.size(), payload.data(), payload.size());
   header.crc = record_crc(header, body);
   // The slot after this record must read as the end, though a crash may have left bytes
-  // there (a record whose payload was written but not its header): zero it first.
+  // there (a record whose payload was written but not its header): zero it first. Its
+  // commit word through an atomic, since a reader may be looking at it right now.
   if (s.offset + total + sizeof header <= s.segment.size()) {
-    std::memset(at + total, 0, sizeof header);
+    std::byte* const next = at + total;
+    // relaxed: ordered before this record's commit by the release store below.
+    commit_word(next).store(0, std::memory_order_relaxed);
+    const JournalRecordHeader free_slot{};
+    copy_around_commit_word(next, &free_slot);
   }
-  // release: pairs with the acquire fence in load_header. A reader that sees this header
-  // also sees the payload and the zeroed slot after it.
-  std::atomic_thread_fence(std::memory_order_release);
-  std::memcpy(at, &header, sizeof header);
+  // The header but its commit word, which is 0 in a free slot.
+  copy_around_commit_word(at, &header);
+  // release: pairs with the acquire load in load_header. A reader that sees this seq also
+  // sees the header, the metadata, the payload and the zeroed slot after it.
+  commit_word(at).store(header.seq, std::memory_order_release);
   s.offset += total;
   return s.next_seq++;
 }

@@ -15,8 +15,12 @@
 // 255) of metadata, then `payload_bytes` of event payload, padded together to 8 bytes. The metadata
 // is the writer's, not the event's: the command id that produced the event, so duplicate detection
 // survives a restart. A record's CRC32C covers its header (after the crc field), its metadata and
-// its payload. A zero header marks the end: the writer zeroes the header slot after a record before
-// it publishes the record, so bytes left past the end by a crash can never be read as a record.
+// its payload. A record's seq (never 0) is its commit word, as a frame's length is in Aeron: the
+// writer writes the body and the rest of the header, then the seq last, with a release store; a
+// reader loads the seq with acquire and reads the rest only once it is there. A header whose seq
+// is 0 marks the end (or, with other bytes set, a record a crash cut before its commit). The writer
+// zeroes the header slot after a record before it commits the record, so bytes left past the end
+// by a crash can never be read as a record.
 //
 // Version 1 had no metadata (the field was reserved and zero); its files are refused, not
 // converted.
