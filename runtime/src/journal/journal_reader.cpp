@@ -1,0 +1,172 @@
+// The journal's reader: from any seq to the live end, across segments as they grow.
+#include "journal/journal.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "evring/error.hpp"
+#include "journal/segment_file.hpp"
+#include "sys/file_errors.hpp"
+
+namespace fs = std::filesystem;
+
+namespace evring {
+
+using namespace journal_file;
+
+struct JournalReader::State {
+  fs::path directory;
+  MappedFile segment;
+  std::uint64_t segment_bytes = 0;  // as its header says; the file may have been cut short
+  std::uint64_t segment_first_seq = 0;
+  std::size_t offset = 0;
+  std::uint64_t next_seq = 1;  // of the record at `offset`
+  // open()'s from_seq: the records before it are passed over, also those written after
+  // open() when it was asked for a seq past the end.
+  std::uint64_t from_seq = 1;
+  bool entered_any = false;
+  std::uint64_t history_id = 0;  // of the first segment entered
+
+  // Maps the segment that starts at `first_seq`, if it exists yet.
+  bool enter(std::uint64_t first_seq) {
+    const fs::path path = directory / segment_file_name(first_seq);
+    if (::access(path.c_str(), F_OK) != 0) return false;
+    MappedFile file(path, false);
+    check_segment_header(file, first_seq);
+    const JournalSegmentHeader header = header_of(file);
+    if (!entered_any) {
+      history_id = header.history_id;
+      entered_any = true;
+    } else if (header.history_id != history_id && history_id != 0 && header.history_id != 0) {
+      throw_mixed_histories(path, header.history_id, history_id);
+    }
+    segment_bytes = header.segment_bytes;
+    segment = std::move(file);
+    segment_first_seq = first_seq;
+    offset = sizeof(JournalSegmentHeader);
+    return true;
+  }
+
+  // Scans the record at `offset` of the mapped segment; moves past a found one.
+  RecordScan take() {
+    RecordScan scan = scan_record(segment, offset, next_seq);
+    if (scan.kind == RecordScan::found) {
+      offset = scan.next_offset;
+      ++next_seq;
+    }
+    return scan;
+  }
+
+  // The first segment after the current one that starts at or after `seq`, if any.
+  std::optional<fs::path> segment_from(std::uint64_t seq) const {
+    for (fs::path& path : journal_segments(directory)) {
+      const std::uint64_t first = *first_seq_from_name(path);
+      if (first >= seq && first != segment_first_seq) return std::move(path);
+    }
+    return std::nullopt;
+  }
+};
+
+JournalReader::JournalReader(std::unique_ptr<State> state) : state_(std::move(state)) {}
+JournalReader::JournalReader(JournalReader&&) noexcept = default;
+JournalReader& JournalReader::operator=(JournalReader&&) noexcept = default;
+JournalReader::~JournalReader() = default;
+
+JournalReader JournalReader::open(const fs::path& directory, std::uint64_t from_seq) {
+  if (from_seq == 0) {
+    throw Error(ErrorCode::invalid_argument,
+                "journal sequence numbers start at 1: read from seq 1 for the whole journal");
+  }
+  const std::vector<fs::path> segments = journal_segments(directory);
+  if (segments.empty()) {
+    throw Error(ErrorCode::no_instance,
+                "no journal in " + directory.string() + " (is it the writer's --journal folder?)");
+  }
+  // The newest segment that starts at or before from_seq.
+  fs::path chosen = segments.front();
+  for (const fs::path& path : segments) {
+    if (*first_seq_from_name(path) <= from_seq) chosen = path;
+  }
+  auto state = std::make_unique<State>();
+  state->directory = directory;
+  const std::uint64_t first = *first_seq_from_name(chosen);
+  if (first > from_seq) {
+    throw Error(ErrorCode::corrupt, "the journal in " + directory.string() + " starts at seq " +
+                                        std::to_string(first) + ", after the requested " +
+                                        std::to_string(from_seq));
+  }
+  state->enter(first);
+  const Position position = skip_toward(state->segment, first, from_seq);
+  state->offset = position.offset;
+  state->next_seq = position.seq;
+  state->from_seq = from_seq;
+  return JournalReader(std::move(state));
+}
+
+bool JournalReader::next(JournalRecord& out) {
+  State& s = *state_;
+  for (;;) {
+    const RecordScan scan = s.take();
+    if (scan.kind == RecordScan::found) {
+      if (scan.record.seq < s.from_seq) continue;  // where skip_toward could not reach
+      out = scan.record;
+      return true;
+    }
+    const bool bad = scan.kind == RecordScan::bad;
+    const bool cut_short = s.segment.size() < s.segment_bytes;
+    // A segment grows as the writer needs room: mapped before it grew, it may go on past
+    // the end of the mapping. Map it again and read on, before judging an end or damage.
+    if (cut_short && s.segment.follow_growth()) continue;
+    if (!bad) {
+      // At this segment's end: a later segment that continues the sequence means this one
+      // is complete.
+      // (In a segment with no record yet, next_seq names that same segment.)
+      if (s.next_seq != s.segment_first_seq && s.enter(s.next_seq)) continue;
+      if (!cut_short) return false;
+    }
+    // Damage: a bad record, or a file shorter than its header says. At the live end that is
+    // a record still being written, or a torn tail the writer cuts when it restarts: wait
+    // for it. But once a later segment exists the writer has gone on past it, and waiting
+    // would never end. Only damage pays for listing the directory.
+    const auto later = s.segment_from(s.next_seq);
+    if (!later) return false;  // the live end, still growing: look again next time
+    const std::string damage = bad ? scan.reason()
+                                   : "the file is cut short to " +
+                                         std::to_string(s.segment.size()) + " of " +
+                                         std::to_string(s.segment_bytes) + " bytes";
+    throw Error(ErrorCode::corrupt,
+                "journal segment " + s.segment.path().string() + " is damaged at seq " +
+                    std::to_string(s.next_seq) + " (" + damage + ") and " + later->string() +
+                    " follows it: this is not a torn tail, and the records up to that segment's "
+                    "first are lost; restore the segment from a copy or move the journal away");
+  }
+}
+
+std::size_t JournalReader::next_batch(std::span<JournalRecord> out) {
+  if (out.empty() || !next(out.front())) return 0;
+  State& s = *state_;
+  std::size_t count = 1;
+  // The rest only from the segment already mapped: moving on to another would unmap the
+  // records above. Whatever stops the run (the end, damage) is next()'s to judge next time.
+  while (count < out.size()) {
+    const RecordScan scan = s.take();
+    if (scan.kind != RecordScan::found) break;
+    if (scan.record.seq >= s.from_seq) out[count++] = scan.record;
+  }
+  return count;
+}
+
+std::uint64_t JournalReader::next_seq() const noexcept {
+  return std::max(state_->next_seq, state_->from_seq);
+}
+
+std::uint64_t JournalReader::history_id() const noexcept {
+  return state_->history_id;
+}
+
+}  // namespace evring
