@@ -124,7 +124,6 @@ void check_segment_header(const MappedFile& file, std::uint64_t named_first_seq)
   }
 }
 
-
 [[noreturn]] void throw_mixed_histories(const fs::path& segment, std::uint64_t found,
                                         std::uint64_t expected) {
   throw Error(ErrorCode::corrupt,

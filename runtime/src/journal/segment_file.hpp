@@ -130,7 +130,8 @@ inline JournalRecordHeader load_header(const MappedFile& file, std::size_t offse
   return header;
 }
 
-inline RecordScan scan_record(const MappedFile& file, std::size_t offset, std::uint64_t expected_seq) {
+inline RecordScan scan_record(const MappedFile& file, std::size_t offset,
+                              std::uint64_t expected_seq) {
   RecordScan scan;
   if (offset + sizeof(JournalRecordHeader) > file.size()) return scan;  // no room: end
   const JournalRecordHeader header = load_header(file, offset);

@@ -1,0 +1,91 @@
+// evring stat's model: samples of an instance's registry and ring, and the snapshot two of
+// them make (states, lags, rates). Read-only: no reader slot is claimed, nothing written.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shm/registry.hpp"
+#include "shm/shared_segment.hpp"
+
+namespace evring::tools::stat {
+
+struct RingSample {
+  std::uint64_t capacity = 0;
+  std::uint64_t first_seq = 0;
+  std::uint64_t tail = 0;
+  std::uint64_t head_seq = 0;
+};
+
+struct Sample {
+  std::int64_t taken_ns = 0;
+  std::time_t taken_wall = 0;  // the same moment on the wall clock, for display
+  std::uint64_t pid = 0;
+  bool process_alive = false;
+  SegmentState state = SegmentState::ready;
+  std::uint64_t incarnation = 0;
+  std::string domain;
+  std::string journal;
+  std::uint32_t durability = 0;
+  std::int64_t heartbeat_ns = 0;
+  // As of the writer's last heartbeat (~100 ms), which is also what the rates are
+  // measured against.
+  std::uint64_t events_total = 0;
+  std::uint64_t bytes_total = 0;
+  std::uint64_t head_seq = 0;  // the ring's, which is current; else the registry's
+  std::optional<RingSample> ring;
+  std::vector<ReaderInfo> readers;
+};
+
+// Throws Error(no_instance) when the instance has no registry.
+Sample take_sample(const std::string& instance);
+
+enum class Health { alive, stalled, dead, closed };
+std::string_view to_string(Health health);
+
+struct ReaderRow {
+  ReaderInfo info;
+  Health health = Health::dead;
+  std::uint64_t lag_events = 0;
+  std::optional<std::int64_t> lag_ns;  // unknown while the reader has applied nothing
+  std::optional<double> events_per_s;  // applied between the two samples, if in both
+  bool slowest = false;
+};
+
+struct RingView {
+  std::uint64_t capacity = 0;
+  std::uint64_t written = 0;       // bytes published since the ring was created
+  std::uint64_t unread_bytes = 0;  // estimated, by the slowest live reader
+  double fill = 0;                 // unread_bytes / capacity
+};
+
+struct Snapshot {
+  std::string instance;
+  std::time_t taken_wall = 0;    // of the last sample
+  std::int64_t interval_ns = 0;  // between the two samples; 0: rates not measured
+  std::uint64_t pid = 0;
+  Health health = Health::dead;
+  std::uint64_t incarnation = 0;
+  std::uint64_t head_seq = 0;
+  std::uint64_t events_total = 0;
+  std::uint64_t bytes_total = 0;
+  double events_per_s = 0;
+  double bytes_per_s = 0;
+  std::int64_t heartbeat_age_ns = 0;
+  std::string domain;
+  std::string durability;
+  std::string journal;                         // empty: none
+  std::optional<std::uint64_t> journal_bytes;  // on disk
+  std::size_t journal_segment_count = 0;
+  std::optional<RingView> ring;
+  std::vector<ReaderRow> readers;
+};
+
+// What two samples of the instance say (the same sample twice: no rates).
+Snapshot make_snapshot(const std::string& instance, const Sample& first, const Sample& last);
+
+}  // namespace evring::tools::stat
