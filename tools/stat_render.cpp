@@ -18,10 +18,8 @@
 namespace evring::tools::stat {
 namespace {
 
-
 constexpr std::string_view kEllipsis = "...";
 constexpr std::size_t kLabelWidth = 9;  // "writer   ": the label column of the header lines
-
 
 // `text` cut to `width` with an ellipsis at its end (or, for a path, its start, which
 // keeps the file's own name).
@@ -32,7 +30,6 @@ std::string cut(std::string_view text, std::size_t width, bool keep_end = false)
   return keep_end ? std::string(kEllipsis) + std::string(text.substr(text.size() - kept))
                   : std::string(text.substr(0, kept)) + std::string(kEllipsis);
 }
-
 
 // A table's columns: each cell padded to its column's widest, two spaces between, so that
 // each line fits `width`. Too wide, the `shrinkable` columns are cut down to `comfortable`,
@@ -91,8 +88,6 @@ std::string table(const std::vector<std::vector<std::string>>& rows, std::size_t
   return out;
 }
 
-
-
 // The reader table's columns, in order; the layout below names them.
 enum ReaderColumn : std::size_t {
   kMarkColumn,
@@ -130,8 +125,6 @@ std::string reader_table(const Snapshot& s, std::size_t width) {
   return table(rows, width, layout);
 }
 
-
-
 // A label value of the text exposition format: \, " and newline escaped.
 std::string label_value(std::string_view text) {
   std::string out;
@@ -168,7 +161,6 @@ class Exposition {
   std::map<std::string, std::size_t> index_;
   std::vector<std::string> families_;
 };
-
 
 }  // namespace
 

@@ -22,8 +22,7 @@ std::size_t terminal_width();
 std::string duration_text(std::int64_t ns);
 // A header line: `label` then `fields` three spaces apart, flowed onto indented lines of at
 // most `width` columns; a field wider than a line is cut.
-std::string flow(std::string_view label, const std::vector<std::string>& fields,
-                 std::size_t width);
+std::string flow(std::string_view label, const std::vector<std::string>& fields, std::size_t width);
 
 // The snapshot as text, each line at most `width` columns (kNoWidthLimit: as long as it
 // takes).

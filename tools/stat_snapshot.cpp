@@ -73,10 +73,6 @@ std::optional<double> applied_rate(const Sample& first, const Sample& last, cons
 
 }  // namespace
 
-
-
-
-
 Sample take_sample(const std::string& instance) {
   validate_instance_name(instance);
   const Registry registry = Registry::open(instance, Access::read_only);
@@ -104,7 +100,6 @@ Sample take_sample(const std::string& instance) {
   return sample;
 }
 
-
 std::string_view to_string(Health health) {
   switch (health) {
     case Health::alive:
@@ -118,12 +113,6 @@ std::string_view to_string(Health health) {
   }
   return "unknown";
 }
-
-
-
-
-
-
 
 Snapshot make_snapshot(const std::string& instance, const Sample& first, const Sample& last) {
   const std::int64_t now = last.taken_ns;
