@@ -12,11 +12,11 @@
 #include <fmt/format.h>
 
 #include "builtin_views.hpp"
+#include "checkpoint.hpp"
 #include "event_description.hpp"
 #include "evring/clock.hpp"
 #include "evring/codec.hpp"
 #include "evring/error.hpp"
-#include "journal/snapshot_file.hpp"
 #include "plugin/view_plugin.hpp"
 #include "query/query_server.hpp"
 #include "shm/registry.hpp"
@@ -31,11 +31,6 @@ namespace {
 constexpr std::int64_t kSecondNs = 1'000'000'000;
 constexpr std::int64_t kTickNs = 100'000'000;  // heartbeat, checkpoints, progress
 constexpr std::size_t kEventBatch = 4096;      // events between looks at the queries
-constexpr std::string_view kCheckpointKind = "view";
-// 2: the history id (journal.hpp) after the view's name. A version 1 checkpoint cannot say
-// which history it is of, so it is not used: the journal rebuilds the view.
-constexpr std::uint32_t kCheckpointVersion = 2;
-
 ViewPlugin load_view(const ReaderOptions& options) {
   if (const evring_view_v1* table = find_builtin_view(options.view)) {
     return ViewPlugin::from_table(table, "built-in view " + options.view, options.view_config);
@@ -68,36 +63,6 @@ std::string pick_id(const std::string& instance, std::string_view view) {
     std::string id = fmt::format("{}-{}", view, n);
     if (!taken.contains(id)) return id;
   }
-}
-
-std::vector<std::byte> encode_checkpoint(std::string_view view, std::uint64_t history_id,
-                                         std::span<const std::byte> state) {
-  ByteWriter out;
-  out.put(kCheckpointVersion).put_text(view).put(history_id);
-  out.put_text({reinterpret_cast<const char*>(state.data()), state.size()});
-  return out.take();
-}
-
-struct Checkpoint {
-  std::uint64_t history_id = 0;
-  std::span<const std::byte> state;  // the view's
-};
-
-// A checkpoint of view `view`; throws MalformedInput for anything else.
-Checkpoint decode_checkpoint(std::span<const std::byte> bytes, std::string_view view) {
-  ByteReader in(bytes, "checkpoint");
-  if (const auto version = in.get<std::uint32_t>(); version != kCheckpointVersion) {
-    throw MalformedInput("checkpoint has version " + std::to_string(version) +
-                         "; this reader reads version " + std::to_string(kCheckpointVersion));
-  }
-  const std::string_view name = in.get_text();
-  if (name != view) throw MalformedInput("it is of view \"" + std::string(name) + "\"");
-  Checkpoint checkpoint;
-  checkpoint.history_id = in.get<std::uint64_t>();
-  const std::string_view state = in.get_text();
-  in.expect_end();
-  checkpoint.state = {reinterpret_cast<const std::byte*>(state.data()), state.size()};
-  return checkpoint;
 }
 
 std::string hex(std::span<const std::byte> bytes) {
@@ -272,65 +237,20 @@ void Reader::State::rebuild(const Error& why) {
   stream.reset();  // frees its registry slot for the new stream
   stream = EventStream::open(stream_options());
   // The checkpoints of the old history would outrank those of the new one.
-  for (const SnapshotInfo& info : list_snapshot_files(checkpoint_dir, kCheckpointKind)) {
-    std::error_code ignored;
-    fs::remove(info.path, ignored);
-  }
+  remove_checkpoints(checkpoint_dir);
   stream->start(1);
 }
 
 std::uint64_t Reader::State::restore_checkpoint() {
-  const std::uint64_t history = stream->history_id();
-  std::size_t passed_over = 0;
-  for (const SnapshotInfo& info : list_snapshot_files(checkpoint_dir, kCheckpointKind)) {
-    try {
-      const std::vector<std::byte> bytes = read_snapshot_file(info, kCheckpointKind);
-      const Checkpoint checkpoint = decode_checkpoint(bytes, view.name());
-      if (history == 0) {
-        throw MalformedInput(
-            "the instance's history cannot be told yet (no writer running and no journal), so "
-            "no checkpoint can be trusted");
-      }
-      if (checkpoint.history_id != history) {
-        // Its seqs name other events: it can never be used again, and left in place it
-        // would outrank (and prune) the checkpoints of this history.
-        std::error_code ignored;
-        fs::remove(info.path, ignored);
-        throw MalformedInput("it is of history " + history_text(checkpoint.history_id) +
-                             ", but the instance now holds history " + history_text(history) +
-                             " (its journal was started again), so its seqs are other events; "
-                             "removed it");
-      }
-      view.restore(checkpoint.state);
-      applied_seq = checkpoint_seq = info.seq;
-      log(LogLevel::info,
-          fmt::format("restored the view at seq {} from {}", info.seq, info.path.string()));
-      return info.seq;
-    } catch (const std::exception& e) {
-      // An older checkpoint, or the journal, still has it all.
-      log(LogLevel::warn, fmt::format("checkpoint {} not used: {}", info.path.string(), e.what()));
-      view.reset();
-      ++passed_over;
-    }
-  }
-  if (passed_over == 0) {
-    log(LogLevel::info,
-        "first start of this reader (no checkpoint yet): building the view from "
-        "seq 1");
-  } else {
-    log(LogLevel::warn, fmt::format("none of the {} checkpoint(s) could be used: building the view "
-                                    "from seq 1",
-                                    passed_over));
-  }
-  return 0;
+  applied_seq = checkpoint_seq =
+      reader::restore_checkpoint(checkpoint_dir, view, stream->history_id(), log);
+  return applied_seq;
 }
 
 void Reader::State::write_checkpoint() {
   if (applied_seq == 0 || applied_seq == checkpoint_seq) return;
   const std::int64_t start = monotonic_ns();
-  write_snapshot_file(checkpoint_dir, kCheckpointKind, applied_seq,
-                      encode_checkpoint(view.name(), stream->history_id(), view.snapshot()),
-                      options.mode);
+  reader::write_checkpoint(checkpoint_dir, view, applied_seq, stream->history_id(), options.mode);
   checkpoint_seq = applied_seq;
   checkpoint_ns = monotonic_ns();
   log(LogLevel::debug, fmt::format("checkpoint at seq {} ({:.1f} ms)", applied_seq,

@@ -9,11 +9,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "demo_run.hpp"
 #include "evring/clock.hpp"
 #include "exit_status.hpp"
 #include "shm/registry.hpp"
 #include "stat.hpp"
-#include "demo_run.hpp"
 
 namespace fs = std::filesystem;
 
@@ -23,7 +23,6 @@ namespace {
 std::string microseconds(std::int64_t ns) {
   return fmt::format("{:.1f}", static_cast<double>(ns) / 1e3);
 }
-
 
 // The bank reader's registry slot, found by its id and pid.
 const ReaderSlot& bank_slot(const Registry& registry, const Service& bank) {

@@ -10,9 +10,9 @@
 
 #include <fmt/format.h>
 
+#include "demo_run.hpp"
 #include "evring/clock.hpp"
 #include "exit_status.hpp"
-#include "demo_run.hpp"
 
 namespace fs = std::filesystem;
 
@@ -30,7 +30,6 @@ std::string file_tail(const fs::path& path, std::size_t max_lines = 20) {
   for (const std::string& line : lines) out += "    " + line + "\n";
   return out.empty() ? "    (nothing)\n" : out;
 }
-
 
 }  // namespace
 

@@ -40,7 +40,6 @@ inline constexpr std::size_t kClients = 2;
 inline constexpr std::int64_t kMaxAmount = 500;
 inline constexpr auto kQueryTimeout = std::chrono::seconds(30);
 
-
 struct DemoConfig {
   std::string instance;
   std::uint64_t commands = 300'000;

@@ -12,7 +12,6 @@ std::string account_name(std::uint32_t i) {
   return fmt::format("acct-{:04}", i);
 }
 
-
 // A client process's body: `quota` random deposits, withdrawals and transfers.
 int run_client(const DemoConfig& config, unsigned index, std::uint64_t quota, ClientBoard& board) {
   Client client = Client::connect(config.instance);
