@@ -687,14 +687,7 @@ std::vector<ResultRow> measure_all(const CommandsOptions& options) {
 }  // namespace
 
 std::vector<ResultRow> run_commands(const CommandsOptions& options) {
-  try {
-    return measure_all(options);
-  } catch (const Error&) {
-    // A Ctrl-C also stops the writers (same process group), and then a client's "writer
-    // shut down" error would hide the real cause: say it was the interrupt.
-    throw_if_interrupted();
-    throw;
-  }
+  return harness::blaming_interrupts([&] { return measure_all(options); });
 }
 
 }  // namespace evring::bench

@@ -787,14 +787,7 @@ std::vector<ResultRow> measure_all(const ViewsOptions& options) {
 }  // namespace
 
 std::vector<ResultRow> run_views(const ViewsOptions& options) {
-  try {
-    return measure_all(options);
-  } catch (const Error&) {
-    // A Ctrl-C also stops the writer and reader (same process group), and then their "went
-    // away" errors would hide the real cause: say it was the interrupt.
-    throw_if_interrupted();
-    throw;
-  }
+  return harness::blaming_interrupts([&] { return measure_all(options); });
 }
 
 }  // namespace evring::bench
