@@ -56,7 +56,7 @@ Checkpoint decode_checkpoint(std::span<const std::byte> bytes, std::string_view 
 }  // namespace
 
 std::uint64_t restore_checkpoint(const fs::path& checkpoint_dir, ViewPlugin& view,
-                                  std::uint64_t history, const LogSink& log) {
+                                 std::uint64_t history, const LogSink& log) {
   std::size_t passed_over = 0;
   for (const SnapshotInfo& info : list_snapshot_files(checkpoint_dir, kCheckpointKind)) {
     try {
@@ -99,7 +99,6 @@ std::uint64_t restore_checkpoint(const fs::path& checkpoint_dir, ViewPlugin& vie
   }
   return 0;
 }
-
 
 void write_checkpoint(const fs::path& checkpoint_dir, const ViewPlugin& view, std::uint64_t seq,
                       std::uint64_t history, mode_t mode) {
