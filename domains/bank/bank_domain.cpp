@@ -17,6 +17,7 @@
 #include "bank_tables.hpp"
 #include "evring/builtin/bank_events.hpp"
 #include "evring/domain.hpp"
+#include "state_snapshot.hpp"
 
 namespace evring {
 namespace {
@@ -157,9 +158,7 @@ class BankModel {
   // Builds the new state aside, so bytes that turn out malformed leave the model as it was.
   void restore(std::span<const std::byte> bytes) {
     ByteReader in(bytes, "bank snapshot");
-    if (in.get<std::uint32_t>() != kSnapshotMagic) {
-      throw MalformedInput("bank snapshot does not start with the bank snapshot magic");
-    }
+    state_snapshot::expect_magic(in, kSnapshotMagic, "bank snapshot");
     bank::Balances restored = bank::get_balances(in, bytes.size(), "bank snapshot");
     in.expect_end();
     balances_ = std::move(restored);

@@ -22,6 +22,7 @@
 #include "bank_tables.hpp"
 #include "evring/builtin/bank_events.hpp"
 #include "evring/view.hpp"
+#include "state_snapshot.hpp"
 #include "view_support.hpp"
 
 namespace evring {
@@ -137,9 +138,7 @@ class BankView {
   // Builds the new state aside, so bytes that turn out malformed leave the view as it was.
   void restore(std::span<const std::byte> bytes) {
     ByteReader in(bytes, "bank view snapshot");
-    if (in.get<std::uint32_t>() != kSnapshotMagic) {
-      throw MalformedInput("bank view snapshot does not start with the bank view snapshot magic");
-    }
+    state_snapshot::expect_magic(in, kSnapshotMagic, "bank view snapshot");
     const Sum deposited = get_sum(in);
     const Sum withdrawn = get_sum(in);
     bank::Balances balances = bank::get_balances(in, bytes.size(), "bank view snapshot");

@@ -16,6 +16,7 @@
 #include "evring/domain.hpp"
 #include "kv_state.hpp"
 #include "kv_tables.hpp"
+#include "state_snapshot.hpp"
 
 namespace evring {
 namespace {
@@ -116,9 +117,7 @@ class KvModel {
   // Builds the new state aside, so bytes that turn out malformed leave the model as it was.
   void restore(std::span<const std::byte> bytes) {
     ByteReader in(bytes, "kv snapshot");
-    if (in.get<std::uint32_t>() != kSnapshotMagic) {
-      throw MalformedInput("kv snapshot does not start with the kv snapshot magic");
-    }
+    state_snapshot::expect_magic(in, kSnapshotMagic, "kv snapshot");
     kv::Entries restored = kv::get_entries(in, bytes.size(), "kv snapshot");
     in.expect_end();
     entries_ = std::move(restored);

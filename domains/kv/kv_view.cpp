@@ -20,6 +20,7 @@
 #include "evring/view.hpp"
 #include "kv_state.hpp"
 #include "kv_tables.hpp"
+#include "state_snapshot.hpp"
 #include "view_support.hpp"
 
 namespace evring {
@@ -125,9 +126,7 @@ class KvView {
   // Builds the new state aside, so bytes that turn out malformed leave the view as it was.
   void restore(std::span<const std::byte> bytes) {
     ByteReader in(bytes, "kv view snapshot");
-    if (in.get<std::uint32_t>() != kSnapshotMagic) {
-      throw MalformedInput("kv view snapshot does not start with the kv view snapshot magic");
-    }
+    state_snapshot::expect_magic(in, kSnapshotMagic, "kv view snapshot");
     Entries entries = kv::get_entries(in, bytes.size(), "kv view snapshot");
     in.expect_end();
     OrderedIndex index;

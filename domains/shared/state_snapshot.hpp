@@ -1,4 +1,5 @@
-// The one codec of a built-in domain's or view's state in a snapshot: a FlatStringMap as a
+// The one codec of a built-in domain's or view's state in a snapshot: after its magic
+// (expect_magic), a FlatStringMap as a
 // u64 count, then each entry as its key (codec.hpp text) and its value, in key order so
 // that equal states give equal bytes. What a value is, and how it is checked, is the
 // domain's (kv_state.hpp, bank_state.hpp); a domain and its view write the same state
@@ -18,6 +19,16 @@
 #include "flat_string_map.hpp"
 
 namespace evring::state_snapshot {
+
+// Reads the u32 magic each built-in's snapshot starts with: a snapshot of another layout
+// (another built-in's, an older one) is refused, not misread. `what` names the snapshot
+// ("kv view snapshot").
+inline void expect_magic(ByteReader& in, std::uint32_t magic, std::string_view what) {
+  if (in.get<std::uint32_t>() != magic) {
+    throw MalformedInput(std::string(what) + " does not start with the " + std::string(what) +
+                         " magic");
+  }
+}
 
 // The map's nodes sorted by key (the map itself keeps no order).
 template <class Value>
