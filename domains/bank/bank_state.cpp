@@ -25,7 +25,8 @@ Balances get_balances(ByteReader& in, std::size_t snapshot_bytes, std::string_vi
                                " at a negative balance, " + std::to_string(balance));
         }
         return balance;
-      });
+      },
+      [](const AccountNode&) {});
 }
 
 }  // namespace evring::bank

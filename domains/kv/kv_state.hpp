@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,9 @@ void put_entries(ByteWriter& out, const Nodes& in_key_order) {
 
 // Reads what put_entries wrote, checking each key, value and version; `what` names the
 // snapshot in errors ("kv snapshot", "kv view snapshot"), `snapshot_bytes` is its size.
-Entries get_entries(ByteReader& in, std::size_t snapshot_bytes, std::string_view what);
+// `added`, if given, sees each new entry as it is read, in key order (the kv view indexes
+// them).
+Entries get_entries(ByteReader& in, std::size_t snapshot_bytes, std::string_view what,
+                    const std::function<void(const EntryNode&)>& added = {});
 
 }  // namespace evring::kv

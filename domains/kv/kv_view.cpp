@@ -127,10 +127,10 @@ class KvView {
   void restore(std::span<const std::byte> bytes) {
     ByteReader in(bytes, "kv view snapshot");
     state_snapshot::expect_magic(in, kSnapshotMagic, "kv view snapshot");
-    Entries entries = kv::get_entries(in, bytes.size(), "kv view snapshot");
-    in.expect_end();
     OrderedIndex index;
-    entries.for_each([&](const Node& node) { index.insert(&node); });
+    Entries entries = kv::get_entries(in, bytes.size(), "kv view snapshot",
+                                      [&](const Node& node) { index.insert(&node); });
+    in.expect_end();
     entries_ = std::move(entries);
     index_ = std::move(index);
   }

@@ -58,13 +58,15 @@ void put_entries(ByteWriter& out, const Nodes& in_key_order, PutValue&& put_valu
 // Reads what put_entries wrote into a new map, so bytes that turn out malformed leave the
 // caller's state as it was. get_value(in, key) reads one entry's value and checks the
 // entry, throwing MalformedInput; a key that comes twice is refused here, worded as
-// "<what> has <key_noun> "k" twice". The count is trusted only as far as `snapshot_bytes`
-// (the whole snapshot's size) could hold entries of `smallest_entry` bytes, so a corrupt
-// count cannot reserve wildly.
-template <class Value, class GetValue>
+// "<what> has <key_noun> "k" twice". added(node) sees each new node as it is read, in the
+// snapshot's (key) order, which keeps an ordered index cheap to build. The count is trusted
+// only as far as `snapshot_bytes` (the whole snapshot's size) could hold entries of
+// `smallest_entry` bytes, so a corrupt count cannot reserve wildly.
+template <class Value, class GetValue, class Added>
 containers::FlatStringMap<Value> get_entries(ByteReader& in, std::size_t snapshot_bytes,
                                              std::size_t smallest_entry, std::string_view what,
-                                             std::string_view key_noun, GetValue&& get_value) {
+                                             std::string_view key_noun, GetValue&& get_value,
+                                             Added&& added) {
   const auto count = in.get<std::uint64_t>();
   containers::FlatStringMap<Value> map;
   map.reserve(
@@ -72,10 +74,12 @@ containers::FlatStringMap<Value> get_entries(ByteReader& in, std::size_t snapsho
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::string_view key = in.get_text();
     Value value = get_value(in, key);
-    if (!map.try_emplace(key, std::move(value)).second) {
+    const auto [node, inserted] = map.try_emplace(key, std::move(value));
+    if (!inserted) {
       throw MalformedInput(std::string(what) + " has " + std::string(key_noun) + " " +
                            json_string(key) + " twice");
     }
+    added(std::as_const(*node));
   }
   return map;
 }
