@@ -1,5 +1,6 @@
 // The built-in bank view (domains/bank), driven through the C table evring-reader uses,
 // with events from the bank domain's own table.
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "evring/builtin/bank_events.hpp"
+#include "evring/codec.hpp"
 #include "view_table.hpp"
 
 namespace evring {
@@ -191,6 +193,53 @@ TEST(BankView, ASnapshotRestoresTheSameView) {
   Bytes truncated(bytes.begin(), bytes.end() - 3);
   EXPECT_EQ(restored.restore(truncated).status, EVRING_FAILED);
   EXPECT_EQ(restored.snapshot(), bytes);
+}
+
+// The balances come back through the codec the bank domain's snapshots use too
+// (bank_state.hpp), in the view's own words; a refused snapshot leaves the view as it was.
+TEST(BankView, MalformedSnapshotsAreRefusedAndLeaveTheViewAsItWas) {
+  Writer writer("bank");
+  View target("bank");
+  target.apply(writer.accept({"open", "kept"}));
+  target.apply(writer.accept({"deposit", "kept", "5"}));
+  const Bytes good = target.snapshot();
+  // The magic and the two sums (4 + 16 + 16 bytes) of `good`, then `count` and the entries.
+  constexpr std::size_t kHeaderBytes = 36;
+  const auto snapshot_of = [&](std::uint64_t count, auto&& entries) {
+    ByteWriter out;
+    for (std::size_t i = 0; i < kHeaderBytes; ++i) out.put(static_cast<std::uint8_t>(good[i]));
+    out.put(count);
+    entries(out);
+    return out.take();
+  };
+  Bytes negative_sum = good;
+  negative_sum[4 + 15] = std::byte{0x80};  // the top byte of the deposited sum
+  const struct {
+    Bytes bytes;
+    std::string reason;
+  } cases[] = {
+      {snapshot_of(2,
+                   [](ByteWriter& out) {
+                     out.put_text("a").put(std::int64_t{1});
+                     out.put_text("a").put(std::int64_t{2});
+                   }),
+       R"(bank view snapshot has account "a" twice)"},
+      {snapshot_of(1, [](ByteWriter& out) { out.put_text("a").put(std::int64_t{-1}); }),
+       R"(bank view snapshot has account "a" at a negative balance, -1)"},
+      {snapshot_of(1, [](ByteWriter& out) { out.put_text("").put(std::int64_t{1}); }),
+       "bank account name is empty"},
+      {snapshot_of(3, [](ByteWriter&) {}), "bank view snapshot is truncated"},
+      {negative_sum, "bank view snapshot has a negative deposited or withdrawn sum"},
+  };
+  const json total = target.ask({"total"});
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.reason);
+    const Outcome outcome = target.restore(c.bytes);
+    EXPECT_EQ(outcome.status, EVRING_FAILED);
+    EXPECT_THAT(outcome.message, HasSubstr(c.reason));
+    EXPECT_EQ(target.ask({"total"}), total);
+    EXPECT_EQ(target.snapshot(), good);
+  }
 }
 
 TEST(BankView, GarbageEventsFailWithoutChangingTheView) {
