@@ -333,7 +333,7 @@ TEST(BankDomain, RestoreRefusesMalformedSnapshotsAndKeepsItsState) {
   bank.accept({"deposit", "a", "7"});
   const Bytes good = bank.snapshot();
   const auto snapshot_of = [&](std::uint64_t count, auto&& entries) {
-    return snapshot_like(good, count, entries);
+    return snapshot_like(good, 4, count, entries);  // after the magic
   };
   Bytes wrong_magic = good;
   wrong_magic[3] ^= std::byte{1};

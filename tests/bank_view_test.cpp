@@ -206,11 +206,7 @@ TEST(BankView, MalformedSnapshotsAreRefusedAndLeaveTheViewAsItWas) {
   // The magic and the two sums (4 + 16 + 16 bytes) of `good`, then `count` and the entries.
   constexpr std::size_t kHeaderBytes = 36;
   const auto snapshot_of = [&](std::uint64_t count, auto&& entries) {
-    ByteWriter out;
-    for (std::size_t i = 0; i < kHeaderBytes; ++i) out.put(static_cast<std::uint8_t>(good[i]));
-    out.put(count);
-    entries(out);
-    return out.take();
+    return snapshot_like(good, kHeaderBytes, count, entries);
   };
   Bytes negative_sum = good;
   negative_sum[4 + 15] = std::byte{0x80};  // the top byte of the deposited sum

@@ -157,19 +157,6 @@ inline std::span<const std::byte> briefly(const Bytes& bytes) {
   return bytes;
 }
 
-// A snapshot for the restore tests: `good`'s magic (its first four bytes), then `count`
-// and whatever entries(out) writes.
-template <class Entries>
-Bytes snapshot_like(const Bytes& good, std::uint64_t count, Entries&& entries) {
-  ByteWriter out;
-  for (std::size_t i = 0; i < 4 && i < good.size(); ++i) {
-    out.put(static_cast<std::uint8_t>(good[i]));
-  }
-  out.put(count);
-  entries(out);
-  return out.take();
-}
-
 struct MalformedSnapshot {
   Bytes bytes;
   std::string reason;

@@ -315,7 +315,7 @@ TEST(KvDomain, RestoreRefusesMalformedSnapshotsAndKeepsItsState) {
   const Bytes good = kv.snapshot();
 
   const auto snapshot_of = [&](std::uint64_t count, auto&& entries) {
-    return snapshot_like(good, count, entries);
+    return snapshot_like(good, 4, count, entries);  // after the magic
   };
   Bytes wrong_magic = good;
   wrong_magic[0] ^= std::byte{0xff};

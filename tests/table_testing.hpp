@@ -11,6 +11,7 @@
 
 #include "evring/builtin/bank_events.hpp"
 #include "evring/builtin/kv_events.hpp"
+#include "evring/codec.hpp"
 
 namespace evring::table_testing {
 
@@ -35,6 +36,20 @@ inline std::uint32_t type_of(kv::EventType type) {
 }
 inline std::uint32_t type_of(bank::EventType type) {
   return static_cast<std::uint32_t>(type);
+}
+
+// A snapshot for the restore tests: the first `header_bytes` of `good` (its magic, and
+// whatever else comes before the entries), then `count` and what entries(out) writes.
+template <class Entries>
+Bytes snapshot_like(const Bytes& good, std::size_t header_bytes, std::uint64_t count,
+                    Entries&& entries) {
+  ByteWriter out;
+  for (std::size_t i = 0; i < header_bytes && i < good.size(); ++i) {
+    out.put(static_cast<std::uint8_t>(good[i]));
+  }
+  out.put(count);
+  entries(out);
+  return out.take();
 }
 
 // A random run's seed: the one in the environment variable `variable`, else a fixed one;
