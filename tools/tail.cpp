@@ -5,7 +5,7 @@
 // recorded it), and shown as type and bytes when it cannot be loaded, with one warning.
 //   plain   seq=12 put key=a value=1 version=3
 //   --json  {"seq":12,"type":1,"publish_ns":...,"event":{"type":"put","key":"a",...}}
-//           (the lines of the built-in tail view: readers/views/event_description.hpp)
+//           (the lines of the built-in tail view: domains/event_description.hpp)
 // No such instance, writer not running, bad flags: a message on stderr, exit 2.
 #include <signal.h>
 #include <unistd.h>

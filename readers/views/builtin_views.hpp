@@ -1,19 +1,18 @@
 // The views built into evring-reader, chosen with --view kv|bank|stats|tail: linked in
 // rather than loaded with dlopen, but reached through the same C table as a plugin, so the
-// reader has one code path.
+// reader has one code path. The kv and bank views live with their domains
+// (domains/kv, domains/bank); stats and tail, which serve any domain, here.
 #pragma once
 
 #include <string_view>
 #include <vector>
 
+#include "bank_tables.hpp"
 #include "evring/view_abi.h"
+#include "kv_tables.hpp"
 
 namespace evring {
 
-// kv: the kv domain's keys; `get KEY`, `scan PREFIX [LIMIT]`, `count`.
-const evring_view_v1* kv_view() noexcept;
-// bank: the bank domain's accounts; `balance ACCOUNT`, `top N`, `total`.
-const evring_view_v1* bank_view() noexcept;
 // stats: any domain's events counted by type, rate and lag; `summary`.
 const evring_view_v1* stats_view() noexcept;
 // tail: each event as one JSON line to stdout or a file (config out=PATH,domain=kv|bank|raw,

@@ -26,6 +26,7 @@
 #include "evring/clock.hpp"
 #include "evring/view.hpp"
 #include "plugin/domain_plugin.hpp"
+#include "state_snapshot.hpp"
 #include "view_support.hpp"
 
 namespace evring {
@@ -112,9 +113,7 @@ class StatsView {
   // Reads into a fresh view, so bytes that turn out malformed leave this one as it was.
   void restore(std::span<const std::byte> bytes) {
     ByteReader in(bytes, "stats view snapshot");
-    if (in.get<std::uint32_t>() != kSnapshotMagic) {
-      throw MalformedInput("stats view snapshot does not start with the stats view snapshot magic");
-    }
+    state_snapshot::expect_magic(in, kSnapshotMagic, "stats view snapshot");
     StatsView restored("");
     restored.domain_ = domain_;
     restored.events_ = in.get<std::uint64_t>();

@@ -41,6 +41,7 @@
 #include "builtin_views.hpp"
 #include "event_description.hpp"
 #include "evring/view.hpp"
+#include "state_snapshot.hpp"
 #include "view_support.hpp"
 
 namespace evring {
@@ -116,9 +117,7 @@ class TailView {
 
   void restore(std::span<const std::byte> bytes) {
     ByteReader in(bytes, "tail view snapshot");
-    if (in.get<std::uint32_t>() != kSnapshotMagic) {
-      throw MalformedInput("tail view snapshot does not start with the tail view snapshot magic");
-    }
+    state_snapshot::expect_magic(in, kSnapshotMagic, "tail view snapshot");
     const auto count = in.get<std::uint64_t>();
     in.expect_end();
     count_ = count;

@@ -1,4 +1,4 @@
-// The built-in domains (writer/domains) over commands and events they did not make.
+// The built-in domains (domains/kv, domains/bank) over commands and events they did not make.
 //
 // Input: a first line naming the domain and the form, then the rest.
 //   "kv" or "bank": each further line is one text command, as words separated by spaces;

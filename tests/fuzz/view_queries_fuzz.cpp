@@ -1,4 +1,5 @@
-// The built-in views (readers/views) over queries and events they did not make.
+// The built-in views (domains/kv, domains/bank, readers/views) over queries and events
+// they did not make.
 //
 // Input: a first line "VIEW [DOMAIN]" (view kv, bank, stats or tail; the domain whose
 // commands make its events, by default the view's own, else kv), then one line each:

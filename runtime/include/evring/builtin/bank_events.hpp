@@ -1,8 +1,9 @@
 // The built-in bank domain's commands and events as bytes: the one definition shared by
-// the domain (writer/domains/bank_domain.cpp), the views that decode its events and the
-// clients that submit binary commands. Decoded structs hold views into the bytes (or words)
-// they were decoded from, so decoding allocates nothing; copy what must outlive them.
-// Decoding a temporary std::vector does not compile, since the views would dangle.
+// the domain and the bank view (both in domains/bank/ of the source tree), the other views
+// that decode its events and the clients that submit binary commands. Decoded structs hold
+// views into the bytes (or words) they were decoded from, so decoding allocates nothing;
+// copy what must outlive them. Decoding a temporary std::vector does not compile, since the
+// views would dangle.
 //
 // Layouts (codec.hpp: little-endian integers; text is a u32 length, then the bytes):
 //

@@ -1,6 +1,6 @@
 // The built-in kv domain: keys with values and versions; put, del and compare-and-set.
-// Its byte layouts are in evring/builtin/kv_events.hpp.
-#include <algorithm>
+// Its byte layouts are in the public runtime/include/evring/builtin/kv_events.hpp; its
+// state and that state's snapshot codec, shared with the kv view, in kv_state.hpp.
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -12,10 +12,11 @@
 #include <variant>
 #include <vector>
 
-#include "builtin_domains.hpp"
 #include "evring/builtin/kv_events.hpp"
 #include "evring/domain.hpp"
-#include "flat_string_map.hpp"
+#include "kv_state.hpp"
+#include "kv_tables.hpp"
+#include "state_snapshot.hpp"
 
 namespace evring {
 namespace {
@@ -107,57 +108,24 @@ class KvModel {
 
   // Sorted by key so that equal states give equal bytes.
   std::vector<std::byte> snapshot() const {
-    std::vector<const Node*> sorted;
-    sorted.reserve(entries_.size());
-    entries_.for_each([&](const Node& entry) { sorted.push_back(&entry); });
-    std::sort(sorted.begin(), sorted.end(),
-              [](const Node* a, const Node* b) { return a->key < b->key; });
     ByteWriter out;
-    out.put(kSnapshotMagic).put(static_cast<std::uint64_t>(sorted.size()));
-    for (const Node* entry : sorted) {
-      out.put_text(entry->key).put(entry->value.version).put_text(entry->value.value);
-    }
+    out.put(kSnapshotMagic);
+    kv::put_entries(out, state_snapshot::sorted_nodes(entries_));
     return out.take();
   }
 
   // Builds the new state aside, so bytes that turn out malformed leave the model as it was.
   void restore(std::span<const std::byte> bytes) {
     ByteReader in(bytes, "kv snapshot");
-    if (in.get<std::uint32_t>() != kSnapshotMagic) {
-      throw MalformedInput("kv snapshot does not start with the kv snapshot magic");
-    }
-    const auto count = in.get<std::uint64_t>();
-    // The smallest entry: two u32 lengths, a one-byte key and a u64 version. Trusting the
-    // count only as far as the bytes could hold keeps a corrupt count from reserving wildly.
-    constexpr std::size_t kSmallestEntry = 4 + 1 + 8 + 4;
-    Entries restored;
-    restored.reserve(
-        static_cast<std::size_t>(std::min<std::uint64_t>(count, bytes.size() / kSmallestEntry)));
-    for (std::uint64_t i = 0; i < count; ++i) {
-      const std::string_view key = in.get_text();
-      const auto version = in.get<std::uint64_t>();
-      const std::string_view value = in.get_text();
-      kv::check_key(key);
-      kv::check_value(value);
-      if (version == 0) {
-        throw MalformedInput("kv snapshot has key " + json_string(key) +
-                             " at version 0; versions start at 1");
-      }
-      if (!restored.try_emplace(key, Entry{std::string(value), version}).second) {
-        throw MalformedInput("kv snapshot has key " + json_string(key) + " twice");
-      }
-    }
+    state_snapshot::expect_magic(in, kSnapshotMagic, "kv snapshot");
+    kv::Entries restored = kv::get_entries(in, bytes.size(), "kv snapshot");
     in.expect_end();
     entries_ = std::move(restored);
   }
 
  private:
-  struct Entry {
-    std::string value;
-    std::uint64_t version = 0;
-  };
-  using Entries = containers::FlatStringMap<Entry>;
-  using Node = Entries::Node;
+  using Entry = kv::Entry;
+  using Node = kv::EntryNode;
 
   std::uint64_t version_of(std::string_view key) const {
     const Node* entry = entries_.find(key);
@@ -185,7 +153,7 @@ class KvModel {
                              ": the history does not belong to this state");
   }
 
-  Entries entries_;
+  kv::Entries entries_;
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 // The built-in bank view: the bank domain's accounts and balances, for `balance ACCOUNT`,
-// `top N` and `total`. Event layouts: evring/builtin/bank_events.hpp.
+// `top N` and `total`. Event layouts: the public runtime/include/evring/builtin/
+// bank_events.hpp; the balances and their snapshot codec, shared with the bank domain:
+// bank_state.hpp.
 //
 // Events carry each balance after the change, so applying one is a store, never a sum the
 // view could get wrong. `total` adds the balances up at query time and sets the sum beside
@@ -16,10 +18,11 @@
 #include <utility>
 #include <vector>
 
-#include "builtin_views.hpp"
+#include "bank_state.hpp"
+#include "bank_tables.hpp"
 #include "evring/builtin/bank_events.hpp"
 #include "evring/view.hpp"
-#include "flat_string_map.hpp"
+#include "state_snapshot.hpp"
 #include "view_support.hpp"
 
 namespace evring {
@@ -124,47 +127,21 @@ class BankView {
 
   // Sorted by account so that equal states give equal bytes.
   std::vector<std::byte> snapshot() const {
-    std::vector<const Account*> sorted;
-    sorted.reserve(balances_.size());
-    balances_.for_each([&](const Account& entry) { sorted.push_back(&entry); });
-    std::sort(sorted.begin(), sorted.end(),
-              [](const Account* a, const Account* b) { return a->key < b->key; });
     ByteWriter out;
     out.put(kSnapshotMagic);
     put_sum(out, deposited_);
     put_sum(out, withdrawn_);
-    out.put(static_cast<std::uint64_t>(sorted.size()));
-    for (const Account* entry : sorted) out.put_text(entry->key).put(entry->value);
+    bank::put_balances(out, balances_);
     return out.take();
   }
 
   // Builds the new state aside, so bytes that turn out malformed leave the view as it was.
   void restore(std::span<const std::byte> bytes) {
     ByteReader in(bytes, "bank view snapshot");
-    if (in.get<std::uint32_t>() != kSnapshotMagic) {
-      throw MalformedInput("bank view snapshot does not start with the bank view snapshot magic");
-    }
+    state_snapshot::expect_magic(in, kSnapshotMagic, "bank view snapshot");
     const Sum deposited = get_sum(in);
     const Sum withdrawn = get_sum(in);
-    const auto count = in.get<std::uint64_t>();
-    // The smallest entry: a u32 length, a one-byte name and an i64 balance. Trusting the
-    // count only as far as the bytes could hold keeps a corrupt count from reserving wildly.
-    constexpr std::size_t kSmallestEntry = 4 + 1 + 8;
-    Balances balances;
-    balances.reserve(
-        static_cast<std::size_t>(std::min<std::uint64_t>(count, bytes.size() / kSmallestEntry)));
-    for (std::uint64_t i = 0; i < count; ++i) {
-      const std::string_view holder = in.get_text();
-      const auto balance = in.get<std::int64_t>();
-      bank::check_account(holder);
-      if (balance < 0) {
-        throw MalformedInput("bank view snapshot has account " + json_string(holder) +
-                             " at a negative balance, " + std::to_string(balance));
-      }
-      if (!balances.try_emplace(holder, balance).second) {
-        throw MalformedInput("bank view snapshot has account " + json_string(holder) + " twice");
-      }
-    }
+    bank::Balances balances = bank::get_balances(in, bytes.size(), "bank view snapshot");
     in.expect_end();
     if (deposited < 0 || withdrawn < 0) {
       throw MalformedInput("bank view snapshot has a negative deposited or withdrawn sum");
@@ -175,8 +152,7 @@ class BankView {
   }
 
  private:
-  using Balances = containers::FlatStringMap<std::int64_t>;
-  using Account = Balances::Node;
+  using Account = bank::AccountNode;
 
   // An account an event names; one the view never saw open (a view restored from a
   // snapshot of another instance, say) is opened rather than refused: views just apply.
@@ -213,7 +189,7 @@ class BankView {
     return out;
   }
 
-  Balances balances_;
+  bank::Balances balances_;
   Sum deposited_ = 0;
   Sum withdrawn_ = 0;
 };

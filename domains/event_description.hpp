@@ -1,5 +1,7 @@
 // Events described as JSON, the way the tail view writes them and `evring tail` prints
-// them: one definition, so the two never disagree on what a line looks like.
+// them: one definition, so the two never disagree on what a line looks like. It sits with
+// the built-in domains, whose tables describe their events, so that the tools describe
+// events without linking a view. (The namespace is still views::, the callers' spelling.)
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,7 @@
 // The built-in bank domain: accounts with int64 balances that never go negative; open,
-// deposit, withdraw and transfer. Its byte layouts are in evring/builtin/bank_events.hpp.
-#include <algorithm>
+// deposit, withdraw and transfer. Its byte layouts are in the public
+// runtime/include/evring/builtin/bank_events.hpp; its state and that state's snapshot
+// codec, shared with the bank view, in bank_state.hpp.
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -12,10 +13,11 @@
 #include <variant>
 #include <vector>
 
-#include "builtin_domains.hpp"
+#include "bank_state.hpp"
+#include "bank_tables.hpp"
 #include "evring/builtin/bank_events.hpp"
 #include "evring/domain.hpp"
-#include "flat_string_map.hpp"
+#include "state_snapshot.hpp"
 
 namespace evring {
 namespace {
@@ -147,49 +149,23 @@ class BankModel {
 
   // Sorted by account so that equal states give equal bytes.
   std::vector<std::byte> snapshot() const {
-    std::vector<const Node*> sorted;
-    sorted.reserve(balances_.size());
-    balances_.for_each([&](const Node& account) { sorted.push_back(&account); });
-    std::sort(sorted.begin(), sorted.end(),
-              [](const Node* a, const Node* b) { return a->key < b->key; });
     ByteWriter out;
-    out.put(kSnapshotMagic).put(static_cast<std::uint64_t>(sorted.size()));
-    for (const Node* account : sorted) out.put_text(account->key).put(account->value);
+    out.put(kSnapshotMagic);
+    bank::put_balances(out, balances_);
     return out.take();
   }
 
   // Builds the new state aside, so bytes that turn out malformed leave the model as it was.
   void restore(std::span<const std::byte> bytes) {
     ByteReader in(bytes, "bank snapshot");
-    if (in.get<std::uint32_t>() != kSnapshotMagic) {
-      throw MalformedInput("bank snapshot does not start with the bank snapshot magic");
-    }
-    const auto count = in.get<std::uint64_t>();
-    // The smallest entry: a u32 length, a one-byte name and an i64 balance. Trusting the
-    // count only as far as the bytes could hold keeps a corrupt count from reserving wildly.
-    constexpr std::size_t kSmallestEntry = 4 + 1 + 8;
-    Balances restored;
-    restored.reserve(
-        static_cast<std::size_t>(std::min<std::uint64_t>(count, bytes.size() / kSmallestEntry)));
-    for (std::uint64_t i = 0; i < count; ++i) {
-      const std::string_view holder = in.get_text();
-      const auto balance = in.get<std::int64_t>();
-      bank::check_account(holder);
-      if (balance < 0) {
-        throw MalformedInput("bank snapshot has account " + json_string(holder) +
-                             " at a negative balance, " + std::to_string(balance));
-      }
-      if (!restored.try_emplace(holder, balance).second) {
-        throw MalformedInput("bank snapshot has account " + json_string(holder) + " twice");
-      }
-    }
+    state_snapshot::expect_magic(in, kSnapshotMagic, "bank snapshot");
+    bank::Balances restored = bank::get_balances(in, bytes.size(), "bank snapshot");
     in.expect_end();
     balances_ = std::move(restored);
   }
 
  private:
-  using Balances = containers::FlatStringMap<std::int64_t>;
-  using Node = Balances::Node;
+  using Node = bank::AccountNode;
 
   static void check_amount(std::int64_t amount) {
     if (amount <= 0) {
@@ -243,7 +219,7 @@ class BankModel {
     events.emit(static_cast<std::uint32_t>(Event::type), bank::encode(event));
   }
 
-  Balances balances_;
+  bank::Balances balances_;
 };
 
 }  // namespace

@@ -1,4 +1,5 @@
-// What the built-in views share: the wording of their refusals.
+// What the built-in views share (kv and bank here in domains/, stats and tail in
+// readers/views): the wording of their refusals.
 #pragma once
 
 #include <span>

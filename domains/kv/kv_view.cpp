@@ -1,11 +1,12 @@
 // The built-in kv view: the kv domain's keys with their values and versions, for `get KEY`,
-// `scan PREFIX [LIMIT]` and `count`. Event layouts: evring/builtin/kv_events.hpp.
+// `scan PREFIX [LIMIT]` and `count`. Event layouts: the public
+// runtime/include/evring/builtin/kv_events.hpp; the state and its snapshot codec, shared
+// with the kv domain: kv_state.hpp.
 //
 // Catch-up speed sets the layout. Most events change a key that exists, so the entries sit
 // in a flat hash map (flat_string_map.hpp: one hash and about two cache misses per event);
 // an ordered index of pointers to its nodes, which never move, serves scan and is touched
 // only when a key appears or goes.
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -15,10 +16,11 @@
 #include <utility>
 #include <vector>
 
-#include "builtin_views.hpp"
 #include "evring/builtin/kv_events.hpp"
 #include "evring/view.hpp"
-#include "flat_string_map.hpp"
+#include "kv_state.hpp"
+#include "kv_tables.hpp"
+#include "state_snapshot.hpp"
 #include "view_support.hpp"
 
 namespace evring {
@@ -30,13 +32,9 @@ constexpr std::uint64_t kDefaultScanLimit = 100;
 constexpr std::uint64_t kMaxScanLimit = 10000;
 constexpr std::string_view kQueries = "get KEY, scan PREFIX [LIMIT] or count";
 
-struct Entry {
-  std::string value;
-  std::uint64_t version = 0;
-};
-
-using Entries = containers::FlatStringMap<Entry>;
-using Node = Entries::Node;
+using kv::Entries;
+using kv::Entry;
+using Node = kv::EntryNode;
 
 // Orders node pointers by key; transparent, so scan can look a prefix up directly.
 struct NodeLess {
@@ -120,42 +118,18 @@ class KvView {
   // In key order (the index's), so that equal states give equal bytes.
   std::vector<std::byte> snapshot() const {
     ByteWriter out;
-    out.put(kSnapshotMagic).put(static_cast<std::uint64_t>(index_.size()));
-    for (const Node* node : index_) {
-      out.put_text(node->key).put(node->value.version).put_text(node->value.value);
-    }
+    out.put(kSnapshotMagic);
+    kv::put_entries(out, index_);
     return out.take();
   }
 
   // Builds the new state aside, so bytes that turn out malformed leave the view as it was.
   void restore(std::span<const std::byte> bytes) {
     ByteReader in(bytes, "kv view snapshot");
-    if (in.get<std::uint32_t>() != kSnapshotMagic) {
-      throw MalformedInput("kv view snapshot does not start with the kv view snapshot magic");
-    }
-    const auto count = in.get<std::uint64_t>();
-    // The smallest entry: two u32 lengths, a one-byte key and a u64 version. Trusting the
-    // count only as far as the bytes could hold keeps a corrupt count from reserving wildly.
-    constexpr std::size_t kSmallestEntry = 4 + 1 + 8 + 4;
-    Entries entries;
-    entries.reserve(
-        static_cast<std::size_t>(std::min<std::uint64_t>(count, bytes.size() / kSmallestEntry)));
+    state_snapshot::expect_magic(in, kSnapshotMagic, "kv view snapshot");
     OrderedIndex index;
-    for (std::uint64_t i = 0; i < count; ++i) {
-      const std::string_view key = in.get_text();
-      const auto version = in.get<std::uint64_t>();
-      const std::string_view value = in.get_text();
-      kv::check_key(key);
-      kv::check_value(value);
-      if (version == 0) {
-        throw MalformedInput("kv view snapshot has key " + json_string(key) +
-                             " at version 0; versions start at 1");
-      }
-      const auto [added, inserted] = entries.try_emplace(key, Entry{std::string(value), version});
-      if (!inserted)
-        throw MalformedInput("kv view snapshot has key " + json_string(key) + " twice");
-      index.insert(added);
-    }
+    Entries entries = kv::get_entries(in, bytes.size(), "kv view snapshot",
+                                      [&](const Node& node) { index.insert(&node); });
     in.expect_end();
     entries_ = std::move(entries);
     index_ = std::move(index);
