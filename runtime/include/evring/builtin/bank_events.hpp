@@ -140,6 +140,32 @@ inline void check_account(std::string_view account) {
 
 // ---- events ----
 
+namespace detail {
+
+// Deposited and withdrawn events are laid out alike: the account, the amount, the balance.
+template <class BalanceChange>
+std::vector<std::byte> encode_balance_change(const BalanceChange& event) {
+  check_account(event.account);
+  builtin::SizedWriter out(builtin::SizedWriter::text_size(event.account) + 16);
+  out.put_text(event.account).put(event.amount).put(event.balance);
+  return out.take();
+}
+
+template <class BalanceChange>
+BalanceChange decode_balance_change(std::span<const std::byte> bytes, const char* what) {
+  ByteReader in(bytes, what);
+  BalanceChange event;
+  event.account = in.get_text();
+  event.amount = in.get<std::int64_t>();
+  event.balance = in.get<std::int64_t>();
+  in.expect_end();
+  check_account(event.account);
+  check_event_amounts(what, event.amount, {event.balance});
+  return event;
+}
+
+}  // namespace detail
+
 inline std::vector<std::byte> encode(const OpenedEvent& event) {
   check_account(event.account);
   builtin::SizedWriter out(builtin::SizedWriter::text_size(event.account));
@@ -148,17 +174,11 @@ inline std::vector<std::byte> encode(const OpenedEvent& event) {
 }
 
 inline std::vector<std::byte> encode(const DepositedEvent& event) {
-  check_account(event.account);
-  builtin::SizedWriter out(builtin::SizedWriter::text_size(event.account) + 16);
-  out.put_text(event.account).put(event.amount).put(event.balance);
-  return out.take();
+  return detail::encode_balance_change(event);
 }
 
 inline std::vector<std::byte> encode(const WithdrawnEvent& event) {
-  check_account(event.account);
-  builtin::SizedWriter out(builtin::SizedWriter::text_size(event.account) + 16);
-  out.put_text(event.account).put(event.amount).put(event.balance);
-  return out.take();
+  return detail::encode_balance_change(event);
 }
 
 inline std::vector<std::byte> encode(const TransferredEvent& event) {
@@ -185,28 +205,12 @@ inline OpenedEvent decode_opened_event(std::span<const std::byte> bytes) {
 OpenedEvent decode_opened_event(std::vector<std::byte>&&) = delete;
 
 inline DepositedEvent decode_deposited_event(std::span<const std::byte> bytes) {
-  ByteReader in(bytes, "bank deposited event");
-  DepositedEvent event;
-  event.account = in.get_text();
-  event.amount = in.get<std::int64_t>();
-  event.balance = in.get<std::int64_t>();
-  in.expect_end();
-  check_account(event.account);
-  detail::check_event_amounts("bank deposited event", event.amount, {event.balance});
-  return event;
+  return detail::decode_balance_change<DepositedEvent>(bytes, "bank deposited event");
 }
 DepositedEvent decode_deposited_event(std::vector<std::byte>&&) = delete;
 
 inline WithdrawnEvent decode_withdrawn_event(std::span<const std::byte> bytes) {
-  ByteReader in(bytes, "bank withdrawn event");
-  WithdrawnEvent event;
-  event.account = in.get_text();
-  event.amount = in.get<std::int64_t>();
-  event.balance = in.get<std::int64_t>();
-  in.expect_end();
-  check_account(event.account);
-  detail::check_event_amounts("bank withdrawn event", event.amount, {event.balance});
-  return event;
+  return detail::decode_balance_change<WithdrawnEvent>(bytes, "bank withdrawn event");
 }
 WithdrawnEvent decode_withdrawn_event(std::vector<std::byte>&&) = delete;
 

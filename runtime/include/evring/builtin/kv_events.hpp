@@ -100,6 +100,22 @@ inline void check_value(std::string_view value) {
   }
 }
 
+namespace detail {
+
+// A command's key and value are also valid UTF-8: they came from outside (events are
+// checked for their bounds only, being the writer's own).
+inline void check_command_key(std::string_view key) {
+  check_key(key);
+  check_utf8("key", key);
+}
+
+inline void check_command_value(std::string_view value) {
+  check_value(value);
+  check_utf8("value", value);
+}
+
+}  // namespace detail
+
 // ---- events ----
 
 inline std::vector<std::byte> encode(const PutEvent& event) {
@@ -209,18 +225,15 @@ inline Command decode_command(std::span<const std::byte> bytes) {
       command.key = in.get_text();
       command.value = in.get_text();
       in.expect_end();
-      check_key(command.key);
-      check_utf8("key", command.key);
-      check_value(command.value);
-      check_utf8("value", command.value);
+      detail::check_command_key(command.key);
+      detail::check_command_value(command.value);
       return command;
     }
     case CommandKind::del: {
       DelCommand command;
       command.key = in.get_text();
       in.expect_end();
-      check_key(command.key);
-      check_utf8("key", command.key);
+      detail::check_command_key(command.key);
       return command;
     }
     case CommandKind::cas: {
@@ -229,10 +242,8 @@ inline Command decode_command(std::span<const std::byte> bytes) {
       command.expected_version = in.get<std::uint64_t>();
       command.value = in.get_text();
       in.expect_end();
-      check_key(command.key);
-      check_utf8("key", command.key);
-      check_value(command.value);
-      check_utf8("value", command.value);
+      detail::check_command_key(command.key);
+      detail::check_command_value(command.value);
       return command;
     }
   }
