@@ -30,6 +30,14 @@ namespace {
 constexpr std::int64_t kLivenessProbeNs = 1'000'000;  // writer pid probe while waiting
 constexpr std::int64_t kSleepSliceNs = 10'000'000;    // futex timeout between probes
 
+// Out of line and cold: send_encoded() stays small and builds no string on its way.
+[[noreturn, gnu::cold, gnu::noinline]] void throw_over_limit(const char* what, std::size_t bytes,
+                                                             std::size_t limit) {
+  throw Error(ErrorCode::invalid_argument, std::string(what) + " of " + std::to_string(bytes) +
+                                               " bytes is over the limit of " +
+                                               std::to_string(limit));
+}
+
 }  // namespace
 
 std::string_view to_string(ReplyStatus status) {
@@ -270,15 +278,11 @@ std::uint64_t Client::send_encoded(CommandFormat format, std::span<const std::by
                                    std::string_view command_id) {
   State& s = *state_;
   if (s.slot == nullptr) throw std::logic_error("evring::Client used after being moved from");
-  if (payload.size() > s.config().max_command_bytes) {
-    throw Error(ErrorCode::invalid_argument, "command of " + std::to_string(payload.size()) +
-                                                 " bytes is over the limit of " +
-                                                 std::to_string(s.config().max_command_bytes));
+  if (payload.size() > s.config().max_command_bytes) [[unlikely]] {
+    throw_over_limit("command", payload.size(), s.config().max_command_bytes);
   }
-  if (command_id.size() > kMaxCommandIdBytes) {
-    throw Error(ErrorCode::invalid_argument, "command id of " + std::to_string(command_id.size()) +
-                                                 " bytes is over the limit of " +
-                                                 std::to_string(kMaxCommandIdBytes));
+  if (command_id.size() > kMaxCommandIdBytes) [[unlikely]] {
+    throw_over_limit("command id", command_id.size(), kMaxCommandIdBytes);
   }
   // Never more in flight than the reply ring holds: the writer must never wait for us.
   while (s.next_ticket - 1 - s.taken_from_ring >= s.config().reply_capacity) s.take_one_reply();

@@ -70,8 +70,7 @@ RingReceiver::RingReceiver(const RingCursor& cursor, std::span<const std::byte> 
   }
   // relaxed: head_seq is stored before the writer's release of tail (W5), so after the
   // acquire above it is at least the seq of the record before the cursor.
-  live_start_seq_ =
-      std::max(cursor_->head_seq.load(std::memory_order_relaxed) + 1, first_seq);
+  live_start_seq_ = std::max(cursor_->head_seq.load(std::memory_order_relaxed) + 1, first_seq);
 }
 
 RingReceiver::RingReceiver(RingReceiver&&) noexcept = default;
@@ -220,8 +219,7 @@ PollResult RingReceiver::on_lapped() {
 
 void RingReceiver::throw_skipped(std::uint64_t seq) const {
   throw Error(ErrorCode::corrupt, "ring of " + name_ + " skipped from seq " +
-                                      std::to_string(expected_seq_) + " to " +
-                                      std::to_string(seq) +
+                                      std::to_string(expected_seq_) + " to " + std::to_string(seq) +
                                       ": the ring is corrupt; restart its writer");
 }
 

@@ -63,9 +63,9 @@ class RingReceiver {
 
   // `data` as the transmitter's; cursor and data outlive the receiver. `first_seq`: the
   // ring's first record's. `name` says whose ring it is in errors ("instance \"x\"").
-  RingReceiver(const RingCursor& cursor, std::span<const std::byte> data,
-               std::uint32_t max_payload, std::uint64_t first_seq, RingStart start,
-               std::string name, std::int64_t damaged_after_ns = kDefaultDamagedAfterNs);
+  RingReceiver(const RingCursor& cursor, std::span<const std::byte> data, std::uint32_t max_payload,
+               std::uint64_t first_seq, RingStart start, std::string name,
+               std::int64_t damaged_after_ns = kDefaultDamagedAfterNs);
   RingReceiver(RingReceiver&&) noexcept;
   RingReceiver& operator=(RingReceiver&&) noexcept;
   ~RingReceiver();

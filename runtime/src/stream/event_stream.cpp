@@ -218,6 +218,19 @@ void EventStream::throw_journal_skips(std::uint64_t seq) const {
                                       std::to_string(expected_) + " to " + std::to_string(seq));
 }
 
+void EventStream::throw_journal_ends() const {
+  throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() + " ends before seq " +
+                                      std::to_string(expected_) +
+                                      ", which the ring has already passed");
+}
+
+void EventStream::throw_restarted_without_journal() const {
+  throw Error(ErrorCode::writer_gone,
+              "the writer of instance \"" + options_.instance +
+                  "\" restarted without a journal, so its sequence started again and this view "
+                  "cannot follow it: restart the reader");
+}
+
 // Inline: catching up runs it for every event.
 inline EventStream::JournalVerdict EventStream::judge_from_journal(const Event& event) {
   if (event.seq < expected_) return JournalVerdict::skip;  // the ring gave it already
@@ -271,10 +284,8 @@ bool EventStream::next(Event& out) {
         return false;
       }
       if (holding_ && expected_ < record_.seq()) {
-        if (++journal_misses_ > kJournalMissLimit) {
-          throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() +
-                                              " ends before seq " + std::to_string(expected_) +
-                                              ", which the ring has already passed");
+        if (++journal_misses_ > kJournalMissLimit) [[unlikely]] {
+          throw_journal_ends();
         }
         return false;
       }
@@ -331,12 +342,7 @@ bool EventStream::next(Event& out) {
           return false;
         }
         joined_writer();
-        if (journal_dir_.empty()) {
-          throw Error(ErrorCode::writer_gone,
-                      "the writer of instance \"" + options_.instance +
-                          "\" restarted without a journal, so its sequence started again and "
-                          "this view cannot follow it: restart the reader");
-        }
+        if (journal_dir_.empty()) throw_restarted_without_journal();
         continue;
     }
   }

@@ -150,7 +150,10 @@ class EventStream final : public EventSource {
   // What to do with an event the journal gave; a deliverable one is counted as delivered.
   // Throws Error(corrupt) when the journal skips a seq.
   JournalVerdict judge_from_journal(const Event& event);
+  // Out of line and cold: next() builds no string on its way.
   [[noreturn, gnu::cold, gnu::noinline]] void throw_journal_skips(std::uint64_t seq) const;
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_journal_ends() const;
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_restarted_without_journal() const;
   void open_journal_at(std::uint64_t seq);
   void deliver_record(Event& out);
   void fill_gap();
