@@ -130,6 +130,9 @@ class RingReceiver {
 
 inline PollResult RingReceiver::poll(RecordBuffer& out) {
   while (batch_read_ == batch_size_) {
+    // R1 of an idle receiver, inline: nothing new costs no call (refill looks again).
+    // acquire: pairs with W5 [SYNC B].
+    if (cursor_->tail.load(std::memory_order_acquire) == position_) return {PollStatus::empty};
     const PollResult result = refill();
     if (result.status != PollStatus::record) return result;
   }
