@@ -71,14 +71,14 @@ TEST(RingProtocolStart, RecordsArriveInOrderWithTheirFields) {
 }
 
 TEST_F(RingProtocol, RecordsWrapWithPaddingAndStayWhole) {
-  // 200-byte payloads (224 aligned) do not divide 4096: every lap ends in padding, and a
-  // headerless rest of 8 or 16 bytes comes up too as the offsets drift.
+  // Payloads of 184 to 248 bytes do not divide 4096: laps end in padding records of 24
+  // bytes and more, and in headerless rests of 8 and 16 bytes.
   std::uint64_t expected = 1;
   for (int round = 0; round < 200; ++round) {
-    publish(transmitter, 200 - round % 3 * 8, static_cast<std::uint8_t>(round));
+    publish(transmitter, 248 - round % 9 * 8, static_cast<std::uint8_t>(round));
     ASSERT_EQ(receiver.poll(buffer).status, PollStatus::record) << "round " << round;
     EXPECT_EQ(buffer.seq(), expected++);
-    EXPECT_EQ(buffer.payload().size(), 200u - round % 3 * 8);
+    EXPECT_EQ(buffer.payload().size(), 248u - round % 9 * 8);
     EXPECT_EQ(buffer.payload().back(), std::byte{static_cast<std::uint8_t>(round)});
   }
   EXPECT_GT(transmitter.tail(), 8 * kCapacity) << "the ring wrapped many times";

@@ -407,17 +407,18 @@ TEST(WaitStrategy, ParsesNamesAndRefusesOthers) {
   EXPECT_NE(message.find("spin, yield or block"), std::string::npos);
 }
 
-TEST(WaitStrategy, FutexOnAReadOnlyMappingIsWokenThroughTheWritableOne) {
+TEST(WaitStrategy, APublishRingsTheReadersDoorbellWhenAReaderAsked) {
   const std::string name = unique_instance("futex");
   InstanceCleanup cleanup(name);
   RingWriter writer = RingWriter::create(small_ring(name));
   RingReader reader = RingReader::attach(reader_options(name));
   // The readers' doorbell (sys/doorbell.hpp): sleepers sleep on the registry's bell.
-  const auto* word = reinterpret_cast<const std::uint32_t*>(&writer.registry().layout().wake_bell);
+  std::atomic<std::uint32_t>& bell = writer.registry().layout().wake_bell;
+  const std::uint32_t seen = bell.load();
   std::atomic<bool> woke{false};
   std::thread sleeper([&] {
     // Ten seconds unless woken: the test fails on its deadline if the wake is lost.
-    futex_wait_shared(word, *word, 10'000'000'000);
+    futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&bell), seen, 10'000'000'000);
     woke = true;
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it fall asleep
