@@ -77,10 +77,9 @@ RingReceiver::RingReceiver(RingReceiver&&) noexcept = default;
 RingReceiver& RingReceiver::operator=(RingReceiver&&) noexcept = default;
 RingReceiver::~RingReceiver() = default;
 
-PollResult RingReceiver::refill() {
+PollResult RingReceiver::refill(std::uint64_t tail) {
   for (;;) {
-    // R1. acquire: pairs with the writer's release store of tail (W5) [SYNC B].
-    const std::uint64_t tail = cursor_->tail.load(std::memory_order_acquire);
+    // After skipping padding, the tail R1 saw may be reached: poll() looks again next time.
     if (tail == position_) return {PollStatus::empty};
     if (tail - position_ > capacity_) [[unlikely]]
       return on_lapped();

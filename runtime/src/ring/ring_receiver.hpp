@@ -93,7 +93,8 @@ class RingReceiver {
   std::uint64_t missed_count() const noexcept { return missed_count_; }
 
  private:
-  PollResult refill();
+  // R2 and R3 up to `tail`, which R1 loaded: one look at the cursor line per batch.
+  PollResult refill(std::uint64_t tail);
   PollResult on_lapped();
   void drop_batch() noexcept { batch_read_ = batch_size_ = 0; }
   // Whether a lapped receiver has looked for a consistent cursor long enough to call it
@@ -130,10 +131,10 @@ class RingReceiver {
 
 inline PollResult RingReceiver::poll(RecordBuffer& out) {
   while (batch_read_ == batch_size_) {
-    // R1 of an idle receiver, inline: nothing new costs no call (refill looks again).
-    // acquire: pairs with W5 [SYNC B].
-    if (cursor_->tail.load(std::memory_order_acquire) == position_) return {PollStatus::empty};
-    const PollResult result = refill();
+    // R1, inline: nothing new costs no call. acquire: pairs with W5 [SYNC B].
+    const std::uint64_t tail = cursor_->tail.load(std::memory_order_acquire);
+    if (tail == position_) return {PollStatus::empty};
+    const PollResult result = refill(tail);
     if (result.status != PollStatus::record) return result;
   }
   // Hand out the next record of the validated private copy: no shared memory touched.
