@@ -66,8 +66,8 @@ std::vector<std::byte> make_payload(std::int64_t bytes) {
   return payload;
 }
 
-ReaderOptions reader_options(StartAt start) {
-  ReaderOptions options;
+RingReaderOptions reader_options(RingStart start) {
+  RingReaderOptions options;
   options.instance = ring().instance();
   options.start = start;
   options.identity = ReaderIdentity{"microbench", "bench", WaitKind::spin};
@@ -81,7 +81,7 @@ class BackgroundReader {
   BackgroundReader() {
     thread_ = std::thread([this] {
       pin_current_thread(kReaderCpu);
-      RingReader reader = RingReader::attach(reader_options(StartAt::live));
+      RingReader reader = RingReader::attach(reader_options(RingStart::live));
       RecordBuffer buffer(reader.max_payload());
       // release: pairs with the constructor's acquire wait; the reader is attached.
       attached_.store(true, std::memory_order_release);
@@ -167,7 +167,7 @@ void refill(const std::vector<std::byte>& payload) {
 void BM_PollRecord(benchmark::State& state) {
   pin_current_thread(kPublisherCpu);
   const std::vector<std::byte> payload = make_payload(state.range(0));
-  RingReader reader = RingReader::attach(reader_options(StartAt::live));
+  RingReader reader = RingReader::attach(reader_options(RingStart::live));
   RecordBuffer buffer(reader.max_payload());
   refill(payload);
   for (auto _ : state) {
@@ -190,7 +190,7 @@ void BM_PollRecord(benchmark::State& state) {
 
 void BM_PollEmpty(benchmark::State& state) {
   pin_current_thread(kPublisherCpu);
-  RingReader reader = RingReader::attach(reader_options(StartAt::live));
+  RingReader reader = RingReader::attach(reader_options(RingStart::live));
   RecordBuffer buffer(reader.max_payload());
   for (auto _ : state) {
     benchmark::DoNotOptimize(reader.poll(buffer).status);

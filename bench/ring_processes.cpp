@@ -40,9 +40,9 @@ harness::ChildProcess spawn_ring_reader(const std::string& role, const RingWrite
   const std::string instance = writer.instance();
   return harness::ChildProcess::spawn(role, [&, instance] {
     harness::pin_to_cpu(cpu);
-    ReaderOptions options;
+    RingReaderOptions options;
     options.instance = instance;
-    options.start = StartAt::earliest;
+    options.start = RingStart::earliest;
     options.identity = ReaderIdentity{role, "bench", wait};
     RingReader reader = RingReader::attach(options);
     ready.announce();

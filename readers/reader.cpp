@@ -122,8 +122,8 @@ struct Reader::State {
   StreamOptions stream_options() const;
   // The instance's history started again: an empty view, rebuilt from seq 1 of it.
   void rebuild(const Error& why);
-  void apply(const StreamEvent& event);
-  void set_aside(const StreamEvent& event, const std::string& error);
+  void apply(const Event& event);
+  void set_aside(const Event& event, const std::string& error);
   void tell_view_its_domain();
   void answer(QueryRequest& request);
   void answer_parked(std::int64_t now);
@@ -257,7 +257,7 @@ void Reader::State::write_checkpoint() {
                                    static_cast<double>(checkpoint_ns - start) / 1e6));
 }
 
-void Reader::State::apply(const StreamEvent& event) {
+void Reader::State::apply(const Event& event) {
   const evring_event raw{event.seq,        event.type,           0,
                          event.publish_ns, event.payload.data(), event.payload.size()};
   if (!view.on_event(raw, scratch)) {
@@ -276,7 +276,7 @@ void Reader::State::apply(const StreamEvent& event) {
   ++applied_total;
 }
 
-void Reader::State::set_aside(const StreamEvent& event, const std::string& error) {
+void Reader::State::set_aside(const Event& event, const std::string& error) {
   std::error_code ignored;
   fs::create_directories(dead_letter.parent_path(), ignored);
   std::ofstream out(dead_letter, std::ios::app);
@@ -395,7 +395,7 @@ void Reader::State::tick(std::int64_t now) {
 
 void Reader::run(const std::atomic<bool>& stop) {
   State& s = *state_;
-  std::array<StreamEvent, kReplayBatch> events;
+  std::array<Event, kReplayBatch> events;
   QueryRequest request;
   std::int64_t next_tick = 0;
   // relaxed: a stop request orders nothing; seeing it one loop later is fine.

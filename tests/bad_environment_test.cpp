@@ -144,7 +144,7 @@ TEST_F(BadEnvironment, ARegistryFullOfReadersRefusesTheNextOneSayingHowToSeeThem
   // This process holds every slot: live readers, as far as the registry can tell.
   std::vector<RingReader> readers;
   for (std::size_t i = 0; i < kMaxReaders; ++i) {
-    ReaderOptions options;
+    RingReaderOptions options;
     options.instance = instance;
     options.identity.id = "holder-" + std::to_string(i);
     readers.push_back(RingReader::attach(options));
@@ -260,9 +260,9 @@ TEST_F(BadEnvironment, AFullJournalDiskRefusesCommandsUntilThereIsRoomAndLosesNo
 
   // The ring holds exactly the accepted events, in order.
   {
-    ReaderOptions options;
+    RingReaderOptions options;
     options.instance = instance;
-    options.start = StartAt::earliest;
+    options.start = RingStart::earliest;
     options.register_slot = false;
     RingReader reader = RingReader::attach(options);
     RecordBuffer buffer(reader.max_payload());

@@ -37,9 +37,9 @@ RingOptions ring_options(const std::string& instance, std::uint64_t capacity) {
 // record up to final_seq, checking each sequence number and payload.
 int run_reader(const std::string& instance, const std::string& id, Shared& shared,
                ReaderReport& report) {
-  ReaderOptions options;
+  RingReaderOptions options;
   options.instance = instance;
-  options.start = StartAt::earliest;
+  options.start = RingStart::earliest;
   options.identity = {id, "test", WaitKind::yield};
   RingReader reader = RingReader::attach(options);
   RecordBuffer buffer(reader.max_payload());

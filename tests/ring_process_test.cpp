@@ -66,7 +66,7 @@ TEST(RingProcesses, StoppedSleepingReaderCostsTheWriterOneWakeNotOnePerPublish) 
   RingWriter writer = RingWriter::create(ring_options(name, 1u << 20));
   std::atomic<std::uint32_t>& wake_requested = writer.registry().layout().wake_requested;
   ChildProcess sleeper = ChildProcess::spawn("sleeping reader", [&] {
-    ReaderOptions options;
+    RingReaderOptions options;
     options.instance = name;
     options.identity = {"sleeper", "test", WaitKind::block};
     RingReader reader = RingReader::attach(options);
@@ -93,7 +93,7 @@ TEST(RingProcessesDeathTest, ReaderThatWritesIntoTheRingDiesAndOthersCarryOn) {
 
   EXPECT_DEATH(
       {
-        ReaderOptions options;
+        RingReaderOptions options;
         options.instance = name;
         RingReader bad = RingReader::attach(options);
         // A plugin bug: a store through the reader's mapping. PROT_READ makes it fault.
@@ -121,9 +121,9 @@ TEST(RingProcesses, WriterKilledMidStreamIsSeenGoneThenReplacedByANewIncarnation
       ChildProcess::spawn("first writer", [&] { return run_paced_writer(name, *published); }));
   ASSERT_TRUE(test::wait_until([&] { return published->load() >= 10; }, 20s));
 
-  ReaderOptions options;
+  RingReaderOptions options;
   options.instance = name;
-  options.start = StartAt::earliest;
+  options.start = RingStart::earliest;
   RingReader reader = RingReader::attach(options);
   ASSERT_EQ(reader.incarnation(), 1u);
   RecordBuffer buffer(reader.max_payload());

@@ -46,8 +46,8 @@ void stress(std::uint64_t capacity, int readers, std::uint64_t records, WaitKind
   std::atomic<int> attached{0};
   for (int i = 0; i < readers; ++i) {
     threads.emplace_back([&, i] {
-      ReaderOptions reader_options;
-      reader_options.start = StartAt::earliest;
+      RingReaderOptions reader_options;
+      reader_options.start = RingStart::earliest;
       reader_options.identity = {"stress-" + std::to_string(i), "test", wait};
       RingReader reader = RingReader::attach_in_process(writer, reader_options);
       RecordBuffer buffer(reader.max_payload());

@@ -1,9 +1,14 @@
 // Unit tests of the ring, registry and segments, in one process.
 #include <sys/stat.h>
 
+#include <atomic>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "ring/broadcast_ring.hpp"
+#include "sys/doorbell.hpp"
+#include "sys/wait_strategy.hpp"
 #include "test_support.hpp"
 
 namespace evring {
@@ -34,8 +39,9 @@ RingOptions small_ring(const std::string& instance, std::uint64_t capacity = 819
   return options;
 }
 
-ReaderOptions reader_options(const std::string& instance, StartAt start = StartAt::earliest) {
-  ReaderOptions options;
+RingReaderOptions reader_options(const std::string& instance,
+                                 RingStart start = RingStart::earliest) {
+  RingReaderOptions options;
   options.instance = instance;
   options.start = start;
   options.identity = {"unit", "test", WaitKind::spin};
@@ -186,7 +192,7 @@ TEST(Ring, LiveReaderStartsAtTheNextRecord) {
   InstanceCleanup cleanup(name);
   RingWriter writer = RingWriter::create(small_ring(name));
   for (int i = 0; i < 5; ++i) publish_test_record(writer);
-  RingReader reader = RingReader::attach(reader_options(name, StartAt::live));
+  RingReader reader = RingReader::attach(reader_options(name, RingStart::live));
   RecordBuffer buffer(writer.max_payload());
   EXPECT_EQ(reader.poll(buffer).status, PollStatus::empty);
   publish_test_record(writer);
@@ -353,7 +359,7 @@ TEST(Registry, ClaimsReleasesAndRefusesWhenFull) {
   RingWriter writer = RingWriter::create(small_ring(name));
   std::vector<RingReader> readers;
   for (std::size_t i = 0; i < kMaxReaders; ++i) {
-    ReaderOptions options = reader_options(name);
+    RingReaderOptions options = reader_options(name);
     options.identity.id = "r" + std::to_string(i);
     readers.push_back(RingReader::attach(options));
   }
@@ -401,17 +407,18 @@ TEST(WaitStrategy, ParsesNamesAndRefusesOthers) {
   EXPECT_NE(message.find("spin, yield or block"), std::string::npos);
 }
 
-TEST(WaitStrategy, FutexOnAReadOnlyMappingIsWokenThroughTheWritableOne) {
+TEST(WaitStrategy, APublishRingsTheReadersDoorbellWhenAReaderAsked) {
   const std::string name = unique_instance("futex");
   InstanceCleanup cleanup(name);
   RingWriter writer = RingWriter::create(small_ring(name));
   RingReader reader = RingReader::attach(reader_options(name));
-  const auto* layout = reinterpret_cast<const RingLayout*>(reader.ring_segment().data());
-  const auto* word = reinterpret_cast<const std::uint32_t*>(&layout->cursor.tail);
+  // The readers' doorbell (sys/doorbell.hpp): sleepers sleep on the registry's bell.
+  std::atomic<std::uint32_t>& bell = writer.registry().layout().wake_bell;
+  const std::uint32_t seen = bell.load();
   std::atomic<bool> woke{false};
   std::thread sleeper([&] {
     // Ten seconds unless woken: the test fails on its deadline if the wake is lost.
-    futex_wait_shared(word, *word, 10'000'000'000);
+    futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&bell), seen, 10'000'000'000);
     woke = true;
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it fall asleep
@@ -444,6 +451,51 @@ TEST(WaitStrategy, BlockingReaderGetsEveryRecord) {
   }
   consumer.join();
   EXPECT_EQ(received.load(), 200u);
+}
+
+TEST(IdleStrategy, BlockSpinsThenSleepsAndEveryKindEndsAtItsDeadline) {
+  IdleStrategy block(WaitKind::block, /*timeout_ns=*/2'000'000'000, /*spin_before_sleep_ns=*/0);
+  IdleStep step = IdleStep::again;
+  for (int round = 0; round < 1000 && step == IdleStep::again; ++round) step = block.idle();
+  EXPECT_EQ(step, IdleStep::sleep) << "block sleeps once it has spun long enough";
+  for (const WaitKind kind : {WaitKind::spin, WaitKind::yield, WaitKind::block}) {
+    IdleStrategy idle(kind, /*timeout_ns=*/1'000'000, /*spin_before_sleep_ns=*/10'000'000'000);
+    const std::int64_t start = monotonic_ns();
+    while (idle.idle() != IdleStep::timed_out) {
+      ASSERT_LT(monotonic_ns() - start, 5'000'000'000) << to_string(kind) << " never timed out";
+    }
+    EXPECT_GE(monotonic_ns() - start, 1'000'000) << to_string(kind) << " timed out early";
+    EXPECT_LE(idle.remaining_ns(), 0);
+  }
+}
+
+TEST(Doorbell, RingsOnlyForASleeperAndWakesIt) {
+  std::atomic<std::uint32_t> sleeping{0};
+  std::atomic<std::uint32_t> bell{0};
+  Doorbell ringer(sleeping, bell);
+  EXPECT_FALSE(ringer.ring()) << "nobody sleeps: no wake call";
+  std::atomic<bool> work{false};
+  std::atomic<bool> woke{false};
+  std::thread sleeper([&] {
+    Doorbell doorbell(sleeping, bell);
+    // Ten seconds unless woken: the test fails on its deadline if the wake is lost.
+    while (!doorbell.sleep_unless([&] { return work.load(); }, 10'000'000'000)) {
+    }
+    woke = true;
+  });
+  ASSERT_TRUE(test::wait_until([&] { return sleeping.load() == 1; }, std::chrono::seconds(5)));
+  work = true;
+  EXPECT_TRUE(test::wait_until(
+      [&] {
+        ringer.ring();
+        return woke.load();
+      },
+      std::chrono::seconds(5)));
+  sleeper.join();
+  // The sleeper's last look raised the flag again: one more ring lowers it, for good.
+  ringer.ring();
+  EXPECT_EQ(sleeping.load(), 0u) << "the ringer lowers the flag";
+  EXPECT_FALSE(ringer.ring()) << "and the next ring makes no wake call";
 }
 
 }  // namespace

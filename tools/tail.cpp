@@ -80,7 +80,7 @@ std::string plain_value(const nlohmann::ordered_json& value) {
 
 // seq=12 put key=a value=1 version=3: the event's description (the same one --json and
 // the tail view print) as words; a type name is a bare word, a type number type=N.
-void append_plain_line(std::string& out, const DomainDescriber* domain, const StreamEvent& event) {
+void append_plain_line(std::string& out, const DomainDescriber* domain, const Event& event) {
   const auto description =
       nlohmann::ordered_json::parse(views::describe_event(domain, event.type, event.payload));
   out += "seq=" + std::to_string(event.seq);
@@ -170,7 +170,7 @@ int run_tail(const TailFlags& flags) {
   std::uint64_t printed = 0;
   std::int64_t next_beat = 0;
   bool said_gone = false;
-  StreamEvent event;
+  Event event;
   while (!interrupted() && (flags.count == 0 || printed < flags.count)) {
     if (ReaderSlot* const slot = stream->slot(); slot != nullptr) {
       if (const std::int64_t now = monotonic_ns(); now >= next_beat) {

@@ -669,20 +669,8 @@ void Writer::run(const std::atomic<bool>& stop) {
       continue;
     }
     if (idle_since == 0) idle_since = now;
-    switch (s.options.idle_wait) {
-      case WaitKind::spin:
-        cpu_relax();
-        break;
-      case WaitKind::yield:
-        sched_yield();
-        break;
-      case WaitKind::block:
-        if (now - idle_since < s.options.idle_spin_ns) {
-          cpu_relax();
-        } else {
-          s.intake->sleep(std::min(kSleepSliceNs, next_maintain - now), socket_pending);
-        }
-        break;
+    if (idle_pause(s.options.idle_wait, now - idle_since >= s.options.idle_spin_ns)) {
+      s.intake->sleep(std::min(kSleepSliceNs, next_maintain - now), socket_pending);
     }
   }
   if (socket != nullptr) {

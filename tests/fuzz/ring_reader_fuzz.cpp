@@ -1,6 +1,6 @@
-// A ring reader over arbitrary ring memory: the data area and the cursor (tail, intent,
+// A ring receiver over arbitrary ring memory: the data area and the cursor (tail, intent,
 // latest) hold the input's bytes, as a corrupt or hostile segment might. The promises:
-// the reader never reads outside the ring, never crashes or hangs, and hands out only
+// the receiver never reads outside the ring, never crashes or hangs, and hands out only
 // records of a possible length, with consecutive seqs; anything else is an Error(corrupt).
 //
 // Input: 1 byte of flags (bit 0: start live, at `latest`; else at the ring's start), then tail,
@@ -8,13 +8,11 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
-#include <string>
-
-#include <unistd.h>
+#include <span>
 
 #include "evring/error.hpp"
 #include "fuzz_support.hpp"
-#include "ring/broadcast_ring.hpp"
+#include "ring/ring_receiver.hpp"
 
 namespace {
 
@@ -22,18 +20,10 @@ constexpr std::uint64_t kCapacity = evring::kMinRingCapacity;
 constexpr std::uint32_t kMaxPayload = 512;
 constexpr int kMaxPolls = 512;
 
-// One ring for the whole run (creating one per input would dominate the time); its name
-// is removed when the process exits.
-evring::RingWriter& ring() {
-  static evring::RingWriter writer = [] {
-    evring::RingOptions options;
-    options.instance = "fuzz-ring-" + std::to_string(::getpid());
-    options.capacity = kCapacity;
-    options.max_payload = kMaxPayload;
-    return evring::RingWriter::create(options);
-  }();
-  return writer;
-}
+// The ring is plain memory of this process (the protocol needs no segment): a cursor and a
+// data area the input overwrites.
+evring::RingCursor cursor{};
+alignas(64) std::byte area[kCapacity];
 
 std::uint64_t take_u64(const std::uint8_t*& data, std::size_t& size) {
   std::uint64_t value = 0;
@@ -55,35 +45,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint64_t intent = take_u64(data, size);
   const std::uint64_t latest = take_u64(data, size);
 
-  evring::RingWriter& writer = ring();
-  evring::ReaderOptions options;
-  options.instance = writer.instance();
-  options.register_slot = false;
-  options.damaged_after_ns = 0;  // the cursor here is damaged on purpose, and never moves
-  // A reader in this process shares the writer's read-write mapping; the target writes
-  // where only the writer would, to play a corrupt segment.
-  std::optional<evring::RingReader> reader;
-  reader.emplace(evring::RingReader::attach_in_process(writer, options));
-  std::byte* const segment = reader->ring_segment().data();  // the writer's read-write mapping
-  auto* layout = reinterpret_cast<evring::RingLayout*>(segment);
-  std::byte* area = segment + layout->config.data_offset;
   std::memset(area, 0, kCapacity);
   std::memcpy(area, data, std::min<std::size_t>(size, kCapacity));
-  // relaxed, all: this thread is the only one touching the ring. A live reader starts at
-  // the tail it sees when it attaches: `latest` here, then the tail moves on.
-  layout->cursor.tail.store(live ? latest : tail, std::memory_order_relaxed);
-  layout->cursor.tail_intent.store(intent, std::memory_order_relaxed);
-  layout->cursor.latest.store(latest, std::memory_order_relaxed);
-  options.start = live ? evring::StartAt::live : evring::StartAt::earliest;
-  reader.reset();
-  reader.emplace(evring::RingReader::attach_in_process(writer, options));
-  layout->cursor.tail.store(tail, std::memory_order_relaxed);
+  // relaxed, all: this thread is the only one touching the ring. A live receiver starts at
+  // the tail it sees: `latest` here, then the tail moves on.
+  cursor.tail.store(live ? latest : tail, std::memory_order_relaxed);
+  cursor.tail_intent.store(intent, std::memory_order_relaxed);
+  cursor.latest.store(latest, std::memory_order_relaxed);
+  cursor.head_seq.store(0, std::memory_order_relaxed);
+  // damaged_after_ns 0: the cursor here is damaged on purpose, and never moves.
+  evring::RingReceiver receiver(cursor, std::span<const std::byte>(area), kMaxPayload,
+                                /*first_seq=*/1,
+                                live ? evring::RingStart::live : evring::RingStart::earliest,
+                                "the fuzzed ring", /*damaged_after_ns=*/0);
+  cursor.tail.store(tail, std::memory_order_relaxed);
 
   evring::RecordBuffer buffer(kMaxPayload);
   std::uint64_t last_seq = 0;
   try {
     for (int i = 0; i < kMaxPolls; ++i) {
-      const evring::PollResult result = reader->poll(buffer);
+      const evring::PollResult result = receiver.poll(buffer);
       if (result.status == evring::PollStatus::record) {
         EVRING_FUZZ_REQUIRE(buffer.header().length >= sizeof(evring::RecordHeader) &&
                                 buffer.payload().size() <= kMaxPayload,
@@ -93,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         last_seq = buffer.seq();
         continue;
       }
-      if (result.status != evring::PollStatus::lapped) break;
+      if (result.status == evring::PollStatus::empty) break;
       last_seq = 0;  // resumes at the newest record, whatever its seq
     }
   } catch (const evring::Error& e) {

@@ -128,9 +128,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   try {
-    evring::ReaderOptions options;
+    evring::RingReaderOptions options;
     options.instance = instance();
-    options.start = evring::StartAt::earliest;
+    options.start = evring::RingStart::earliest;
     options.identity.id = "fuzz";
     evring::RingReader reader = evring::RingReader::attach(options);
     const auto& config =

@@ -33,17 +33,11 @@
 #include <vector>
 
 #include "evring/codec.hpp"
+#include "evring/event.hpp"
 #include "evring/plugin_helper.hpp"
 #include "evring/view_abi.h"
 
 namespace evring {
-
-struct Event {
-  std::uint64_t seq = 0;
-  std::uint32_t type = 0;
-  std::int64_t publish_ns = 0;
-  std::span<const std::byte> payload;
-};
 
 namespace detail {
 

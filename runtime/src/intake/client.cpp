@@ -14,6 +14,7 @@
 #include "shm/layout.hpp"
 #include "shm/segment_attach.hpp"
 #include "shm/shared_segment.hpp"
+#include "sys/doorbell.hpp"
 #include "sys/process.hpp"
 #include "sys/wait_strategy.hpp"
 
@@ -28,6 +29,14 @@ namespace {
 
 constexpr std::int64_t kLivenessProbeNs = 1'000'000;  // writer pid probe while waiting
 constexpr std::int64_t kSleepSliceNs = 10'000'000;    // futex timeout between probes
+
+// Out of line and cold: send_encoded() stays small and builds no string on its way.
+[[noreturn, gnu::cold, gnu::noinline]] void throw_over_limit(const char* what, std::size_t bytes,
+                                                             std::size_t limit) {
+  throw Error(ErrorCode::invalid_argument, std::string(what) + " of " + std::to_string(bytes) +
+                                               " bytes is over the limit of " +
+                                               std::to_string(limit));
+}
 
 }  // namespace
 
@@ -130,49 +139,45 @@ struct Client::State {
                     "resubmit it with the same command id to be safe");
   }
 
-  // Waits, the chosen way, until ready() holds; checks on the writer meanwhile.
+  // Waits, the chosen way, until ready() holds; checks on the writer meanwhile. Without a
+  // doorbell to sleep on (waiting for room), block spins.
   template <class Ready>
-  void wait_until(Ready&& ready, std::atomic<std::uint32_t>* signal) {
+  void wait_until(Ready&& ready, std::optional<Doorbell> doorbell) {
     if (ready()) return;
-    const std::int64_t start = monotonic_ns();
-    std::int64_t next_probe = start + kLivenessProbeNs;
-    for (std::uint64_t spins = 1;; ++spins) {
+    const WaitKind kind =
+        options.wait == WaitKind::block && !doorbell ? WaitKind::spin : options.wait;
+    IdleStrategy idle(
+        kind, options.reply_timeout_ns > 0 ? options.reply_timeout_ns : IdleStrategy::kNoTimeout,
+        options.spin_ns);
+    std::int64_t next_probe = idle.now_ns() + kLivenessProbeNs;
+    for (;;) {
       if (ready()) return;
-      if ((spins & 255) != 0) {
-        if (options.wait == WaitKind::yield) {
-          sched_yield();
-        } else {
-          cpu_relax();
+      switch (idle.idle()) {
+        case IdleStep::again:
+          continue;
+        case IdleStep::checkpoint: {
+          const bool probe = idle.now_ns() >= next_probe;
+          if (probe) next_probe = idle.now_ns() + kLivenessProbeNs;
+          if (ready()) return;
+          check_writer(probe);
+          continue;
         }
-        continue;
-      }
-      const std::int64_t now = monotonic_ns();
-      const bool probe = now >= next_probe;
-      if (probe) next_probe = now + kLivenessProbeNs;
-      if (ready()) return;
-      check_writer(probe);
-      if (options.reply_timeout_ns > 0 && now - start >= options.reply_timeout_ns) {
-        throw_timed_out();
-      }
-      if (options.wait == WaitKind::block && signal != nullptr && now - start > options.spin_ns) {
-        sleep_on(ready, *signal);
-        check_writer(true);
+        case IdleStep::sleep:
+          // The last look is at reply_tail (acquire); the writer rings after storing it.
+          doorbell->sleep_unless(ready, kSleepSliceNs);
+          doorbell->leave_single();  // the slot's client is its only sleeper
+          check_writer(true);
+          continue;
+        case IdleStep::timed_out:
+          if (ready()) return;
+          check_writer(true);
+          throw_timed_out();
       }
     }
   }
 
-  template <class Ready>
-  void sleep_on(Ready& ready, std::atomic<std::uint32_t>& signal) {
-    // relaxed: the value only tells a wake from a timeout; read before the flag.
-    const std::uint32_t seen = signal.load(std::memory_order_relaxed);
-    slot->client_sleeping.store(1, std::memory_order_relaxed);
-    // seq_cst fence: pairs with the writer's fence between its reply_tail store and its
-    // load of client_sleeping: either it sees us asleep or we see its reply.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (!ready()) {
-      futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&signal), seen, kSleepSliceNs);
-    }
-    slot->client_sleeping.store(0, std::memory_order_relaxed);
+  Doorbell reply_doorbell() const noexcept {
+    return Doorbell(slot->client_sleeping, slot->reply_signal);
   }
 
   bool reply_ready() const {
@@ -181,7 +186,7 @@ struct Client::State {
   }
 
   void take_one_reply() {
-    wait_until([this] { return reply_ready(); }, &slot->reply_signal);
+    wait_until([this] { return reply_ready(); }, reply_doorbell());
     const ReplyEntry& entry =
         detail::slot_replies(*slot, config())[reply_head & (config().reply_capacity - 1)];
     TicketedReply out;
@@ -273,15 +278,11 @@ std::uint64_t Client::send_encoded(CommandFormat format, std::span<const std::by
                                    std::string_view command_id) {
   State& s = *state_;
   if (s.slot == nullptr) throw std::logic_error("evring::Client used after being moved from");
-  if (payload.size() > s.config().max_command_bytes) {
-    throw Error(ErrorCode::invalid_argument, "command of " + std::to_string(payload.size()) +
-                                                 " bytes is over the limit of " +
-                                                 std::to_string(s.config().max_command_bytes));
+  if (payload.size() > s.config().max_command_bytes) [[unlikely]] {
+    throw_over_limit("command", payload.size(), s.config().max_command_bytes);
   }
-  if (command_id.size() > kMaxCommandIdBytes) {
-    throw Error(ErrorCode::invalid_argument, "command id of " + std::to_string(command_id.size()) +
-                                                 " bytes is over the limit of " +
-                                                 std::to_string(kMaxCommandIdBytes));
+  if (command_id.size() > kMaxCommandIdBytes) [[unlikely]] {
+    throw_over_limit("command id", command_id.size(), kMaxCommandIdBytes);
   }
   // Never more in flight than the reply ring holds: the writer must never wait for us.
   while (s.next_ticket - 1 - s.taken_from_ring >= s.config().reply_capacity) s.take_one_reply();
@@ -298,7 +299,7 @@ std::uint64_t Client::send_encoded(CommandFormat format, std::span<const std::by
     return ring_bytes - (s.request_tail - s.cached_request_head) >= need + padding;
   };
   // No futex for room: the writer frees space within microseconds of taking a request.
-  s.wait_until(has_room, nullptr);
+  s.wait_until(has_room, std::nullopt);
 
   std::byte* ring = detail::slot_requests(*s.slot);
   if (padding != 0) {
@@ -323,13 +324,8 @@ std::uint64_t Client::send_encoded(CommandFormat format, std::span<const std::by
   s.request_tail += need;
   // release: the writer's acquire load of request_tail sees the whole request.
   s.slot->request_tail.store(s.request_tail, std::memory_order_release);
-  // seq_cst fence: pairs with the writer's fence between setting writer_sleeping and its
-  // last look (intake_layout.hpp): either it sees this request or we see it asleep.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (s.header->writer_sleeping.load(std::memory_order_relaxed) != 0) {
-    s.header->doorbell.fetch_add(1, std::memory_order_relaxed);
-    futex_wake_shared(reinterpret_cast<std::uint32_t*>(&s.header->doorbell));
-  }
+  // Wakes the writer if it sleeps (its last look is at every slot's request_tail).
+  Doorbell(s.header->writer_sleeping, s.header->doorbell).ring();
   return ticket;
 }
 

@@ -11,8 +11,8 @@
 #include "intake/intake_layout.hpp"
 #include "shm/layout.hpp"
 #include "shm/segment_attach.hpp"
+#include "sys/doorbell.hpp"
 #include "sys/process.hpp"
-#include "sys/wait_strategy.hpp"
 
 namespace evring {
 
@@ -103,9 +103,7 @@ void CommandIntake::close() noexcept {
   // Wake clients asleep on a reply so they notice at once.
   for (std::uint32_t i = 0; i < header.config.slot_count; ++i) {
     ClientSlot& slot = slot_of(segment_, i);
-    // relaxed: a wake with no news; the client re-reads the state after any wake-up.
-    slot.reply_signal.fetch_add(1, std::memory_order_relaxed);
-    futex_wake_shared(reinterpret_cast<std::uint32_t*>(&slot.reply_signal));
+    Doorbell(slot.client_sleeping, slot.reply_signal).wake_all();
   }
   SharedSegment::remove(segment_.name());
 }
@@ -218,14 +216,8 @@ void CommandIntake::reply(const ReplyAddress& to, const CommandReply& reply) {
   }
   // release: the client that loads reply_tail with acquire sees the whole entry.
   slot.reply_tail.store(tail + 1, std::memory_order_release);
-  // seq_cst fence: orders the tail store before the load of client_sleeping, against the
-  // client's store of client_sleeping and fence before it re-checks reply_tail (Dekker):
-  // either it sees this reply or we see it asleep.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (slot.client_sleeping.load(std::memory_order_relaxed) != 0) {
-    slot.reply_signal.fetch_add(1, std::memory_order_relaxed);
-    futex_wake_shared(reinterpret_cast<std::uint32_t*>(&slot.reply_signal));
-  }
+  // Wakes the client if it sleeps on its reply (its re-check is of reply_tail).
+  Doorbell(slot.client_sleeping, slot.reply_signal).ring();
 }
 
 void CommandIntake::maintain() {
@@ -269,35 +261,24 @@ void CommandIntake::free_slot(std::uint32_t index) {
 
 void CommandIntake::sleep(std::int64_t timeout_ns, const std::function<bool()>& also_pending) {
   IntakeHeader& header = header_of(segment_);
-  // relaxed: the doorbell's value only tells a wake-up from a timeout; read before the
-  // flag so a ring after our last look changes it.
-  const std::uint32_t bell = header.doorbell.load(std::memory_order_relaxed);
-  header.writer_sleeping.store(1, std::memory_order_relaxed);
-  // seq_cst fence: pairs with the client's fence between its request_tail store and its
-  // load of writer_sleeping (see the protocol): one of us sees the other.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  IncomingCommand probe;
+  Doorbell doorbell(header.writer_sleeping, header.doorbell);
   const std::uint32_t saved_cursor = cursor_;
-  const bool work = next(probe) || (also_pending && also_pending());
+  // The last look: every slot's request_tail (acquire), then the other source.
+  doorbell.sleep_unless(
+      [&] {
+        IncomingCommand probe;
+        return next(probe) || (also_pending && also_pending());
+      },
+      timeout_ns);
   cursor_ = saved_cursor;
-  if (!work) {
-    futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&header.doorbell), bell, timeout_ns);
-  }
-  header.writer_sleeping.store(0, std::memory_order_relaxed);
+  doorbell.leave_single();  // the writer is the only sleeper
 }
 
 void CommandIntake::wake() noexcept {
   IntakeHeader& header = header_of(segment_);
-  // seq_cst fence: the caller published its command before this; pairs with the fence in
-  // sleep() between raising writer_sleeping and its last look (which asks also_pending):
-  // either the writer sees the command or we see it asleep. Exactly a client's handshake.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  // relaxed: the fence above orders it; the doorbell's value only tells a wake-up from a
-  // timeout, and the futex call is what wakes.
-  if (header.writer_sleeping.load(std::memory_order_relaxed) != 0) {
-    header.doorbell.fetch_add(1, std::memory_order_relaxed);
-    futex_wake_shared(reinterpret_cast<std::uint32_t*>(&header.doorbell));
-  }
+  // The caller published its command where sleep()'s also_pending sees it: exactly a
+  // client's ring.
+  Doorbell(header.writer_sleeping, header.doorbell).ring();
 }
 
 std::size_t CommandIntake::clients() const noexcept {

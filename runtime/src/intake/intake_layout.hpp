@@ -19,11 +19,10 @@
 // release; the consumer loads the tail with acquire, reads, then stores its head with
 // release (so the producer may reuse the space).
 //
-// Sleeping: an idle writer sets writer_sleeping, issues a seq_cst fence, looks once more,
-// then sleeps on the `doorbell` futex. A client, after publishing a request, issues a
-// seq_cst fence and rings the doorbell only if writer_sleeping is set: the two fences
-// make sure that either the writer sees the request or the client sees the flag. Replies
-// use the same handshake with client_sleeping and reply_signal.
+// Sleeping: two doorbells (sys/doorbell.hpp, where the hand-shake is proved). An idle
+// writer sleeps on {writer_sleeping, doorbell}, which a client rings (fenced) after
+// publishing a request; a client waiting for a reply sleeps on {client_sleeping,
+// reply_signal}, which the writer rings after storing the reply.
 //
 // Death: the writer checks the owners of active slots every ~100 ms. A dead client's
 // complete requests are still decided (they were submitted); then its slot is reset and

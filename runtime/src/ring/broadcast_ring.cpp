@@ -1,27 +1,19 @@
 #include "ring/broadcast_ring.hpp"
 
 #include <algorithm>
-#include <cstdlib>
-#include <new>
-#include <thread>
 
-#include <sched.h>
-
+#include "evring/error.hpp"
 #include "shm/segment_attach.hpp"
 
 namespace evring {
 namespace {
 
 constexpr std::int64_t kLivenessCheckIntervalNs = 50'000'000;  // writer pid probe when idle
-constexpr std::int64_t kFutexBackstopNs = 2'000'000;           // see RingWriter::publish W6
-constexpr std::uint32_t kBlockSpinsBeforeSleep = 512;
-// A reader copies at most this much per batch (or one largest record): big enough to
-// drain a backlog in few trips to the cursor line, small enough to stay in L1/L2.
-constexpr std::size_t kReaderBatchBytes = 32 << 10;
-// A lapped reader's looks for the newest record that it makes at once; after them it gives
-// the core away between looks, for a writer preempted mid-publish, until
-// ReaderOptions::damaged_after_ns has passed.
-constexpr std::uint32_t kLappedQuickLooks = 64;
+// The writer rings the readers' doorbell unfenced (RingWriter::publish, W6): a sleeper it
+// missed sleeps this long at most.
+constexpr std::int64_t kFutexBackstopNs = 2'000'000;
+// block: how long an idle reader spins before it sleeps (about 512 empty polls).
+constexpr std::int64_t kSpinBeforeSleepNs = 20'000;
 
 // A reader trusts the config to know where the data area is: one that does not fit the
 // segment (damaged, or forged by whoever can write /dev/shm) is refused before any read.
@@ -96,19 +88,24 @@ void ensure_no_live_writer(const std::string& instance) {
   }
 }
 
+namespace {
+
+RingLayout& layout_of(SharedSegment& segment) {
+  return *reinterpret_cast<RingLayout*>(segment.data());
+}
+
+}  // namespace
+
 RingWriter::RingWriter(std::string instance, SharedSegment ring, Registry registry)
     : instance_(std::move(instance)),
       ring_segment_(std::make_shared<SharedSegment>(std::move(ring))),
       registry_(std::make_shared<Registry>(std::move(registry))),
-      layout_(reinterpret_cast<RingLayout*>(ring_segment_->data())) {
-  data_ = ring_segment_->data() + layout_->config.data_offset;
-  capacity_ = layout_->config.capacity;
-  mask_ = capacity_ - 1;
-  max_payload_ = layout_->config.max_payload;
-  next_seq_ = layout_->config.first_seq;
-  intent_slack_ = capacity_ / 16;
-  wake_requested_ = &registry_->layout().wake_requested;
-}
+      layout_(&layout_of(*ring_segment_)),
+      transmitter_(
+          layout_->cursor,
+          std::span(ring_segment_->data() + layout_->config.data_offset, layout_->config.capacity),
+          layout_->config.max_payload, layout_->config.first_seq),
+      doorbell_(registry_->layout().wake_requested, registry_->layout().wake_bell) {}
 
 RingWriter RingWriter::create(const RingOptions& options) {
   validate_ring_options(options);
@@ -181,56 +178,24 @@ RingWriter::~RingWriter() {
   SharedSegment::remove(registry_->segment().name());
 }
 
-void RingWriter::throw_payload_too_large(std::size_t bytes) const {
-  throw Error(ErrorCode::invalid_argument,
-              "payload of " + std::to_string(bytes) + " bytes exceeds the ring's maximum of " +
-                  std::to_string(max_payload_) + " (raise --max-payload)");
-}
-
-void RingWriter::write_padding(std::uint64_t offset, std::uint64_t bytes) {
-  if (bytes < sizeof(RecordHeader)) return;  // readers skip a rest this short unannounced
-  const RecordHeader padding{static_cast<std::uint32_t>(bytes), kPaddingType, 0, 0};
-  detail::copy_to_shared(data_ + offset, &padding, sizeof padding);
-}
-
 void RingWriter::heartbeat() {
   const std::int64_t now = monotonic_ns();
   // relaxed, all: lone values for liveness and display; they order nothing.
   layout_->heartbeat_ns.store(now, std::memory_order_relaxed);
   WriterStatus& status = registry_->layout().writer;
   status.heartbeat_ns.store(now, std::memory_order_relaxed);
-  status.events_total.store(next_seq_ - layout_->config.first_seq, std::memory_order_relaxed);
-  status.bytes_total.store(bytes_total_, std::memory_order_relaxed);
-  status.head_seq.store(next_seq_ - 1, std::memory_order_relaxed);
-}
-
-// ---- record buffer ----------------------------------------------------------------------
-
-void RecordBuffer::FreeAligned::operator()(std::byte* p) const noexcept {
-  std::free(p);
-}
-
-RecordBuffer::RecordBuffer(std::uint32_t max_payload)
-    : RecordBuffer(max_payload, aligned_record_length(max_payload)) {}
-
-RecordBuffer::RecordBuffer(std::uint32_t max_payload, std::size_t record_bytes)
-    : max_payload_(max_payload) {
-  const std::size_t bytes =
-      align_up(std::max<std::size_t>(record_bytes, aligned_record_length(max_payload)), kCacheLine);
-  void* memory = std::aligned_alloc(kCacheLine, bytes);
-  if (memory == nullptr) throw std::bad_alloc();
-  std::memset(memory, 0, bytes);
-  storage_.reset(static_cast<std::byte*>(memory));
-  record_ = storage_.get();
+  status.events_total.store(next_seq() - layout_->config.first_seq, std::memory_order_relaxed);
+  status.bytes_total.store(transmitter_.payload_bytes_total(), std::memory_order_relaxed);
+  status.head_seq.store(next_seq() - 1, std::memory_order_relaxed);
 }
 
 // ---- reader -----------------------------------------------------------------------------
 
-RingReader RingReader::attach(const ReaderOptions& options) {
+RingReader RingReader::attach(const RingReaderOptions& options) {
   RingReader reader;
   reader.options_ = options;
   if (options.interrupt) reader.interrupt_ = options.interrupt;
-  reader.map_current(options.start == StartAt::earliest);
+  reader.map_current(options.start == RingStart::earliest);
   return reader;
 }
 
@@ -250,11 +215,11 @@ void RingReader::map_current(bool from_start) {
   adopt(std::make_shared<SharedSegment>(std::move(*ring)), std::move(registry), from_start);
 }
 
-RingReader RingReader::attach_in_process(RingWriter& writer, const ReaderOptions& options) {
+RingReader RingReader::attach_in_process(RingWriter& writer, const RingReaderOptions& options) {
   RingReader reader;
   reader.options_ = options;
   reader.options_.instance = writer.instance();
-  reader.adopt(writer.ring_segment_, writer.registry_, options.start == StartAt::earliest);
+  reader.adopt(writer.ring_segment_, writer.registry_, options.start == RingStart::earliest);
   return reader;
 }
 
@@ -265,57 +230,22 @@ void RingReader::adopt(std::shared_ptr<SharedSegment> ring, std::shared_ptr<Regi
   ring_segment_ = std::move(ring);
   registry_ = std::move(registry);
   layout_ = reinterpret_cast<const RingLayout*>(ring_segment_->data());
-  data_ = ring_segment_->data() + layout_->config.data_offset;
-  capacity_ = layout_->config.capacity;
-  mask_ = capacity_ - 1;
-  max_payload_ = layout_->config.max_payload;
-  batch_capacity_ = std::max<std::size_t>(kReaderBatchBytes, aligned_record_length(max_payload_));
-  batch_ = RecordBuffer(max_payload_, batch_capacity_);
-  drop_batch();
+  const RingConfig& config = layout_->config;
+  receiver_.emplace(
+      layout_->cursor, std::span(ring_segment_->data() + config.data_offset, config.capacity),
+      config.max_payload, config.first_seq, from_start ? RingStart::earliest : RingStart::live,
+      "instance \"" + options_.instance + "\"", options_.damaged_after_ns);
+  RegistryLayout& shared = registry_->layout();
+  doorbell_.emplace(shared.wake_requested, shared.wake_bell);
   writer_watch_ = ProcessWatch(
       ProcessIdentity{layout_->preamble.owner_pid, layout_->preamble.owner_start_ticks});
-  if (from_start) {
-    cursor_ = 0;
-    expected_seq_ = layout_->config.first_seq;
-  } else {
-    // acquire: pairs with the writer's release store of tail (W5); we start at a record
-    // boundary that is fully published.
-    cursor_ = layout_->cursor.tail.load(std::memory_order_acquire);
-    expected_seq_ = 0;  // learned from the first record
-  }
-  // relaxed: head_seq is stored before the writer's release of tail (W5), so after the
-  // acquire above it is at least the seq of the record before the cursor.
-  live_start_seq_ = std::max(layout_->cursor.head_seq.load(std::memory_order_relaxed) + 1,
-                             layout_->config.first_seq);
   empty_polls_ = 0;
   writer_gone_ = false;
   last_liveness_check_ns_ = monotonic_ns();
-  interrupt_->watch(reinterpret_cast<const std::uint32_t*>(&layout_->cursor.tail));
+  interrupt_->watch(doorbell_->word());
   // Last: whoever sees the slot (a test, a bench, evring stat) may publish at once, and
   // what it publishes is then after this reader's start, never skipped by it.
   if (options_.register_slot) slot_ = &registry_->claim_slot(options_.identity);
-}
-
-void WaitInterrupt::trigger() noexcept {
-  // seq_cst (a release would do for take()'s acquire: whatever the caller queued before is
-  // visible to the reader once it sees the flag): with watch() and the load below it makes
-  // sure a reader that just stopped watching a ring is woken from sleep().
-  pending_.store(1, std::memory_order_seq_cst);
-  // seq_cst: pairs with watch(); the word belongs to a mapping the reader set up. If the
-  // reader has since moved to a new ring and dropped the old mapping, the wake fails with
-  // EFAULT, harmlessly; the reader then sees `pending_` within a futex backstop.
-  if (const std::uint32_t* word = word_.load(std::memory_order_seq_cst)) {
-    futex_wake_shared(const_cast<std::uint32_t*>(word));
-  } else {
-    futex_wake_shared(reinterpret_cast<std::uint32_t*>(&pending_));
-  }
-}
-
-void WaitInterrupt::sleep(std::int64_t timeout_ns) noexcept {
-  if (take()) return;  // triggered already: the caller has something to do
-  // The kernel compares the word with 0 atomically before sleeping: a trigger() that
-  // stored 1 first is not slept through, and one after it wakes the sleep.
-  futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&pending_), 0, timeout_ns);
 }
 
 RingReader::RingReader(RingReader&&) noexcept = default;
@@ -324,170 +254,11 @@ RingReader::~RingReader() {
   if (slot_ != nullptr && registry_ != nullptr) registry_->release_slot(*slot_);  // not moved from
 }
 
-PollResult RingReader::refill() {
-  for (;;) {
-    // R1. acquire: pairs with the writer's release store of tail (W5) [SYNC B].
-    const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_acquire);
-    if (tail == cursor_) {
-      if (++empty_polls_ >= 64 || writer_gone_) [[unlikely]] {
-        const PollStatus status = check_writer();
-        if (status != PollStatus::empty) return {status};
-      }
-      return {PollStatus::empty};
-    }
-    empty_polls_ = 0;
-    if (tail - cursor_ > capacity_) [[unlikely]]
-      return on_lapped();
-    const std::uint64_t offset = cursor_ & mask_;
-    if (capacity_ - offset < sizeof(RecordHeader)) {
-      cursor_ += capacity_ - offset;  // headerless padding up to the end
-      continue;
-    }
-    // R2. Copy first, judge after (R3): these bytes may be mid-overwrite as we read them.
-    const std::size_t bytes = static_cast<std::size_t>(
-        std::min<std::uint64_t>({tail - cursor_, capacity_ - offset, batch_capacity_}));
-    detail::copy_from_shared(batch_.raw(), data_ + offset, bytes);
-    // R3. acquire fence: orders the copy above before the intent load below, pairing with
-    // the writer's release fence after its intent store (W2) [SYNC A].
-    std::atomic_thread_fence(std::memory_order_acquire);
-    const std::uint64_t intent = layout_->cursor.tail_intent.load(std::memory_order_relaxed);
-    if (intent - cursor_ > capacity_) [[unlikely]]
-      return on_lapped();
-
-    // The copy is what the writer published: find the whole records in it. Lengths are
-    // trustworthy now, so a nonsensical one is corruption, not a race.
-    std::size_t end = 0;
-    while (end + sizeof(RecordHeader) <= bytes) {
-      const auto* header = reinterpret_cast<const RecordHeader*>(batch_.raw() + end);
-      const bool padding = header->type == kPaddingType;
-      // A record's seq is never 0 (that is "not yet known" to poll) nor the last u64.
-      const bool impossible_seq =
-          !padding && (header->seq == 0 || header->seq == ~std::uint64_t{0});
-      if (impossible_seq) {
-        throw_damaged("the record at position " + std::to_string(cursor_ + end) +
-                      " has the impossible seq " + std::to_string(header->seq));
-      }
-      if (header->length < sizeof(RecordHeader) ||
-          (!padding && header->length > sizeof(RecordHeader) + std::uint64_t{max_payload_})) {
-        throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
-                                            "\" holds a record of impossible length " +
-                                            std::to_string(header->length) + " at position " +
-                                            std::to_string(cursor_ + end) +
-                                            ": the ring is corrupt; restart its writer");
-      }
-      const std::size_t aligned = align_up(header->length, kRecordAlignment);
-      if (end + aligned > bytes) {
-        // Cut by the batch size: the next batch has it. A batch has room for the largest
-        // record (and padding is shorter than one), so a first record that does not fit
-        // runs past the tail or the end of the data area, where no writer puts one.
-        if (end == 0) {
-          throw_damaged("the record at position " + std::to_string(cursor_) + " (" +
-                        std::to_string(header->length) +
-                        " bytes) runs past the tail or the end of the ring");
-        }
-        break;
-      }
-      if (padding) {
-        // Padding runs exactly to the end of the data area: skip it if it comes first,
-        // else deliver what came before it and let it start the next batch.
-        if (offset + end + aligned != capacity_) {
-          throw_damaged("the padding at position " + std::to_string(cursor_ + end) +
-                        " does not end where the ring's data area does");
-        }
-        if (end == 0) cursor_ += aligned;
-        break;
-      }
-      end += aligned;
-    }
-    if (end == 0) {
-      if ((cursor_ & mask_) != offset) continue;  // skipped a padding record
-      // Not even a header between the cursor and the tail: the writer publishes whole
-      // records only.
-      throw_damaged("only " + std::to_string(bytes) + " bytes lie between position " +
-                    std::to_string(cursor_) + " and the tail, less than a record");
-    }
-    batch_start_ = cursor_;
-    batch_read_ = 0;
-    batch_size_ = end;
-    return {PollStatus::record};
-  }
-}
-
-bool RingReader::out_of_patience(std::uint32_t attempt, std::int64_t& since_ns) const {
-  if (attempt < kLappedQuickLooks) return false;
-  const std::int64_t now = monotonic_ns();
-  if (attempt == kLappedQuickLooks) since_ns = now;
-  if (now - since_ns >= options_.damaged_after_ns) return true;
-  sched_yield();
-  return false;
-}
-
-PollResult RingReader::on_lapped() {
-  drop_batch();
-  std::int64_t looking_since_ns = 0;
-  for (std::uint32_t attempt = 0;; ++attempt) {
-    // latest first, then tail with acquire (pairs with W5): the writer stores latest before
-    // tail (W4, W5), so a tail read after it is that record's end or later, and the
-    // record's bytes are published. (Read the other way round, a writer that publishes
-    // between the two loads leaves latest past the tail read, on a record maybe not
-    // complete.) A tail not past latest means the writer raced us: look again; only a
-    // damaged cursor stays so, look after look.
-    const std::uint64_t latest = layout_->cursor.latest.load(std::memory_order_relaxed);
-    const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_acquire);
-    if (latest >= tail) {
-      if (out_of_patience(attempt, looking_since_ns)) {
-        throw_damaged("its newest record's position " + std::to_string(latest) +
-                      " is not before the tail " + std::to_string(tail));
-      }
-      continue;
-    }
-    // The writer starts every record on an aligned offset with room for its header;
-    // anything else is a damaged cursor, and reading a header there would run off the end
-    // of the data area.
-    if (latest % kRecordAlignment != 0 || capacity_ - (latest & mask_) < sizeof(RecordHeader)) {
-      throw_damaged("its newest record's position " + std::to_string(latest) +
-                    " is not a record start at or before the tail " + std::to_string(tail));
-    }
-    RecordHeader header;
-    detail::copy_from_shared(&header, data_ + (latest & mask_), sizeof header);
-    // acquire fence + intent: the same validation as R3, for this header alone.
-    std::atomic_thread_fence(std::memory_order_acquire);
-    const std::uint64_t intent = layout_->cursor.tail_intent.load(std::memory_order_relaxed);
-    if (intent - latest > capacity_) {
-      // Lapped again while looking: look again. The writer keeps its intent within a
-      // record and a slack of `latest`, so failing for damaged_after_ns means a damaged
-      // cursor, not a fast writer.
-      if (out_of_patience(attempt, looking_since_ns)) {
-        throw_damaged("its write intent " + std::to_string(intent) +
-                      " stays more than a ring ahead of its newest record " +
-                      std::to_string(latest));
-      }
-      continue;
-    }
-    const std::uint64_t missed = expected_seq_ == 0 ? 0 : header.seq - expected_seq_;
-    cursor_ = latest;
-    expected_seq_ = header.seq;
-    ++lapped_count_;
-    missed_count_ += missed;
-    if (slot_ != nullptr) {
-      // relaxed: lone counters for stat.
-      slot_->lapped_count.store(lapped_count_, std::memory_order_relaxed);
-      slot_->missed_count.store(missed_count_, std::memory_order_relaxed);
-    }
-    return {PollStatus::lapped, missed, header.seq};
-  }
-}
-
-void RingReader::throw_skipped(std::uint64_t seq) const {
-  throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
-                                      "\" skipped from seq " + std::to_string(expected_seq_) +
-                                      " to " + std::to_string(seq) +
-                                      ": the ring is corrupt; restart its writer");
-}
-
-void RingReader::throw_damaged(const std::string& what) const {
-  throw Error(ErrorCode::corrupt, "ring of instance \"" + options_.instance +
-                                      "\" is damaged: " + what + "; restart its writer");
+void RingReader::report_lap() noexcept {
+  if (slot_ == nullptr) return;
+  // relaxed: lone counters for stat.
+  slot_->lapped_count.store(receiver_->lapped_count(), std::memory_order_relaxed);
+  slot_->missed_count.store(receiver_->missed_count(), std::memory_order_relaxed);
 }
 
 PollStatus RingReader::check_writer() {
@@ -528,13 +299,11 @@ bool RingReader::successor_named() const {
 
 PollResult RingReader::sleep_while_writer_gone(RecordBuffer& out, std::int64_t timeout_ns) {
   // Nothing will be published on this ring again: sleep instead of polling, woken early by
-  // a trigger of the interrupt (a query), and look for a new writer when it ends.
+  // a trigger of the interrupt (a query), and look for a new writer when it ends. No flag
+  // raised: nobody will ring, and the interrupt wakes the bell's word by itself.
   if (!interrupt_->take()) {
-    // relaxed: the futex compares the value itself; any value of this dead ring will do.
-    const auto tail =
-        static_cast<std::uint32_t>(layout_->cursor.tail.load(std::memory_order_relaxed));
-    futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&layout_->cursor.tail), tail,
-                      std::min(timeout_ns, kWriterLookIntervalNs));
+    const std::uint32_t seen = doorbell_->listen();
+    doorbell_->sleep(seen, std::min(timeout_ns, kWriterLookIntervalNs));
   }
   return poll(out);
 }
@@ -544,43 +313,31 @@ PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t 
   if (result.status == PollStatus::writer_gone) [[unlikely]]
     return sleep_while_writer_gone(out, timeout_ns);
   if (result.status != PollStatus::empty) return result;  // the common case reads no clock
-  const std::int64_t deadline = monotonic_ns() + timeout_ns;
-  for (std::uint32_t round = 1;; ++round) {
+  IdleStrategy idle(wait, timeout_ns, kSpinBeforeSleepNs);
+  for (;;) {
     result = poll(out);
     if (result.status == PollStatus::writer_gone) [[unlikely]]
-      return sleep_while_writer_gone(out, deadline - monotonic_ns());
+      return sleep_while_writer_gone(out, idle.remaining_ns());
     if (result.status != PollStatus::empty) return result;
-    // A yield can last a whole time slice, so it looks at the clock every round; the
-    // spinning strategies every 256 rounds, to keep the clock off their fast loop.
-    const bool look_at_clock = wait == WaitKind::yield || (round & 255) == 0;
-    if (look_at_clock && (interrupt_->take() || monotonic_ns() >= deadline)) return result;
-    switch (wait) {
-      case WaitKind::spin:
-        cpu_relax();
+    switch (idle.idle()) {
+      case IdleStep::again:
         break;
-      case WaitKind::yield:
-        sched_yield();
+      case IdleStep::checkpoint:
+        if (interrupt_->take()) return result;
         break;
-      case WaitKind::block: {
-        if (round % kBlockSpinsBeforeSleep != 0) {
-          cpu_relax();
-          break;
-        }
-        // seq_cst store and load: announce the sleep before the last look at tail, so a
-        // writer that publishes after that look sees the request and wakes us (W6).
-        registry_->layout().wake_requested.store(1, std::memory_order_seq_cst);
-        const std::uint64_t tail = layout_->cursor.tail.load(std::memory_order_seq_cst);
-        bool interrupted = interrupt_->take();
-        if (tail == cursor_ && !interrupted) {
-          const std::int64_t remaining = deadline - monotonic_ns();
-          futex_wait_shared(reinterpret_cast<const std::uint32_t*>(&layout_->cursor.tail),
-                            static_cast<std::uint32_t>(tail),
-                            std::min(remaining, kFutexBackstopNs));
-        }
+      case IdleStep::timed_out:
+        return result;
+      case IdleStep::sleep: {
+        // The doorbell's hand-shake (sys/doorbell.hpp), the tail as the condition. The
+        // writer rings unfenced, so the sleep has the backstop.
+        bool interrupted = false;
+        doorbell_->sleep_unless(
+            [&] { return receiver_->tail_moved() || (interrupted = interrupt_->take()); },
+            std::min(idle.remaining_ns(), kFutexBackstopNs));
         // A sleep is long: look at the writer's health on the next empty poll.
         empty_polls_ = 63;
         interrupted = interrupted || interrupt_->take();
-        if (interrupted || monotonic_ns() >= deadline) return poll(out);
+        if (interrupted || idle.past_deadline()) return poll(out);
         break;
       }
     }

@@ -1,7 +1,7 @@
 // Copies to and from memory that another process may be writing at the same moment.
 //
 // The ring's readers copy bytes the writer may be overwriting and only afterwards decide,
-// by the protocol, whether the copy is good (broadcast_ring.hpp). On x86-64 and ARMv8 a
+// by the protocol, whether the copy is good (ring_protocol.hpp). On x86-64 and ARMv8 a
 // plain memcpy of such bytes is exactly what the hardware does either way, so release
 // builds use it. Under ThreadSanitizer the copy goes word by word through relaxed atomics
 // instead, so TSan checks the protocol's fences rather than reporting the designed race.

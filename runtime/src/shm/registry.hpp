@@ -2,8 +2,9 @@
 //
 // Ownership, field by field (each group on its own cache lines):
 //   WriterStatus       written only by the writer, read by anyone (evring stat).
-//   wake_requested     set by readers about to sleep on the futex, read by the writer
-//                      after each publish and cleared when it wakes them (wait_strategy.hpp).
+//   wake_requested,    the readers' doorbell (sys/doorbell.hpp): readers about to sleep
+//   wake_bell          raise wake_requested and sleep on wake_bell; the writer reads the
+//                      flag after each publish, and lowers it and bumps the bell to wake them.
 //   ReaderSlot[i]      written only by the reader that claimed it; read by anyone.
 // Claiming and releasing a slot happens under a process-shared robust mutex, so a reader
 // that dies holding it cannot wedge the others; a slot whose owner died is reclaimed by the
@@ -26,7 +27,8 @@
 
 namespace evring {
 
-inline constexpr std::uint32_t kRegistryLayoutVersion = 4;  // 3: WriterInfo, 4: its library
+inline constexpr std::uint32_t kRegistryLayoutVersion =
+    5;  // 3: WriterInfo, 4: its library, 5: wake_bell
 inline constexpr std::size_t kMaxReaders = 64;
 inline constexpr std::size_t kReaderIdBytes = 48;
 inline constexpr std::size_t kReaderViewBytes = 32;
@@ -81,10 +83,11 @@ struct RegistryLayout {
   pthread_mutex_t claim_mutex;  // PTHREAD_PROCESS_SHARED + PTHREAD_MUTEX_ROBUST
   WriterInfo info;
   alignas(kFalseSharingRange) WriterStatus writer;
-  // 1 while some reader may sleep on the futex. The writer clears it when it wakes them,
-  // so a sleeper that is stopped (SIGSTOP) or dead costs the writer one wake, not one per
-  // publish.
+  // The readers' doorbell: 1 while some reader may sleep. The writer lowers it when it
+  // wakes them, so a sleeper that is stopped (SIGSTOP) or dead costs the writer one wake,
+  // not one per publish. The bell is the futex word the sleepers sleep on.
   alignas(kFalseSharingRange) std::atomic<std::uint32_t> wake_requested;
+  std::atomic<std::uint32_t> wake_bell;
   alignas(kFalseSharingRange) ReaderSlot slots[kMaxReaders];
 };
 

@@ -45,16 +45,16 @@ std::optional<DomainRecord> EventStream::domain() const {
 JournalSource::JournalSource(const std::filesystem::path& directory, std::uint64_t from_seq)
     : reader_(JournalReader::open(directory, from_seq)) {}
 
-bool JournalSource::next(StreamEvent& out) {
+bool JournalSource::next(Event& out) {
   return next_batch(std::span(&out, 1)) == 1;
 }
 
-std::size_t JournalSource::next_batch(std::span<StreamEvent> out) {
+std::size_t JournalSource::next_batch(std::span<Event> out) {
   const std::size_t count =
       reader_.next_batch(std::span(records_.data(), std::min(out.size(), records_.size())));
   for (std::size_t i = 0; i < count; ++i) {
     const JournalRecord& record = records_[i];
-    out[i] = StreamEvent{record.seq, record.type, record.publish_ns, record.payload};
+    out[i] = Event{record.seq, record.type, record.publish_ns, record.payload};
   }
   return count;
 }
@@ -63,7 +63,7 @@ std::unique_ptr<EventStream> EventStream::open(const StreamOptions& options) {
   std::filesystem::path journal = options.journal;
   auto stream = std::unique_ptr<EventStream>(new EventStream(options));
   try {
-    stream->ring_.emplace(RingReader::attach(stream->ring_options(StartAt::live)));
+    stream->ring_.emplace(RingReader::attach(stream->ring_options(RingStart::live)));
     if (journal.empty()) journal = writer_journal(options.instance);
   } catch (const Error& e) {
     if (!options.wait_for_writer ||
@@ -112,14 +112,14 @@ void EventStream::start(std::uint64_t from_seq) {
     open_journal_at(from_seq);
   } else if (from_seq != 0 && ring_) {
     // Without a journal the past is only what the ring still holds.
-    ring_.emplace(RingReader::attach(ring_options(StartAt::earliest)));
+    ring_.emplace(RingReader::attach(ring_options(RingStart::earliest)));
   }
   // Live: what is published from now on, so a lap before the first record is a gap too.
   if (from_seq == 0 && ring_) expected_ = ring_->live_start_seq();
 }
 
-ReaderOptions EventStream::ring_options(StartAt start) const {
-  ReaderOptions ring_options;
+RingReaderOptions EventStream::ring_options(RingStart start) const {
+  RingReaderOptions ring_options;
   ring_options.instance = options_.instance;
   ring_options.identity = options_.identity;
   ring_options.report_position = false;  // the stream's owner reports what it applied
@@ -157,7 +157,7 @@ void EventStream::look_for_writer() {
   try {
     // From the ring's first record: everything its writer published since it started,
     // which continues where its journal ended.
-    ring_.emplace(RingReader::attach(ring_options(StartAt::earliest)));
+    ring_.emplace(RingReader::attach(ring_options(RingStart::earliest)));
   } catch (const Error& e) {
     if (e.code() != ErrorCode::no_instance && e.code() != ErrorCode::writer_gone) throw;
     return;
@@ -207,8 +207,8 @@ void EventStream::fill_gap() {
   }
 }
 
-void EventStream::deliver_record(StreamEvent& out) {
-  out = StreamEvent{record_.seq(), record_.type(), record_.publish_ns(), record_.payload()};
+void EventStream::deliver_record(Event& out) {
+  out = Event{record_.seq(), record_.type(), record_.publish_ns(), record_.payload()};
   expected_ = out.seq + 1;
   ++counters_.from_ring;
 }
@@ -218,8 +218,21 @@ void EventStream::throw_journal_skips(std::uint64_t seq) const {
                                       std::to_string(expected_) + " to " + std::to_string(seq));
 }
 
+void EventStream::throw_journal_ends() const {
+  throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() + " ends before seq " +
+                                      std::to_string(expected_) +
+                                      ", which the ring has already passed");
+}
+
+void EventStream::throw_restarted_without_journal() const {
+  throw Error(ErrorCode::writer_gone,
+              "the writer of instance \"" + options_.instance +
+                  "\" restarted without a journal, so its sequence started again and this view "
+                  "cannot follow it: restart the reader");
+}
+
 // Inline: catching up runs it for every event.
-inline EventStream::JournalVerdict EventStream::judge_from_journal(const StreamEvent& event) {
+inline EventStream::JournalVerdict EventStream::judge_from_journal(const Event& event) {
   if (event.seq < expected_) return JournalVerdict::skip;  // the ring gave it already
   // Caught up with the held ring record: it, and what follows, come from the ring.
   if (holding_ && event.seq >= record_.seq()) return JournalVerdict::caught_up;
@@ -231,7 +244,7 @@ inline EventStream::JournalVerdict EventStream::judge_from_journal(const StreamE
   return JournalVerdict::deliver;
 }
 
-std::size_t EventStream::next_batch(std::span<StreamEvent> out) {
+std::size_t EventStream::next_batch(std::span<Event> out) {
   if (journal_ && out.size() > 1) {
     const std::size_t read = journal_->next_batch(out);
     std::size_t kept = 0;
@@ -250,7 +263,7 @@ std::size_t EventStream::next_batch(std::span<StreamEvent> out) {
   return next(out.front()) ? 1 : 0;
 }
 
-bool EventStream::next(StreamEvent& out) {
+bool EventStream::next(Event& out) {
   for (;;) {
     if (journal_) {
       if (journal_->next(out)) {
@@ -271,10 +284,8 @@ bool EventStream::next(StreamEvent& out) {
         return false;
       }
       if (holding_ && expected_ < record_.seq()) {
-        if (++journal_misses_ > kJournalMissLimit) {
-          throw Error(ErrorCode::corrupt, "the journal in " + journal_dir_.string() +
-                                              " ends before seq " + std::to_string(expected_) +
-                                              ", which the ring has already passed");
+        if (++journal_misses_ > kJournalMissLimit) [[unlikely]] {
+          throw_journal_ends();
         }
         return false;
       }
@@ -331,12 +342,7 @@ bool EventStream::next(StreamEvent& out) {
           return false;
         }
         joined_writer();
-        if (journal_dir_.empty()) {
-          throw Error(ErrorCode::writer_gone,
-                      "the writer of instance \"" + options_.instance +
-                          "\" restarted without a journal, so its sequence started again and "
-                          "this view cannot follow it: restart the reader");
-        }
+        if (journal_dir_.empty()) throw_restarted_without_journal();
         continue;
     }
   }

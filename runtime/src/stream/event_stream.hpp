@@ -30,32 +30,27 @@
 #include <span>
 #include <string>
 
+#include "evring/event.hpp"
 #include "journal/journal.hpp"
 #include "ring/broadcast_ring.hpp"
 #include "shm/registry.hpp"
+#include "sys/wait_interrupt.hpp"
 #include "sys/wait_strategy.hpp"
 
 namespace evring {
 
-// One event; the payload is valid until the next call on its source.
-struct StreamEvent {
-  std::uint64_t seq = 0;
-  std::uint32_t type = 0;
-  std::int64_t publish_ns = 0;
-  std::span<const std::byte> payload;
-};
-
-// A source of events in sequence order.
+// A source of events (evring/event.hpp) in sequence order; an event's payload is valid
+// until the next call on its source.
 class EventSource {
  public:
   virtual ~EventSource() = default;
   // The next event, or false when none is available now (call again later). Throws
   // evring::Error when the source cannot go on.
-  virtual bool next(StreamEvent& out) = 0;
+  virtual bool next(Event& out) = 0;
   // Up to out.size() next events (0: none now), all valid until the next call on the
   // source. A source that can hand over a run at once (the journal, catching up) does;
   // by default, one event.
-  virtual std::size_t next_batch(std::span<StreamEvent> out) {
+  virtual std::size_t next_batch(std::span<Event> out) {
     return !out.empty() && next(out.front()) ? 1 : 0;
   }
 };
@@ -64,8 +59,8 @@ class EventSource {
 class JournalSource final : public EventSource {
  public:
   JournalSource(const std::filesystem::path& directory, std::uint64_t from_seq);
-  bool next(StreamEvent& out) override;
-  std::size_t next_batch(std::span<StreamEvent> out) override;
+  bool next(Event& out) override;
+  std::size_t next_batch(std::span<Event> out) override;
 
  private:
   JournalReader reader_;
@@ -112,9 +107,9 @@ class EventStream final : public EventSource {
   // Never waits. Throws Error(corrupt) when the journal lacks what the ring skipped, and
   // Error(writer_gone) when a gap cannot be filled (no journal) or the writer restarted
   // without one.
-  bool next(StreamEvent& out) override;
+  bool next(Event& out) override;
   // While catching up from the journal, a run of events; otherwise one, as next().
-  std::size_t next_batch(std::span<StreamEvent> out) override;
+  std::size_t next_batch(std::span<Event> out) override;
   // Idles per `wait` until the ring may have more, at most timeout_ns. Call after next()
   // returned false.
   void wait(WaitKind wait, std::int64_t timeout_ns);
@@ -144,7 +139,7 @@ class EventStream final : public EventSource {
 
  private:
   explicit EventStream(const StreamOptions& options);
-  ReaderOptions ring_options(StartAt start) const;
+  RingReaderOptions ring_options(RingStart start) const;
   // Without a ring: tries to attach to a writer that has started (every few ms).
   void look_for_writer();
   // On a ring just mapped (a late start or a new writer): its history must be ours.
@@ -154,10 +149,13 @@ class EventStream final : public EventSource {
   enum class JournalVerdict { deliver, skip, caught_up };
   // What to do with an event the journal gave; a deliverable one is counted as delivered.
   // Throws Error(corrupt) when the journal skips a seq.
-  JournalVerdict judge_from_journal(const StreamEvent& event);
+  JournalVerdict judge_from_journal(const Event& event);
+  // Out of line and cold: next() builds no string on its way.
   [[noreturn, gnu::cold, gnu::noinline]] void throw_journal_skips(std::uint64_t seq) const;
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_journal_ends() const;
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_restarted_without_journal() const;
   void open_journal_at(std::uint64_t seq);
-  void deliver_record(StreamEvent& out);
+  void deliver_record(Event& out);
   void fill_gap();
 
   StreamOptions options_;

@@ -1,14 +1,21 @@
-// How an idle reader waits for the next record.
+// How a loop idles between two looks for work that another thread or process will bring
+// (the next record, a command, a reply): the WaitKind a user chose (evring/wait_kind.hpp),
+// until a deadline. One IdleStrategy serves every wait loop; what a block-waiter sleeps on
+// is the caller's Doorbell (doorbell.hpp). Aeron's IdleStrategy and the Disruptor's
+// WaitStrategy are the models.
 //
-//   spin   busy-polls with a pause instruction: lowest latency, burns a whole core.
-//   yield  polls and gives the core away between polls (sched_yield): for shared cores.
-//   block  polls briefly, then sleeps on a futex on the ring's tail word; the writer makes
-//          a wake syscall only while some reader sleeps (it reads a counter of sleepers,
-//          one atomic load per publish, otherwise).
+//   spin   a pause instruction between looks.
+//   yield  sched_yield between looks.
+//   block  spins for spin_before_sleep_ns, then tells the caller to sleep (on its doorbell,
+//          at most remaining_ns()) at every later idle.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
+#include <sched.h>
+
+#include "evring/clock.hpp"
 #include "evring/wait_kind.hpp"
 
 namespace evring {
@@ -23,13 +30,76 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// futex(2) on a 32-bit word of a MAP_SHARED mapping (the key is the page, not the
-// address, so processes mapping the same object at different addresses meet). Waiting only
-// reads the word, so it works on a read-only mapping.
-// Sleeps while *word == expected, at most timeout_ns; returns early on a wake or signal.
-void futex_wait_shared(const std::uint32_t* word, std::uint32_t expected,
-                       std::int64_t timeout_ns) noexcept;
-// Wakes every sleeper on the word.
-void futex_wake_shared(std::uint32_t* word) noexcept;
+// One pause of `kind` between two looks (sched_yield for yield, a pause instruction
+// otherwise). Returns true instead, pausing not, when it is time for a block-waiter to sleep.
+inline bool idle_pause(WaitKind kind, bool spun_long_enough) noexcept {
+  switch (kind) {
+    case WaitKind::yield:
+      sched_yield();
+      return false;
+    case WaitKind::block:
+      if (spun_long_enough) return true;
+      break;
+    case WaitKind::spin:
+      break;
+  }
+  cpu_relax();
+  return false;
+}
+
+enum class IdleStep {
+  again,       // paused: look again
+  checkpoint,  // paused, and the clock was read: a moment for the caller's slower checks
+  sleep,       // block: sleep on the doorbell now, at most remaining_ns()
+  timed_out,   // the deadline has passed
+};
+
+class IdleStrategy {
+ public:
+  static constexpr std::int64_t kNoTimeout = std::numeric_limits<std::int64_t>::max();
+
+  // Starts the wait now: it ends timeout_ns from now (kNoTimeout: never).
+  IdleStrategy(WaitKind kind, std::int64_t timeout_ns, std::int64_t spin_before_sleep_ns) noexcept
+      : kind_(kind), spin_before_sleep_ns_(spin_before_sleep_ns) {
+    now_ns_ = monotonic_ns();
+    spin_start_ns_ = now_ns_;
+    deadline_ns_ = timeout_ns >= kNoTimeout - now_ns_ ? kNoTimeout : now_ns_ + timeout_ns;
+  }
+
+  // After a look that found nothing. A yield can last a whole time slice, so yield looks
+  // at the clock every round; spin and block every 256 rounds, which keeps the clock off
+  // their fast loop, and block at every round once it sleeps.
+  IdleStep idle() noexcept {
+    ++rounds_;
+    const bool look_at_clock = kind_ == WaitKind::yield || sleeping_ || (rounds_ & 255) == 0;
+    if (!look_at_clock) {
+      cpu_relax();
+      return IdleStep::again;
+    }
+    now_ns_ = monotonic_ns();
+    if (now_ns_ >= deadline_ns_) return IdleStep::timed_out;
+    sleeping_ = idle_pause(kind_, now_ns_ - spin_start_ns_ >= spin_before_sleep_ns_);
+    return sleeping_ ? IdleStep::sleep : IdleStep::checkpoint;
+  }
+  // The caller found work and waits on: spin afresh before sleeping again.
+  void reset() noexcept {
+    sleeping_ = false;
+    spin_start_ns_ = now_ns_ = monotonic_ns();
+  }
+
+  // As of the last look at the clock.
+  std::int64_t now_ns() const noexcept { return now_ns_; }
+  std::int64_t remaining_ns() const noexcept { return deadline_ns_ - now_ns_; }
+  bool past_deadline() noexcept { return (now_ns_ = monotonic_ns()) >= deadline_ns_; }
+
+ private:
+  WaitKind kind_;
+  bool sleeping_ = false;
+  std::uint32_t rounds_ = 0;
+  std::int64_t spin_before_sleep_ns_;
+  std::int64_t now_ns_ = 0;
+  std::int64_t spin_start_ns_ = 0;
+  std::int64_t deadline_ns_ = 0;
+};
 
 }  // namespace evring
