@@ -158,9 +158,13 @@ void BM_PublishStamped(benchmark::State& state) {
   if (reader) report_reader(state, *reader);
 }
 
-// Publishes as many records as fit without lapping a reader that is fully caught up.
+// Publishes as many records as fit without lapping a reader that is fully caught up: the
+// writer announces its intent up to capacity/16 ahead of its tail (W2 in
+// ring_protocol.hpp), and a reader counts that as written, so a quarter of the ring is
+// left free, and room for the padding of a wrap.
 void refill(const std::vector<std::byte>& payload) {
-  const std::uint64_t fit = ring().capacity() / aligned_record_length(payload.size()) - 2;
+  const std::uint64_t record = aligned_record_length(payload.size());
+  const std::uint64_t fit = (ring().capacity() - ring().capacity() / 4) / record - 2;
   for (std::uint64_t i = 0; i < fit; ++i) ring().publish(kBenchRecordType, payload);
 }
 

@@ -30,7 +30,7 @@ for target in "${targets[@]}"; do
   found="$build/fuzz-corpus/$target"
   mkdir -p "$found"
   echo "== fuzz $target for ${seconds} s"
-  # -rss_limit_mb: the ring and journal targets map segments; 2 GB is plenty, and stops a
+  # -rss_limit_mb: the segment and journal targets map files; 2 GB is plenty, and stops a
   # leak from taking the machine. Its last lines: the run's coverage and speed.
   if ! "$build/bin/$target" -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$build/fuzz-crashes/$target-" "$found" "$seeds/$target" \
