@@ -99,7 +99,6 @@ class StartFootprint {
   std::vector<fs::path> existing_;
 };
 
-
 bool granted(const WriterOptions& options) {
   return options.group != kCreatorGroup;
 }

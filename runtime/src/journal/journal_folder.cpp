@@ -25,8 +25,8 @@ JournalLock::JournalLock(const fs::path& directory) {
   if (made != 0 && made != EEXIST) {
     throw Error(made == EACCES || made == EROFS || made == EPERM ? ErrorCode::permission_denied
                                                                  : ErrorCode::io,
-                "cannot create the journal folder " + directory.string() + ": " +
-                    errno_text(made) + " (choose a writable --journal folder)");
+                "cannot create the journal folder " + directory.string() + ": " + errno_text(made) +
+                    " (choose a writable --journal folder)");
   }
   const fs::path path = directory / "writer.lock";
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -49,9 +49,9 @@ bool clear_stale_socket(const ListenerOptions& options, const sockaddr_un& addre
   struct stat info {};
   if (::lstat(path.c_str(), &info) != 0) return false;  // nothing there
   if (!S_ISSOCK(info.st_mode)) {
-    throw Error(ErrorCode::invalid_argument, path.string() +
-                                                 " exists and is not a socket: remove it, or " +
-                                                 options.choose_other);
+    throw Error(
+        ErrorCode::invalid_argument,
+        path.string() + " exists and is not a socket: remove it, or " + options.choose_other);
   }
   int err = 0;
   if (connect_unix(address, err).valid()) {
@@ -76,10 +76,10 @@ sockaddr_un unix_address(const fs::path& path, const std::string& kind, const st
   address.sun_family = AF_UNIX;
   const std::string& text = path.native();
   if (text.empty() || text.size() >= sizeof address.sun_path) {
-    throw Error(ErrorCode::invalid_argument,
-                kind + " path \"" + text + "\" must be 1 to " +
-                    std::to_string(sizeof address.sun_path - 1) + " bytes long" +
-                    (fix.empty() ? std::string() : ": " + fix));
+    throw Error(ErrorCode::invalid_argument, kind + " path \"" + text + "\" must be 1 to " +
+                                                 std::to_string(sizeof address.sun_path - 1) +
+                                                 " bytes long" +
+                                                 (fix.empty() ? std::string() : ": " + fix));
   }
   std::memcpy(address.sun_path, text.data(), text.size());
   return address;

@@ -23,8 +23,8 @@ sockaddr_un unix_address(const std::filesystem::path& path, const std::string& k
 Fd connect_unix(const sockaddr_un& address, int& err);
 
 struct ListenerOptions {
-  std::filesystem::path path;  // the socket file; its folder is created 0700 if missing
-  mode_t mode = 0600;          // of the socket file: who may connect
+  std::filesystem::path path;            // the socket file; its folder is created 0700 if missing
+  mode_t mode = 0600;                    // of the socket file: who may connect
   gid_t group = static_cast<gid_t>(-1);  // the socket file's group; -1: the creator's
   int backlog = 64;
   // For messages: "query socket"; "another evring-reader listens on {}: choose another

@@ -148,7 +148,8 @@ QueryReply QueryClient::query(std::span<const std::string_view> words, std::uint
   const std::string line = dump(request) + '\n';
 
   for (std::size_t sent = 0; sent < line.size();) {
-    const ssize_t wrote = ::send(s.socket.get(), line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    const ssize_t wrote =
+        ::send(s.socket.get(), line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
     if (wrote > 0) {
       sent += static_cast<std::size_t>(wrote);
     } else if (wrote < 0 && errno == EINTR) {
