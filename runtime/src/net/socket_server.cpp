@@ -99,6 +99,7 @@ struct SocketServer::Loop {
   bool reading = true;
   bool listener_paused = false;
   bool queued = false;  // since the last wake_consumer()
+  std::unique_ptr<char[]> read_buffer = std::make_unique<char[]>(kReadChunk);
 
   Loop(ServerOptions opts, Framing& f)
       : options(std::move(opts)), framing(f), listener(options.listener) {}
@@ -202,18 +203,19 @@ void SocketServer::Loop::accept_all() {
 // Reads one chunk; false: the connection died.
 bool SocketServer::Loop::read_from(Connection& c) {
   for (;;) {
-    const std::size_t at = c.input.size();
-    c.input.resize(at + kReadChunk);
-    const ssize_t got = ::recv(c.fd.get(), c.input.data() + at, kReadChunk, MSG_DONTWAIT);
-    const int err = errno;
-    c.input.resize(at + static_cast<std::size_t>(got > 0 ? got : 0));
-    if (got > 0) return true;
+    // Into a scratch buffer, then appended: growing the input to receive into it would
+    // clear a whole chunk per read.
+    const ssize_t got = ::recv(c.fd.get(), read_buffer.get(), kReadChunk, MSG_DONTWAIT);
+    if (got > 0) {
+      c.input.append(read_buffer.get(), static_cast<std::size_t>(got));
+      return true;
+    }
     if (got == 0) {
       c.eof = true;
       return true;
     }
-    if (err == EINTR) continue;
-    return err == EAGAIN || err == EWOULDBLOCK;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK;
   }
 }
 
