@@ -153,7 +153,8 @@ void Writer::State::commit_group() {
   pending_replies.clear();
 }
 
-void Writer::State::take_from(CommandSource& source, std::size_t& taken, std::size_t up_to) {
+template <class Source>
+void Writer::State::take_from(Source& source, std::size_t& taken, std::size_t up_to) {
   const bool sync = options.durability == Durability::sync;
   SourcedCommand command;
   while (taken < up_to && source.next(command)) {
@@ -168,6 +169,11 @@ void Writer::State::take_from(CommandSource& source, std::size_t& taken, std::si
     }
     ++taken;
   }
+}
+
+void Writer::State::take_from_source(std::size_t i, std::size_t& taken, std::size_t up_to) {
+  if (i == 0) return take_from(*shared_memory, taken, up_to);  // sources[0]
+  take_from(*sources[i], taken, up_to);
 }
 
 void Writer::State::idle(std::int64_t now, std::int64_t idle_since, std::int64_t next_maintain,
@@ -215,11 +221,11 @@ void Writer::run(const std::atomic<bool>& stop) {
     std::uint32_t filled = 0;  // bit i: source i took its whole share
     for (std::size_t i = 0; i < s.sources.size(); ++i) {
       const std::size_t up_to = std::min(group_max, taken + share);
-      s.take_from(*s.sources[i], taken, up_to);
+      s.take_from_source(i, taken, up_to);
       if (taken == up_to) filled |= 1u << i;
     }
     for (std::size_t i = 0; i < s.sources.size() && taken < group_max; ++i) {
-      if ((filled & (1u << i)) != 0) s.take_from(*s.sources[i], taken, group_max);
+      if ((filled & (1u << i)) != 0) s.take_from_source(i, taken, group_max);
     }
     if (sync) s.commit_group();
     const std::int64_t now = monotonic_ns();
