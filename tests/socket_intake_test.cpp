@@ -30,6 +30,7 @@
 #include "evring/error.hpp"
 #include "evring/socket_client.hpp"
 #include "intake/command_intake.hpp"
+#include "net/command_frame.hpp"
 #include "socket_intake.hpp"
 #include "writer_process_support.hpp"
 

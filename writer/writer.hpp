@@ -1,7 +1,8 @@
-// evring-writer's core: recovers the model from the journal, then runs the one apply
-// thread that takes commands from the intake (and from the Unix-socket intake's queue, if
-// on), decides them with the domain, journals and publishes their events, applies them to
-// the model, and replies.
+// evring-writer's core: recovers the model from the journal (recovery.cpp), then runs the
+// one apply thread (writer.cpp) that takes commands from its command sources (the
+// shared-memory intake, and the Unix-socket intake if on: command_source.hpp), decides them
+// with the domain, journals and publishes their events, applies them to the model, and
+// replies.
 //
 // Per accepted command, in this order (what each step guarantees):
 //   1 journal append of each event (async: in the page cache, survives kill -9 of the

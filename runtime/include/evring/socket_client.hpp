@@ -11,8 +11,8 @@
 // If the writer goes away with commands in flight, receive() throws Error(writer_gone):
 // their outcome is unknown; resubmit them with the same command ids once it is back.
 //
-// The frames are described at the top of writer/socket_intake.hpp; the constants and
-// encoders below are that format's one definition. One SocketClient per thread.
+// The frames are length-prefixed binary; their one definition is the library's
+// net/command_frame.hpp. One SocketClient per thread.
 #pragma once
 
 #include <chrono>
@@ -29,23 +29,6 @@
 #include "evring/command.hpp"
 
 namespace evring {
-
-namespace socket_frame {
-inline constexpr std::size_t kLengthBytes = 4;         // u32 body_bytes before each body
-inline constexpr std::size_t kRequestHeaderBytes = 8;  // u16 format, u16 id, u32 payload
-inline constexpr std::size_t kReplyHeaderBytes = 20;   // u32 status, u32 code, u64 seq, u32 reason
-inline constexpr std::size_t kMaxRequestBody =
-    kRequestHeaderBytes + kMaxCommandIdBytes + kMaxCommandBytes;
-inline constexpr std::size_t kMaxReplyBody = kReplyHeaderBytes + kMaxReasonBytes;
-
-// Appends one whole frame (length prefix included). The caller checks the limits.
-void append_request(std::vector<std::byte>& out, CommandFormat format,
-                    std::span<const std::byte> id, std::span<const std::byte> payload);
-// Cuts a reason over kMaxReasonBytes and marks it "...", as the shared-memory intake does.
-void append_reply(std::vector<std::byte>& out, const CommandReply& reply);
-// Decodes a reply body (without its length prefix); throws MalformedInput.
-CommandReply decode_reply(std::span<const std::byte> body);
-}  // namespace socket_frame
 
 // <runtime folder>/<instance>.sock (paths.hpp): where `evring-writer --socket` listens
 // unless --socket-path says otherwise.

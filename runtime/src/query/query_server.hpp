@@ -1,6 +1,8 @@
-// The reader's side of queries (the wire format is in evring/query_client.hpp): a socket
-// thread parses requests and hands them to the one thread that owns the view through a
-// moodycamel::ConcurrentQueue; that thread answers each between events.
+// The reader's side of queries (the wire format is in evring/query_client.hpp): the JSON-lines
+// framing on the one socket server (net/socket_server.hpp, which tells the threads and how
+// they wake each other). The socket thread parses requests and hands them to the one thread
+// that owns the view through a moodycamel::ConcurrentQueue; that thread answers each
+// between events.
 #pragma once
 
 #include <cstdint>
@@ -13,13 +15,14 @@
 #include <sys/types.h>
 
 #include "evring/query_client.hpp"
+#include "net/socket_server.hpp"
 #include "shm/shared_segment.hpp"  // kCreatorGroup
 
 namespace evring {
 
 // One request as the view's thread sees it.
 struct QueryRequest {
-  std::uint64_t connection = 0;  // which connection to answer
+  net::Ticket ticket;            // which connection to answer, and where on it
   std::uint64_t after_seq = 0;   // 0: answer now
   std::int64_t deadline_ns = 0;  // monotonic_ns() past which a waiting query is stale
   std::vector<std::string> words;
@@ -30,8 +33,9 @@ class QueryServer {
   // Listens on `path` (its folder created 0700 if missing; the socket gets `mode` and, unless
   // kCreatorGroup, `group`), on a
   // thread of its own. A stale socket file whose listener is gone is replaced; a live one
-  // is Error(writer_running) "another reader ... uses this id". `wake` is called (from the
-  // socket thread) after a request is queued, so a sleeping view thread can wake up.
+  // is Error(writer_running) "another reader ... uses this id". `wake` is the server's
+  // wake_consumer (net/socket_server.hpp, WAKING): called on the socket thread after
+  // requests were queued, so a sleeping view thread can wake up.
   static std::unique_ptr<QueryServer> start(const std::filesystem::path& path, mode_t mode,
                                             std::function<void()> wake,
                                             gid_t group = kCreatorGroup);
