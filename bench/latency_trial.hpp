@@ -14,8 +14,8 @@
 #include "report.hpp"
 #include "ring_processes.hpp"
 #include "shm/layout.hpp"
+#include "sync/wait_strategy.hpp"
 #include "sys/latency_recorder.hpp"
-#include "sys/wait_strategy.hpp"
 
 namespace evring::bench {
 

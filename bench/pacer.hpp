@@ -10,7 +10,7 @@
 #include <cstdint>
 
 #include "evring/clock.hpp"
-#include "sys/wait_strategy.hpp"
+#include "sync/wait_strategy.hpp"
 
 namespace evring::bench {
 

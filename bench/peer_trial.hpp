@@ -18,7 +18,7 @@
 
 #include "latency_trial.hpp"
 #include "report.hpp"
-#include "sys/wait_strategy.hpp"
+#include "sync/wait_strategy.hpp"
 
 namespace evring::bench {
 

@@ -12,7 +12,7 @@
 #include "harness/shared_memory.hpp"
 #include "ring/broadcast_ring.hpp"
 #include "shm/layout.hpp"
-#include "sys/wait_strategy.hpp"
+#include "sync/wait_strategy.hpp"
 
 namespace evring::bench {
 

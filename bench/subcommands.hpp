@@ -9,7 +9,7 @@
 #include "journal/journal.hpp"
 #include "report.hpp"
 #include "ring/broadcast_ring.hpp"
-#include "sys/wait_strategy.hpp"
+#include "sync/wait_strategy.hpp"
 
 namespace evring::bench {
 

@@ -12,8 +12,8 @@
 #include "evring/error.hpp"
 #include "reader.hpp"
 #include "shm/shared_segment.hpp"
+#include "sync/wait_strategy.hpp"
 #include "sys/log.hpp"
-#include "sys/wait_strategy.hpp"
 
 namespace {
 

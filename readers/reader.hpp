@@ -16,8 +16,8 @@
 
 #include <sys/types.h>
 
+#include "sync/wait_strategy.hpp"
 #include "sys/log.hpp"
-#include "sys/wait_strategy.hpp"
 
 namespace evring::reader {
 

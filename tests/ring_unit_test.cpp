@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "ring/broadcast_ring.hpp"
-#include "sys/doorbell.hpp"
-#include "sys/wait_strategy.hpp"
+#include "sync/doorbell.hpp"
+#include "sync/wait_strategy.hpp"
 #include "test_support.hpp"
 
 namespace evring {
@@ -412,7 +412,7 @@ TEST(WaitStrategy, APublishRingsTheReadersDoorbellWhenAReaderAsked) {
   InstanceCleanup cleanup(name);
   RingWriter writer = RingWriter::create(small_ring(name));
   RingReader reader = RingReader::attach(reader_options(name));
-  // The readers' doorbell (sys/doorbell.hpp): sleepers sleep on the registry's bell.
+  // The readers' doorbell (sync/doorbell.hpp): sleepers sleep on the registry's bell.
   std::atomic<std::uint32_t>& bell = writer.registry().layout().wake_bell;
   const std::uint32_t seen = bell.load();
   std::atomic<bool> woke{false};

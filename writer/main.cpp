@@ -15,8 +15,8 @@
 #include "journal/journal.hpp"
 #include "ring/broadcast_ring.hpp"
 #include "shm/shared_segment.hpp"
+#include "sync/wait_strategy.hpp"
 #include "sys/log.hpp"
-#include "sys/wait_strategy.hpp"
 #include "writer.hpp"
 
 namespace {

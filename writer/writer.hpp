@@ -24,8 +24,8 @@
 
 #include "journal/journal.hpp"
 #include "ring/broadcast_ring.hpp"
+#include "sync/wait_strategy.hpp"
 #include "sys/log.hpp"
-#include "sys/wait_strategy.hpp"
 
 namespace evring::writer {
 

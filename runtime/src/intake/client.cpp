@@ -14,9 +14,9 @@
 #include "shm/layout.hpp"
 #include "shm/segment_attach.hpp"
 #include "shm/shared_segment.hpp"
-#include "sys/doorbell.hpp"
+#include "sync/doorbell.hpp"
+#include "sync/wait_strategy.hpp"
 #include "sys/process.hpp"
-#include "sys/wait_strategy.hpp"
 
 namespace evring {
 

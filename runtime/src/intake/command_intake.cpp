@@ -11,7 +11,7 @@
 #include "intake/intake_layout.hpp"
 #include "shm/layout.hpp"
 #include "shm/segment_attach.hpp"
-#include "sys/doorbell.hpp"
+#include "sync/doorbell.hpp"
 #include "sys/process.hpp"
 
 namespace evring {

@@ -19,7 +19,7 @@
 // release; the consumer loads the tail with acquire, reads, then stores its head with
 // release (so the producer may reuse the space).
 //
-// Sleeping: two doorbells (sys/doorbell.hpp, where the hand-shake is proved). An idle
+// Sleeping: two doorbells (sync/doorbell.hpp, where the hand-shake is proved). An idle
 // writer sleeps on {writer_sleeping, doorbell}, which a client rings (fenced) after
 // publishing a request; a client waiting for a reply sleeps on {client_sleeping,
 // reply_signal}, which the writer rings after storing the reply.

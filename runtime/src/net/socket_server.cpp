@@ -21,6 +21,7 @@
 
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
+#include "sync/doorbell.hpp"
 
 namespace evring::net {
 namespace {
@@ -83,7 +84,10 @@ struct SocketServer::Loop {
   moodycamel::ConsumerToken reply_consumer{replies};  // the socket thread's
 
   // Raised by the socket thread just before it may block in epoll_wait (see WAKING).
-  std::atomic<bool> socket_idle{false};
+  // Raised while the socket thread is about to block in epoll_wait (the doorbell's
+  // hand-shake, sync/doorbell.hpp, with the eventfd as its bell).
+  std::atomic<std::uint32_t> socket_idle_word{0};
+  SleepFlag socket_idle{socket_idle_word};
   std::atomic<Phase> phase{Phase::running};
   // Set by the socket thread once it stopped reading (stop_taking waits on it).
   std::atomic<bool> taking_stopped{false};
@@ -373,17 +377,14 @@ void SocketServer::Loop::run() noexcept {
       }
       wake_if_queued();
 
-      // relaxed store: ordered by the fence. seq_cst fence: pairs with reply()'s fence
-      // after its enqueue (see WAKING): either we see its reply now or it rings us.
-      socket_idle.store(true, std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_seq_cst);
+      // S2 and S3: either we see a reply() enqueued now, or it rings the eventfd.
+      socket_idle.raise();
       if (replies.size_approx() != 0 || phase.load(std::memory_order_relaxed) != now_phase) {
         timeout_ms = 0;
       }
       const int ready =
           ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
-      // relaxed: a waker that still sees true only writes the eventfd once more.
-      socket_idle.store(false, std::memory_order_relaxed);
+      socket_idle.lower();
       if (ready < 0) {
         if (errno == EINTR) continue;
         throw Error(ErrorCode::io, "epoll_wait: " + errno_text(errno));
@@ -458,16 +459,8 @@ void SocketServer::start() {
 void SocketServer::reply(const Ticket& to, std::string reply) {
   Loop& l = *loop_;
   l.replies.enqueue(l.reply_producer, Reply{to, std::move(reply)});
-  // seq_cst fence: pairs with the socket thread's fence between raising socket_idle and
-  // its last look at the replies before epoll_wait: either it sees this reply, or we see
-  // it idle here and write the eventfd.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  // relaxed: ordered by the fence above; the exchange only elects one waker per sleep (a
-  // wasted eventfd write is harmless, a missed one is not, and the fence rules it out).
-  if (l.socket_idle.load(std::memory_order_relaxed) &&
-      l.socket_idle.exchange(false, std::memory_order_relaxed)) {
-    l.ring();
-  }
+  // G1 to G3 of the doorbell's hand-shake; the eventfd write is its G4.
+  if (l.socket_idle.claim_wake()) l.ring();
 }
 
 void SocketServer::stop_taking() {

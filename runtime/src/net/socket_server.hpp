@@ -27,12 +27,11 @@
 //                       make its last look at its queue after it announced that it sleeps
 //                       (the reader's event-stream interrupt, the writer's intake doorbell
 //                       both do), so a request queued before the call is never slept past.
-//   consumer -> socket  reply() enqueues, issues a seq_cst fence and writes the eventfd only
-//                       if the socket thread raised `socket_idle` (it is about to block in
-//                       epoll_wait); the socket thread raises it, issues a seq_cst fence and
-//                       looks at the replies once more before it blocks. Of two fenced
-//                       store-then-load sequences one sees the other's store (Dekker), so
-//                       either the socket thread sees the reply or the consumer rings it.
+//   consumer -> socket  the doorbell's hand-shake (sync/doorbell.hpp: a SleepFlag, with the
+//                       eventfd as the bell): the socket thread raises `socket_idle` and
+//                       looks at the replies once more before it blocks in epoll_wait;
+//                       reply() enqueues, then writes the eventfd only if it claims the
+//                       raised flag.
 //   stop                stop_taking() and stop() store the phase (release) and ring the
 //                       eventfd; the socket thread loads it (acquire) at each round.
 #pragma once

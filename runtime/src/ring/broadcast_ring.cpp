@@ -328,7 +328,7 @@ PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t 
       case IdleStep::timed_out:
         return result;
       case IdleStep::sleep: {
-        // The doorbell's hand-shake (sys/doorbell.hpp), the tail as the condition. The
+        // The doorbell's hand-shake (sync/doorbell.hpp), the tail as the condition. The
         // writer rings unfenced, so the sleep has the backstop.
         bool interrupted = false;
         doorbell_->sleep_unless(

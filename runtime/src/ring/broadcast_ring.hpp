@@ -7,7 +7,7 @@
 // the ring's config, the writer's heartbeat, the cursor, then from data_offset the data
 // area. A RingWriter publishes through a RingTransmitter over it and rings the readers'
 // doorbell, whose words are in the registry (shm/registry.hpp): readers that block sleep
-// on it (sys/doorbell.hpp). A RingReader polls through a RingReceiver.
+// on it (sync/doorbell.hpp). A RingReader polls through a RingReceiver.
 //
 // Readers map the ring read-only (PROT_READ): no plugin bug can corrupt the stream.
 #pragma once
@@ -29,10 +29,10 @@
 #include "shm/layout.hpp"
 #include "shm/registry.hpp"
 #include "shm/shared_segment.hpp"
-#include "sys/doorbell.hpp"
+#include "sync/doorbell.hpp"
+#include "sync/wait_interrupt.hpp"
+#include "sync/wait_strategy.hpp"
 #include "sys/process.hpp"
-#include "sys/wait_interrupt.hpp"
-#include "sys/wait_strategy.hpp"
 
 namespace evring {
 

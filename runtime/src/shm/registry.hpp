@@ -2,7 +2,7 @@
 //
 // Ownership, field by field (each group on its own cache lines):
 //   WriterStatus       written only by the writer, read by anyone (evring stat).
-//   wake_requested,    the readers' doorbell (sys/doorbell.hpp): readers about to sleep
+//   wake_requested,    the readers' doorbell (sync/doorbell.hpp): readers about to sleep
 //   wake_bell          raise wake_requested and sleep on wake_bell; the writer reads the
 //                      flag after each publish, and lowers it and bumps the bell to wake them.
 //   ReaderSlot[i]      written only by the reader that claimed it; read by anyone.
@@ -22,8 +22,8 @@
 
 #include "shm/layout.hpp"
 #include "shm/shared_segment.hpp"
+#include "sync/wait_strategy.hpp"
 #include "sys/process.hpp"
-#include "sys/wait_strategy.hpp"
 
 namespace evring {
 

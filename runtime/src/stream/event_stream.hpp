@@ -34,8 +34,8 @@
 #include "journal/journal.hpp"
 #include "ring/broadcast_ring.hpp"
 #include "shm/registry.hpp"
-#include "sys/wait_interrupt.hpp"
-#include "sys/wait_strategy.hpp"
+#include "sync/wait_interrupt.hpp"
+#include "sync/wait_strategy.hpp"
 
 namespace evring {
 

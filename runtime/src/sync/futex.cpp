@@ -1,4 +1,4 @@
-#include "sys/futex.hpp"
+#include "sync/futex.hpp"
 
 #include <climits>
 #include <ctime>

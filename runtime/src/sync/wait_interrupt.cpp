@@ -1,6 +1,6 @@
-#include "sys/wait_interrupt.hpp"
+#include "sync/wait_interrupt.hpp"
 
-#include "sys/futex.hpp"
+#include "sync/futex.hpp"
 
 namespace evring {
 

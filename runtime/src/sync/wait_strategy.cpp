@@ -1,4 +1,4 @@
-#include "sys/wait_strategy.hpp"
+#include "sync/wait_strategy.hpp"
 
 #include "evring/error.hpp"
 

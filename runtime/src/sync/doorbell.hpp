@@ -34,6 +34,11 @@
 // ring; and one that wakes by its timeout leaves the flag up, which costs the next ringer
 // one wake call, not one per ring.
 //
+// SleepFlag is the flag half alone, for a sleeper that sleeps elsewhere than on a futex
+// (the socket server's thread, in epoll_wait on an eventfd): its S4 and G4 are the caller's
+// (epoll_wait; an eventfd write), the proof the same with "the eventfd is readable" for
+// "the bell changed".
+//
 // ring_unfenced() drops G1, for a ringer on a hot path (the ring's writer, once per
 // publish): its G2 may then be ordered before the store that made the condition true, and
 // miss a sleeper that raised its flag just then. That sleeper sleeps until its timeout, so
@@ -43,24 +48,61 @@
 #include <atomic>
 #include <cstdint>
 
-#include "sys/futex.hpp"
+#include "sync/futex.hpp"
 
 namespace evring {
+
+// The sleeping flag's side of the hand-shake: S2, G1 to G3.
+class SleepFlag {
+ public:
+  // The word lives in shared memory or in the caller's object, and outlives this view of it.
+  explicit SleepFlag(std::atomic<std::uint32_t>& sleeping) noexcept : sleeping_(&sleeping) {}
+
+  // Sleeper: S2. Look at the condition (S3) after it, then sleep (S4).
+  void raise() noexcept {
+    // relaxed store + seq_cst fence: the fence orders the flag before the caller's last
+    // look at its condition [SYNC D].
+    sleeping_->store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  // Sleeper, when it is the flag's only one: lowers it on waking, so the next ringer makes
+  // no wake for a sleeper that woke by itself. relaxed: only saves a wake; a ringer that
+  // still sees the flag wakes once too often.
+  void lower() noexcept { sleeping_->store(0, std::memory_order_relaxed); }
+
+  // Ringer, after the release store that gives the sleeper something: G1 to G3. True when
+  // this ringer must wake the sleepers (G4, the caller's).
+  bool claim_wake() noexcept {
+    // G1 [SYNC D]: orders the caller's store before the flag load below.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return claim_wake_unfenced();
+  }
+  // G2 and G3 without G1: sleepers must sleep with a short timeout (see the hand-shake).
+  bool claim_wake_unfenced() noexcept {
+    // G2. relaxed: orders nothing; the fence before it (claim_wake()) or the sleepers'
+    // timeout is the proof. The exchange is taken only when someone asked.
+    if (sleeping_->load(std::memory_order_relaxed) == 0) [[likely]] {
+      return false;
+    }
+    // G3. relaxed: the RMW alone makes one ringer the waker; G4 publishes.
+    return sleeping_->exchange(0, std::memory_order_relaxed) != 0;
+  }
+
+ private:
+  std::atomic<std::uint32_t>* sleeping_;
+};
 
 class Doorbell {
  public:
   // Both words live in shared memory (a layout's fields) and outlive this view of them.
   Doorbell(std::atomic<std::uint32_t>& sleeping, std::atomic<std::uint32_t>& bell) noexcept
-      : sleeping_(&sleeping), bell_(&bell) {}
+      : sleeping_(sleeping), bell_(&bell) {}
 
   // Sleeper: S1 and S2. Returns what to give sleep(); look at the condition (S3) after it.
   std::uint32_t prepare() noexcept {
     // S1. acquire: pairs with G4's release bump (see the hand-shake).
     const std::uint32_t seen = bell_->load(std::memory_order_acquire);
-    // S2. relaxed store + seq_cst fence: the fence orders the flag before the caller's last
-    // look at its condition [SYNC D].
-    sleeping_->store(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    sleeping_.raise();
     return seen;
   }
   // Sleeper that nobody rings for, woken by wake_all() or a third party only: S1 alone.
@@ -82,34 +124,22 @@ class Doorbell {
     sleep(seen, timeout_ns);
     return false;
   }
-  // Sleeper, when it is the bell's only one: lowers the flag on waking, so the next ringer
-  // makes no wake call for a sleeper that woke by its timeout. relaxed: only saves a call;
-  // a ringer that still sees the flag makes one wake too many.
-  void leave_single() noexcept { sleeping_->store(0, std::memory_order_relaxed); }
+  // Sleeper, when it is the bell's only one: see SleepFlag::lower().
+  void leave_single() noexcept { sleeping_.lower(); }
 
   // Ringer, after the release store that gives the sleepers something: G1 to G4.
   // Returns whether it made a wake call (a system call).
   bool ring() noexcept {
-    // G1 [SYNC D]: orders the caller's store before the flag load below.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    return ring_unfenced();
+    if (!sleeping_.claim_wake()) return false;
+    bump_and_wake();
+    return true;
   }
   // G2 to G4 without G1: sleepers must sleep with a short timeout (see the hand-shake).
   bool ring_unfenced() noexcept {
-    // G2. relaxed: orders nothing; the fence before it (ring()) or the sleepers' timeout
-    // (ring_unfenced()) is the proof. The exchange is taken only when someone asked.
-    if (sleeping_->load(std::memory_order_relaxed) != 0) [[unlikely]] {
-      return wake_sleepers();
+    if (!sleeping_.claim_wake_unfenced()) [[likely]] {
+      return false;
     }
-    return false;
-  }
-  // G3 and G4 for a ringer that saw the flag; returns whether it woke them (a system call).
-  bool wake_sleepers() noexcept {
-    // G3. relaxed: the RMW alone makes one ringer the waker; the bump below publishes.
-    if (sleeping_->exchange(0, std::memory_order_relaxed) == 0) return false;
-    // G4. release: pairs with S1's acquire load.
-    bell_->fetch_add(1, std::memory_order_release);
-    futex_wake_shared(const_cast<std::uint32_t*>(word()));
+    bump_and_wake();
     return true;
   }
   // Wakes every sleeper whether or not it raised the flag (a segment that closes, a query
@@ -128,7 +158,13 @@ class Doorbell {
  private:
   static_assert(std::atomic<std::uint32_t>::is_always_lock_free &&
                 sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
-  std::atomic<std::uint32_t>* sleeping_;
+  // G4. release: pairs with S1's acquire load.
+  void bump_and_wake() noexcept {
+    bell_->fetch_add(1, std::memory_order_release);
+    futex_wake_shared(const_cast<std::uint32_t*>(word()));
+  }
+
+  SleepFlag sleeping_;
   std::atomic<std::uint32_t>* bell_;
 };
 
