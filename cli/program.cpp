@@ -1,13 +1,23 @@
 #include "cli/program.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "evring/error.hpp"
+
 namespace evring::cli {
 namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_stop_signal(int) {
+  // relaxed: a lone flag; the program's loop polls it, and the signal cuts its wait short.
+  g_stop.store(true, std::memory_order_relaxed);
+}
 
 // The first example line of a footer that starts its examples with "Examples:".
 std::string first_example(const CLI::App& app) {
@@ -64,6 +74,28 @@ std::optional<int> parse_command_line(CLI::App& app, const std::string& program,
     std::fputs(text.c_str(), stderr);
     return 2;
   }
+}
+
+const std::atomic<bool>& stop_on_signals() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  return g_stop;
+}
+
+int run_program(const std::string& program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    fmt::print(stderr, "{}: {}\n", program, e.what());
+  } catch (const CLI::ValidationError& e) {
+    fmt::print(stderr, "{}: {}\n", program, e.what());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}: unexpected error: {}\n", program, e.what());
+  }
+  return 2;
 }
 
 }  // namespace evring::cli

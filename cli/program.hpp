@@ -3,6 +3,8 @@
 // from the (sub)command's own footer and where the flags are listed.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -15,5 +17,13 @@ namespace evring::cli {
 // as "program: message", an example and the --help to run). nullopt: go on.
 std::optional<int> parse_command_line(CLI::App& app, const std::string& program, int argc,
                                       char** argv);
+
+// SIGINT and SIGTERM ask a long-running program to stop cleanly: they set the flag this
+// returns, which its loop polls (a signal also cuts a sleep short). Once, before the loop.
+const std::atomic<bool>& stop_on_signals();
+
+// Runs a program's body and returns its exit status; an error it throws is told on stderr
+// as "program: message" ("program: unexpected error: ..." for one not of ours), status 2.
+int run_program(const std::string& program, const std::function<int()>& body);
 
 }  // namespace evring::cli

@@ -1,6 +1,5 @@
 // evring-reader: one reader process with one view of an instance's events.
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -16,13 +15,6 @@
 #include "sys/log.hpp"
 
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_stop_signal(int) {
-  // relaxed: a lone flag; the loop polls it, and the signal cuts its wait short.
-  g_stop.store(true, std::memory_order_relaxed);
-}
 
 constexpr const char* kFooter = R"(Examples:
   evring-reader --name orders --view bank                 # id bank-1, from its checkpoint
@@ -81,7 +73,7 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet", quiet, "print errors only (--log-level error)");
 
   if (const auto status = cli::parse_command_line(app, "evring-reader", argc, argv)) return *status;
-  try {
+  return cli::run_program("evring-reader", [&] {
     const LogSink log =
         stderr_log("evring-reader", quiet ? LogLevel::error : parse_log_level(log_level));
     if (from == "start") {
@@ -106,19 +98,10 @@ int main(int argc, char** argv) {
     options.socket = socket;
     if (!group.empty()) options.group = group_named(group);
 
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
+    const std::atomic<bool>& stop = cli::stop_on_signals();
 
     auto reader = reader::Reader::start(options, log);
-    reader->run(g_stop);
+    reader->run(stop);
     return 0;
-  } catch (const Error& e) {
-    fmt::print(stderr, "evring-reader: {}\n", e.what());
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "evring-reader: unexpected error: {}\n", e.what());
-  }
-  return 2;
+  });
 }

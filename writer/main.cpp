@@ -1,6 +1,5 @@
 // evring-writer: the one process that owns an instance's command model.
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -20,13 +19,6 @@
 #include "writer.hpp"
 
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_stop_signal(int) {
-  // relaxed: a lone flag; the apply loop polls it (and a signal interrupts its sleep).
-  g_stop.store(true, std::memory_order_relaxed);
-}
 
 constexpr const char* kFooter = R"(Examples:
   evring-writer --name orders --domain bank
@@ -133,7 +125,7 @@ int main(int argc, char** argv) {
 
   if (const auto status = cli::parse_command_line(app, "evring-writer", argc, argv)) return *status;
 
-  try {
+  return cli::run_program("evring-writer", [&] {
     const LogSink log =
         stderr_log("evring-writer", quiet ? LogLevel::error : parse_log_level(log_level));
     options.durability = no_journal ? Durability::none : parse_durability(durability);
@@ -148,21 +140,10 @@ int main(int argc, char** argv) {
     options.socket_path = socket_path;
     if (!group.empty()) options.group = group_named(group);
 
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
+    const std::atomic<bool>& stop = cli::stop_on_signals();
 
     auto writer = writer::Writer::start(options, log);
-    writer->run(g_stop);
+    writer->run(stop);
     return 0;
-  } catch (const CLI::ValidationError& e) {
-    fmt::print(stderr, "evring-writer: {}\n", e.what());
-  } catch (const Error& e) {
-    fmt::print(stderr, "evring-writer: {}\n", e.what());
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "evring-writer: unexpected error: {}\n", e.what());
-  }
-  return 2;
+  });
 }
