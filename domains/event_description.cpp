@@ -5,7 +5,7 @@
 #include "builtin_domains.hpp"
 #include "evring/error.hpp"
 
-namespace evring::views {
+namespace evring::domains {
 namespace {
 
 constexpr std::size_t kHexBytes = 64;
@@ -68,4 +68,4 @@ void append_event_line(std::string& out, const DomainDescriber* domain, std::uin
   out += "}\n";
 }
 
-}  // namespace evring::views
+}  // namespace evring::domains

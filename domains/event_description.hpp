@@ -1,7 +1,7 @@
 // Events described as JSON, the way the tail view writes them and `evring tail` prints
 // them: one definition, so the two never disagree on what a line looks like. It sits with
 // the built-in domains, whose tables describe their events, so that the tools describe
-// events without linking a view. (The namespace is still views::, the callers' spelling.)
+// events without linking a view.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +14,7 @@
 #include "journal/journal.hpp"
 #include "plugin/domain_plugin.hpp"
 
-namespace evring::views {
+namespace evring::domains {
 
 // The built-in domain called `name` (kv, bank), for its describe() and type names;
 // std::nullopt for any other name.
@@ -42,4 +42,4 @@ void append_event_line(std::string& out, const DomainDescriber* domain, std::uin
                        std::uint32_t type, std::int64_t publish_ns,
                        std::span<const std::byte> payload);
 
-}  // namespace evring::views
+}  // namespace evring::domains

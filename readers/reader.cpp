@@ -219,7 +219,7 @@ void Reader::State::tell_view_its_domain() {
   std::optional<DomainDescriber> describer;
   if (view.wants_domain()) {
     std::string why_not;
-    describer = views::load_describer(*domain, why_not);
+    describer = domains::load_describer(*domain, why_not);
     if (!describer) {
       log(LogLevel::warn, fmt::format("view {} shows events of domain {} undecoded: {}",
                                       view.name(), domain->name, why_not));

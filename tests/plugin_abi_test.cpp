@@ -42,7 +42,7 @@ TEST(PluginAbi, ADomainTableOfTheFirstVersionOneHeaderLoadsWithoutTypeNames) {
 }
 
 TEST(PluginAbi, BuiltInDomainsNameTheirEventTypes) {
-  const std::optional<DomainDescriber> bank = views::builtin_describer("bank");
+  const std::optional<DomainDescriber> bank = domains::builtin_describer("bank");
   ASSERT_TRUE(bank.has_value());
   EXPECT_STREQ(bank->type_name(2), "deposited");
   EXPECT_EQ(bank->type_name(99), nullptr);
@@ -60,7 +60,7 @@ TEST(PluginAbi, AViewTableOfTheFirstVersionOneHeaderReadsAnyDomain) {
 TEST(PluginAbi, AViewOfAnotherDomainIsRefusedNamingBoth) {
   ViewPlugin view = ViewPlugin::from_table(bank_view(), "built-in view bank", "");
   try {
-    view.set_domain("cache", "kv", views::builtin_describer("kv"));
+    view.set_domain("cache", "kv", domains::builtin_describer("kv"));
     FAIL() << "a bank view accepted a kv instance";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::incompatible);
@@ -74,7 +74,7 @@ TEST(PluginAbi, AViewOfAnotherDomainIsRefusedNamingBoth) {
 TEST(PluginAbi, TheStatsViewNamesTypesAsTheDomainDoesAfterEveryFreshStart) {
   ViewPlugin stats = ViewPlugin::from_table(stats_view(), "built-in view stats", "");
   ASSERT_TRUE(stats.wants_domain());
-  stats.set_domain("cache", "kv", views::builtin_describer("kv"));
+  stats.set_domain("cache", "kv", domains::builtin_describer("kv"));
   const auto payload = kv::encode(kv::DeletedEvent{"a", 2});
   std::string error;
   for (const std::uint64_t seq : {1, 2}) {

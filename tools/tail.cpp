@@ -82,7 +82,7 @@ std::string plain_value(const nlohmann::ordered_json& value) {
 // the tail view print) as words; a type name is a bare word, a type number type=N.
 void append_plain_line(std::string& out, const DomainDescriber* domain, const Event& event) {
   const auto description =
-      nlohmann::ordered_json::parse(views::describe_event(domain, event.type, event.payload));
+      nlohmann::ordered_json::parse(domains::describe_event(domain, event.type, event.payload));
   out += "seq=" + std::to_string(event.seq);
   for (const auto& [key, value] : description.items()) {
     out += ' ';
@@ -119,7 +119,7 @@ std::optional<DomainDescriber> domain_of(const std::string& instance, const Even
   const std::optional<DomainRecord> domain = stream.domain();
   if (!domain) return std::nullopt;
   std::string why_not;
-  std::optional<DomainDescriber> describer = views::load_describer(*domain, why_not);
+  std::optional<DomainDescriber> describer = domains::load_describer(*domain, why_not);
   if (!describer) {
     fmt::print(stderr,
                "evring tail: events of instance \"{}\" are shown in hex: its domain \"{}\" "
@@ -183,8 +183,8 @@ int run_tail(const TailFlags& flags) {
       // After next(): a writer restart it followed moved the slot to the new registry.
       ReaderSlot* const slot = stream->slot();
       if (flags.json) {
-        views::append_event_line(out, domain, event.seq, event.type, event.publish_ns,
-                                 event.payload);
+        domains::append_event_line(out, domain, event.seq, event.type, event.publish_ns,
+                                   event.payload);
       } else {
         append_plain_line(out, domain, event);
       }

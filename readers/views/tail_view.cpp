@@ -87,8 +87,8 @@ class TailView {
   TailView& operator=(const TailView&) = delete;
 
   void on_event(const Event& event) {
-    views::append_event_line(pending_, domain_ ? &*domain_ : nullptr, event.seq, event.type,
-                             event.publish_ns, event.payload);
+    domains::append_event_line(pending_, domain_ ? &*domain_ : nullptr, event.seq, event.type,
+                               event.publish_ns, event.payload);
     ++count_;
     if (++pending_events_ >= flush_every_ || pending_.size() >= kMaxPendingBytes) flush();
   }
@@ -141,7 +141,7 @@ class TailView {
       if (key == "out") {
         path = value;
       } else if (key == "domain") {
-        domain_ = views::builtin_describer(value);
+        domain_ = domains::builtin_describer(value);
         if (!domain_ && value != "raw") {
           throw MalformedInput("tail view domain " + json_string(value) +
                                " is unknown: expected kv, bank or raw");

@@ -184,15 +184,15 @@ void check_journal(Instance& instance, Report& report) {
   std::map<std::uint32_t, std::uint64_t> by_type;
   // The tail view's line for each seq, hashed: what its output files must hold.
   std::vector<std::size_t> tail_lines(1);
-  const std::optional<DomainDescriber> domain = views::builtin_describer(instance.domain);
+  const std::optional<DomainDescriber> domain = domains::builtin_describer(instance.domain);
   test::JournalAudit audit;
   try {
     audit = test::audit_journal(
         instance.writer->journal(), [&](const JournalRecord& record, test::JournalAudit& into) {
           ++by_type[record.type];
           std::string line;
-          views::append_event_line(line, &*domain, record.seq, record.type, record.publish_ns,
-                                   record.payload);
+          domains::append_event_line(line, &*domain, record.seq, record.type, record.publish_ns,
+                                     record.payload);
           tail_lines.push_back(std::hash<std::string>{}(line));
           if (instance.domain == "bank") {
             bank.apply(record, into);
