@@ -138,6 +138,16 @@ inline void check_account(std::string_view account) {
   }
 }
 
+namespace detail {
+
+// A command's account is also valid UTF-8: it came from outside (events are the writer's).
+inline void check_command_account(std::string_view account) {
+  check_account(account);
+  check_utf8("account", account);
+}
+
+}  // namespace detail
+
 // ---- events ----
 
 namespace detail {
@@ -273,22 +283,35 @@ inline std::vector<std::byte> encode(const OpenCommand& command) {
   return out.take();
 }
 
-inline std::vector<std::byte> encode(const DepositCommand& command) {
+namespace detail {
+
+// Deposit and withdraw commands are laid out alike: the kind, the account, the amount.
+template <class AmountCommand>
+std::vector<std::byte> encode_amount_command(const AmountCommand& command, CommandKind kind) {
   check_account(command.account);
   builtin::SizedWriter out(1 + builtin::SizedWriter::text_size(command.account) + 8);
-  out.put(static_cast<std::uint8_t>(CommandKind::deposit))
-      .put_text(command.account)
-      .put(command.amount);
+  out.put(static_cast<std::uint8_t>(kind)).put_text(command.account).put(command.amount);
   return out.take();
 }
 
+template <class AmountCommand>
+AmountCommand decode_amount_command(ByteReader& in) {
+  AmountCommand command;
+  command.account = in.get_text();
+  command.amount = in.get<std::int64_t>();
+  in.expect_end();
+  check_command_account(command.account);
+  return command;
+}
+
+}  // namespace detail
+
+inline std::vector<std::byte> encode(const DepositCommand& command) {
+  return detail::encode_amount_command(command, CommandKind::deposit);
+}
+
 inline std::vector<std::byte> encode(const WithdrawCommand& command) {
-  check_account(command.account);
-  builtin::SizedWriter out(1 + builtin::SizedWriter::text_size(command.account) + 8);
-  out.put(static_cast<std::uint8_t>(CommandKind::withdraw))
-      .put_text(command.account)
-      .put(command.amount);
-  return out.take();
+  return detail::encode_amount_command(command, CommandKind::withdraw);
 }
 
 inline std::vector<std::byte> encode(const TransferCommand& command) {
@@ -315,38 +338,21 @@ inline Command decode_command(std::span<const std::byte> bytes) {
       OpenCommand command;
       command.account = in.get_text();
       in.expect_end();
-      check_account(command.account);
-      check_utf8("account", command.account);
+      detail::check_command_account(command.account);
       return command;
     }
-    case CommandKind::deposit: {
-      DepositCommand command;
-      command.account = in.get_text();
-      command.amount = in.get<std::int64_t>();
-      in.expect_end();
-      check_account(command.account);
-      check_utf8("account", command.account);
-      return command;
-    }
-    case CommandKind::withdraw: {
-      WithdrawCommand command;
-      command.account = in.get_text();
-      command.amount = in.get<std::int64_t>();
-      in.expect_end();
-      check_account(command.account);
-      check_utf8("account", command.account);
-      return command;
-    }
+    case CommandKind::deposit:
+      return detail::decode_amount_command<DepositCommand>(in);
+    case CommandKind::withdraw:
+      return detail::decode_amount_command<WithdrawCommand>(in);
     case CommandKind::transfer: {
       TransferCommand command;
       command.from = in.get_text();
       command.to = in.get_text();
       command.amount = in.get<std::int64_t>();
       in.expect_end();
-      check_account(command.from);
-      check_utf8("account", command.from);
-      check_account(command.to);
-      check_utf8("account", command.to);
+      detail::check_command_account(command.from);
+      detail::check_command_account(command.to);
       return command;
     }
   }
