@@ -4,6 +4,7 @@
 // receiver.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -42,6 +43,12 @@ std::uint64_t publish(RingTransmitter& transmitter, std::size_t bytes, std::uint
   return transmitter.publish(/*type=*/3, payload_of(bytes, fill), /*publish_ns=*/42);
 }
 
+std::uint64_t commit_word_at(const PlainRing& ring, std::uint64_t position) {
+  std::uint64_t word;
+  std::memcpy(&word, ring.data + (position & (kCapacity - 1)) + kCommitWordOffset, sizeof word);
+  return word;
+}
+
 // A fresh ring, its transmitter, and a receiver from its earliest record.
 class RingProtocol : public ::testing::Test {
  protected:
@@ -67,7 +74,7 @@ TEST(RingProtocolStart, RecordsArriveInOrderWithTheirFields) {
     EXPECT_EQ(buffer.payload().front(), std::byte{i});
   }
   EXPECT_EQ(receiver.poll(buffer).status, PollStatus::empty);
-  EXPECT_EQ(receiver.position(), ring.cursor.tail.load());
+  EXPECT_EQ(receiver.position(), transmitter.tail());
 }
 
 TEST_F(RingProtocol, RecordsWrapWithPaddingAndStayWhole) {
@@ -89,8 +96,11 @@ TEST(RingProtocolStart, LiveReceiverStartsAtTheTail) {
   RingTransmitter transmitter = ring.transmitter();
   publish(transmitter, 16);
   publish(transmitter, 16);
+  // The cursor was never stored (two small records are less than its stride): the
+  // receiver walks past the committed records from the ring's start.
+  ASSERT_EQ(ring.cursor.tail.load(), 0u);
   RingReceiver receiver = ring.receiver(RingStart::live);
-  EXPECT_EQ(receiver.expected_seq(), 0u);
+  EXPECT_EQ(receiver.expected_seq(), 3u);
   EXPECT_EQ(receiver.live_start_seq(), 3u);
   RecordBuffer buffer(kMaxPayload);
   EXPECT_EQ(receiver.poll(buffer).status, PollStatus::empty);
@@ -115,6 +125,7 @@ TEST_F(RingProtocol, ALappedReceiverResumesAtTheNewestRecord) {
 TEST_F(RingProtocol, ACopyOverwrittenWhileReadIsThrownAway) {
   publish(transmitter, 16);
   publish(transmitter, 16);
+  transmitter.flush();
   // The transmitter has announced that it is about to write a whole ring past the
   // receiver's cursor (W2), but not yet published (W5): the bytes the receiver copies may
   // be torn, so it must not hand them out.
@@ -130,8 +141,8 @@ TEST_F(RingProtocol, ACopyOverwrittenWhileReadIsThrownAway) {
 
 TEST_F(RingProtocol, ACursorCaughtMidPublishIsDamagedOnlyWhenItStaysSo) {
   for (int i = 0; i < 64; ++i) publish(transmitter, 128 - sizeof(RecordHeader));
-  // Lapped, and latest not before the tail: a writer between W4 and W5 — or, when it never
-  // changes (damaged_after_ns is 0 here), a damaged cursor.
+  // Lapped, and latest not before the tail: a writer between its stores of latest and tail
+  // (W6) — or, when it never changes (damaged_after_ns is 0 here), a damaged cursor.
   ring.cursor.latest.store(ring.cursor.tail.load());
   try {
     receiver.poll(buffer);
@@ -178,6 +189,106 @@ TEST_F(RingProtocol, ASkippedSeqIsCorruption) {
   std::memcpy(ring.data + aligned_record_length(16), &header, sizeof header);
   ASSERT_EQ(receiver.poll(buffer).status, PollStatus::record);
   EXPECT_THROW(receiver.poll(buffer), Error);
+}
+
+TEST_F(RingProtocol, TheWriterCleansTheNextBoundaryBeforeEachCommit) {
+  // Record sizes that do not divide the ring: laps end in padding and headerless rests,
+  // and every lap lands its boundaries where the last one had payload bytes.
+  for (int round = 0; round < 300; ++round) {
+    const std::size_t bytes = 40 + round % 13 * 16;
+    const std::uint64_t seq = publish(transmitter, bytes, 0xFF);  // payload bytes all 0xFF
+    const std::uint64_t next = next_boundary(transmitter.tail(), kCapacity);
+    ASSERT_EQ(commit_word_at(ring, next), 0u) << "round " << round << ": not cleaned ahead";
+    ASSERT_EQ(receiver.poll(buffer).status, PollStatus::record) << "round " << round;
+    ASSERT_EQ(buffer.seq(), seq);
+    ASSERT_EQ(buffer.payload().size(), bytes);
+    EXPECT_EQ(receiver.poll(buffer).status, PollStatus::empty)
+        << "round " << round << ": old bytes at the next boundary taken for a record";
+  }
+}
+
+TEST_F(RingProtocol, TheCursorIsStoredAtAStrideAndOnFlush) {
+  const std::uint64_t stride = std::min<std::uint64_t>(kCursorStride, kCapacity / 8);
+  publish(transmitter, 16);
+  EXPECT_EQ(ring.cursor.tail.load(), 0u) << "one small record does not move the cursor";
+  transmitter.flush();
+  EXPECT_EQ(ring.cursor.tail.load(), transmitter.tail());
+  EXPECT_EQ(ring.cursor.head_seq.load(), 1u);
+  EXPECT_EQ(ring.cursor.latest.load(), 0u);
+  for (int i = 0; i < 100; ++i) {
+    publish(transmitter, 40);
+    EXPECT_LT(transmitter.tail() - ring.cursor.tail.load(), stride) << "record " << i;
+    EXPECT_LE(ring.cursor.tail.load(), transmitter.tail());
+  }
+  EXPECT_EQ(receiver.newest_seq(), 101u) << "exact, though the cursor lags";
+}
+
+TEST_F(RingProtocol, AReceiverOnAWordCleanedALapLaterSeesTheLapThroughTheCursor) {
+  // 128-byte records, 32 to a lap. The receiver reads seq 1 and waits at position 128 for
+  // seq 2; 32 more records put seq 33 at the next lap's start and clean position 128 + a
+  // lap: the word the receiver looks at reads 0 again, as if nothing were new.
+  constexpr std::size_t kPayload = 128 - sizeof(RecordHeader);
+  publish(transmitter, kPayload);
+  ASSERT_EQ(receiver.poll(buffer).status, PollStatus::record);
+  for (int i = 0; i < 32; ++i) publish(transmitter, kPayload);
+  ASSERT_EQ(commit_word_at(ring, receiver.position()), 0u);
+  // The cursor shows the lap once the writer stores it (at its stride, or going idle).
+  transmitter.flush();
+  const PollResult lapped = receiver.poll(buffer);
+  ASSERT_EQ(lapped.status, PollStatus::lapped);
+  EXPECT_EQ(lapped.resume_seq, 33u);
+  EXPECT_EQ(lapped.missed, 31u);
+  ASSERT_EQ(receiver.poll(buffer).status, PollStatus::record);
+  EXPECT_EQ(buffer.seq(), 33u);
+}
+
+TEST_F(RingProtocol, ABatchArrivesWholeAndInOrderAcrossTheWrap) {
+  std::vector<std::vector<std::byte>> payloads;
+  std::vector<OutgoingRecord> records;
+  std::uint64_t expected = 1;
+  for (int round = 0; round < 40; ++round) {
+    payloads.clear();
+    records.clear();
+    const int count = 1 + round % 7;
+    for (int i = 0; i < count; ++i) {
+      payloads.push_back(payload_of(8 + (round * 7 + i) % 200, static_cast<std::uint8_t>(i)));
+    }
+    for (int i = 0; i < count; ++i) records.push_back({static_cast<std::uint32_t>(i), payloads[i]});
+    ASSERT_EQ(transmitter.publish_batch(records, 42), expected);
+    for (int i = 0; i < count; ++i) {
+      ASSERT_EQ(receiver.poll(buffer).status, PollStatus::record) << "round " << round;
+      EXPECT_EQ(buffer.seq(), expected++);
+      EXPECT_EQ(buffer.type(), static_cast<std::uint32_t>(i));
+      EXPECT_EQ(buffer.payload().size(), payloads[i].size());
+      EXPECT_EQ(buffer.payload().front(), std::byte{static_cast<std::uint8_t>(i)});
+    }
+    EXPECT_EQ(receiver.poll(buffer).status, PollStatus::empty);
+  }
+  EXPECT_GT(transmitter.tail(), 2 * kCapacity) << "the batches wrapped";
+}
+
+TEST_F(RingProtocol, ABatchWiderThanTheRingGoesOutInRunsAndLapsItsReader) {
+  const std::vector<std::byte> payload = payload_of(100, 9);
+  const std::vector<OutgoingRecord> records(100, OutgoingRecord{5, payload});  // ~12 KiB
+  EXPECT_EQ(transmitter.publish_batch(records, 42), 1u);
+  EXPECT_EQ(transmitter.next_seq(), 101u);
+  const PollResult lapped = receiver.poll(buffer);
+  ASSERT_EQ(lapped.status, PollStatus::lapped);
+  for (std::uint64_t seq = lapped.resume_seq; seq <= 100; ++seq) {
+    ASSERT_EQ(receiver.poll(buffer).status, PollStatus::record);
+    EXPECT_EQ(buffer.seq(), seq);
+  }
+  EXPECT_EQ(receiver.poll(buffer).status, PollStatus::empty);
+}
+
+TEST_F(RingProtocol, ABatchWithAnOversizedPayloadWritesNothing) {
+  const std::vector<std::byte> small = payload_of(8, 1);
+  const std::vector<std::byte> large = payload_of(kMaxPayload + 1, 2);
+  const std::vector<OutgoingRecord> records{{1, small}, {1, large}};
+  EXPECT_THROW(transmitter.publish_batch(records, 42), Error);
+  EXPECT_EQ(transmitter.next_seq(), 1u);
+  EXPECT_EQ(transmitter.tail(), 0u);
+  EXPECT_EQ(receiver.poll(buffer).status, PollStatus::empty);
 }
 
 }  // namespace

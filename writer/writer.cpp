@@ -102,8 +102,9 @@ void Writer::State::decide(CommandFormat format, std::span<const std::byte> comm
       return reject_unjournaled(e);
     }
   }
-  const std::int64_t now = monotonic_ns();
+  const std::int64_t now = ring->now_ns();
   const bool sync = options.durability == Durability::sync;
+  outgoing.clear();
   for (std::size_t i = 0; i < events.size(); ++i) {
     const EventBatch::Event event = events[i];
     const std::uint64_t seq = next_seq;
@@ -126,11 +127,12 @@ void Writer::State::decide(CommandFormat format, std::span<const std::byte> comm
       pending_bytes.insert(pending_bytes.end(), event.payload.begin(), event.payload.end());
       pending_publish_ns = now;
     } else {
-      ring->publish(event.type, event.payload, now);
+      outgoing.push_back(OutgoingRecord{event.type, event.payload});
     }
     domain.apply(seq, event.type, event.payload);
     ++next_seq;
   }
+  if (!outgoing.empty()) ring->publish_batch(outgoing, now);
   counters.events += events.size();
   ++counters.accepted;
   if (!id.empty()) window.remember(id, head());
@@ -142,10 +144,12 @@ void Writer::State::commit_group() {
   if (pending_replies.empty() && pending_events.empty()) return;
   journal->sync();
   ++counters.syncs;
+  outgoing.clear();
   for (const PendingEvent& event : pending_events) {
-    ring->publish(event.type, std::span(pending_bytes.data() + event.offset, event.size),
-                  pending_publish_ns);
+    outgoing.push_back(
+        OutgoingRecord{event.type, std::span(pending_bytes.data() + event.offset, event.size)});
   }
+  ring->publish_batch(outgoing, pending_publish_ns);
   for (const PendingReply& pending : pending_replies)
     pending.source->reply(pending.to, pending.reply);
   pending_events.clear();
@@ -230,7 +234,10 @@ void Writer::run(const std::atomic<bool>& stop) {
       idle_since = 0;
       continue;
     }
-    if (idle_since == 0) idle_since = now;
+    if (idle_since == 0) {
+      idle_since = now;
+      s.ring->flush();  // out of work: stat and late readers see the newest record
+    }
     s.idle(now, idle_since, next_maintain, others_pending);
   }
   // What a source read but we did not take is refused, so its clients know it was not

@@ -59,6 +59,8 @@ struct Writer::State {
   std::vector<std::byte> parsed;
   std::string reason;
   CommandReply reply;
+  // A command's events (async) or a group's (sync), published with one commit.
+  std::vector<OutgoingRecord> outgoing;
 
   // sync: events journaled but not yet published, and replies not yet sent.
   struct PendingEvent {

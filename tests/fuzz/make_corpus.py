@@ -100,6 +100,16 @@ padding = struct.pack("<IIQq", 4096 - 4000, 0xFFFFFFFF, 0, 0)
 wrapped = ring_record(1, b"y" * 40).ljust(4000, b"\0") + padding
 write("ring_reader_fuzz", "padding", ring_input(0, 4096 + 64, 4096 + 512, 0, wrapped))
 write("ring_reader_fuzz", "live", ring_input(1, len(records), len(records) + 256, 0, records))
+# A padding committed as the protocol does (its commit word the seq after it, ring_protocol.hpp).
+committed_padding = struct.pack("<IIQq", 4096 - 4000, 0xFFFFFFFF, 2, 0)
+write("ring_reader_fuzz", "committed-padding",
+      ring_input(0, 4096 + 64, 4096 + 512, 0,
+                 ring_record(1, b"y" * 40).ljust(4000, b"\0") + committed_padding +
+                 b"\0" * 8 + struct.pack("<Q", 2)))
+# A transmitter publishing between polls, over forged records (flag bit 1).
+write("ring_reader_fuzz", "publishing-over-records",
+      ring_input(2, len(records), len(records) + 256, 0, records))
+write("ring_reader_fuzz", "live-publishing", ring_input(3, len(records), len(records) + 256, 0, records))
 write("ring_reader_fuzz", "impossible-length",
       ring_input(0, 64, 512, 0, struct.pack("<IIQq", 100000, 1, 1, 0)))
 

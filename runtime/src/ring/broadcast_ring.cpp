@@ -171,7 +171,8 @@ RingWriter::RingWriter(RingWriter&&) noexcept = default;
 
 RingWriter::~RingWriter() {
   if (ring_segment_ == nullptr) return;  // moved from
-  // release: readers that load `closed` (acquire) have seen every record before it.
+  transmitter_
+      .flush();  // release: readers that load `closed` (acquire) have seen every record before it.
   layout_->preamble.state.store(static_cast<std::uint32_t>(SegmentState::closed),
                                 std::memory_order_release);
   SharedSegment::remove(ring_segment_->name());
@@ -179,6 +180,7 @@ RingWriter::~RingWriter() {
 }
 
 void RingWriter::heartbeat() {
+  transmitter_.flush();
   const std::int64_t now = monotonic_ns();
   // relaxed, all: lone values for liveness and display; they order nothing.
   layout_->heartbeat_ns.store(now, std::memory_order_relaxed);
@@ -264,7 +266,7 @@ void RingReader::report_lap() noexcept {
 PollStatus RingReader::check_writer() {
   empty_polls_ = 0;
   // acquire: pairs with the release stores of superseded/closed; records published before
-  // them were already visible through tail.
+  // them were already visible through their commit words.
   const auto state = layout_->preamble.state.load(std::memory_order_acquire);
   if (state == static_cast<std::uint32_t>(SegmentState::superseded)) {
     return PollStatus::writer_replaced;
@@ -328,11 +330,11 @@ PollResult RingReader::wait_next(RecordBuffer& out, WaitKind wait, std::int64_t 
       case IdleStep::timed_out:
         return result;
       case IdleStep::sleep: {
-        // The doorbell's hand-shake (sync/doorbell.hpp), the tail as the condition. The
+        // The doorbell's hand-shake (sync/doorbell.hpp), a commit as the condition. The
         // writer rings unfenced, so the sleep has the backstop.
         bool interrupted = false;
         doorbell_->sleep_unless(
-            [&] { return receiver_->tail_moved() || (interrupted = interrupt_->take()); },
+            [&] { return receiver_->has_news() || (interrupted = interrupt_->take()); },
             std::min(idle.remaining_ns(), kFutexBackstopNs));
         // A sleep is long: look at the writer's health on the next empty poll.
         empty_polls_ = 63;

@@ -33,11 +33,12 @@
 #include "sync/wait_interrupt.hpp"
 #include "sync/wait_strategy.hpp"
 #include "sys/process.hpp"
+#include "sys/stamp_clock.hpp"
 
 namespace evring {
 
-// 2: RingConfig::history_id.
-inline constexpr std::uint32_t kRingLayoutVersion = 2;
+// 2: RingConfig::history_id. 3: commit words in the records (ring_protocol.hpp).
+inline constexpr std::uint32_t kRingLayoutVersion = 3;
 // 16 MiB: room for a burst of ~250k 64-byte events (a reader lapped past it catches up
 // from the journal) at a quarter of the memory of 64 MiB. The writer is no slower for it
 // (evring-bench throughput, 64 B, no reader, 2-core VM: 34.3 M rec/s at 64 MiB, 38.6 M at
@@ -113,18 +114,27 @@ class RingWriter {
   // Writer thread only. Publishes one record and returns its sequence number. Never waits:
   // readers that fall a whole ring behind are lapped. Payload at most max_payload().
   std::uint64_t publish(std::uint32_t type, std::span<const std::byte> payload) {
-    return publish(type, payload, monotonic_ns());
+    return publish(type, payload, stamp_clock_.now_ns());
   }
   std::uint64_t publish(std::uint32_t type, std::span<const std::byte> payload,
                         std::int64_t publish_ns) {
     const std::uint64_t seq = transmitter_.publish(type, payload, publish_ns);
-    // W6. Unfenced: one relaxed load per publish while nobody sleeps; a sleeper caught in
-    // the instant before its flag shows is woken by its backstop (RingReader::wait_next).
-    if (doorbell_.ring_unfenced()) [[unlikely]] {
-      ++wake_calls_;
-    }
+    ring_doorbell();
     return seq;
   }
+  // Writer thread only. Publishes the records in order with one commit and one ring of
+  // the doorbell (RingTransmitter::publish_batch); returns the first one's seq.
+  std::uint64_t publish_batch(std::span<const OutgoingRecord> records, std::int64_t publish_ns) {
+    const std::uint64_t seq = transmitter_.publish_batch(records, publish_ns);
+    ring_doorbell();
+    return seq;
+  }
+  // Writer thread only, when it runs out of work: the cursor names the newest record, for
+  // stat, late joiners and lapped readers (ring_protocol.hpp, W6).
+  void flush() noexcept { transmitter_.flush(); }
+  // Writer thread only. Now, for publish_ns: CLOCK_MONOTONIC ns from the TSC where it can
+  // (sys/stamp_clock.hpp).
+  std::int64_t now_ns() noexcept { return stamp_clock_.now_ns(); }
 
   // Writer thread only, every ~100 ms: refreshes heartbeats and the registry's totals.
   void heartbeat();
@@ -143,12 +153,21 @@ class RingWriter {
 
   friend class RingReader;  // attach_in_process shares the writer's mappings
 
+  void ring_doorbell() noexcept {
+    // W7. Unfenced: one relaxed load per publish while nobody sleeps; a sleeper caught in
+    // the instant before its flag shows is woken by its backstop (RingReader::wait_next).
+    if (doorbell_.ring_unfenced()) [[unlikely]] {
+      ++wake_calls_;
+    }
+  }
+
   std::string instance_;
   std::shared_ptr<SharedSegment> ring_segment_;
   std::shared_ptr<Registry> registry_;
   RingLayout* layout_ = nullptr;
   RingTransmitter transmitter_;
   Doorbell doorbell_;
+  StampClock stamp_clock_;
   std::uint64_t wake_calls_ = 0;
 };
 
@@ -201,12 +220,11 @@ class RingReader {
   std::uint32_t max_payload() const noexcept { return receiver_->max_payload(); }
   // The next sequence number this reader expects (0 before the first record when live).
   std::uint64_t expected_seq() const noexcept { return receiver_->expected_seq(); }
-  std::uint64_t head_seq() const noexcept {
-    // relaxed: an informational snapshot (lag), orders nothing.
-    const std::uint64_t published = layout_->cursor.head_seq.load(std::memory_order_relaxed);
+  // The newest published seq: exact, from the cursor and the records committed after it.
+  std::uint64_t head_seq() const {
     // A writer that restarted and has published nothing yet is still at the seq its
     // journal ends with, not at 0 (a reader restoring a checkpoint compares with it).
-    return std::max(published, layout_->config.first_seq - 1);
+    return std::max(receiver_->newest_seq(), layout_->config.first_seq - 1);
   }
   // RingReceiver::live_start_seq. Everything published once the slot is visible comes
   // after it.

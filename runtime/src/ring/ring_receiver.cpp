@@ -54,6 +54,7 @@ RingReceiver::RingReceiver(const RingCursor& cursor, std::span<const std::byte> 
       capacity_(data.size()),
       mask_(data.size() - 1),
       max_payload_(max_payload),
+      first_seq_(first_seq),
       name_(std::move(name)),
       damaged_after_ns_(damaged_after_ns),
       batch_capacity_(
@@ -63,95 +64,145 @@ RingReceiver::RingReceiver(const RingCursor& cursor, std::span<const std::byte> 
     position_ = 0;
     expected_seq_ = first_seq;
   } else {
-    // acquire: pairs with the writer's release store of tail (W5); we start at a record
-    // boundary that is fully published.
-    position_ = cursor_->tail.load(std::memory_order_acquire);
-    expected_seq_ = 0;  // learned from the first record
+    const Frontier frontier = walk_to_frontier();
+    position_ = frontier.position;
+    expected_seq_ = frontier.seq;
   }
-  // relaxed: head_seq is stored before the writer's release of tail (W5), so after the
-  // acquire above it is at least the seq of the record before the cursor.
-  live_start_seq_ = std::max(cursor_->head_seq.load(std::memory_order_relaxed) + 1, first_seq);
+  live_start_seq_ = expected_seq_;
 }
 
 RingReceiver::RingReceiver(RingReceiver&&) noexcept = default;
 RingReceiver& RingReceiver::operator=(RingReceiver&&) noexcept = default;
 RingReceiver::~RingReceiver() = default;
 
-PollResult RingReceiver::refill(std::uint64_t tail) {
+namespace {
+
+// A header's length and type, as read before R2 vouches for them.
+struct HeaderFields {
+  std::uint32_t length;
+  std::uint32_t type;
+};
+
+HeaderFields fields_at(const std::byte* header) noexcept {
+  HeaderFields fields;
+  static_assert(sizeof fields == 8 && offsetof(RecordHeader, type) == 4);
+  detail::copy_from_shared(&fields, header, sizeof fields);
+  return fields;
+}
+
+}  // namespace
+
+PollResult RingReceiver::refill() {
+  std::uint64_t at = next_boundary(position_, capacity_);
+  std::uint64_t seq = expected_seq_;
+  std::uint64_t first = at;  // the batch's first byte, for R2
+  std::size_t filled = 0;
   for (;;) {
-    // After skipping padding, the tail R1 saw may be reached: poll() looks again next time.
-    if (tail == position_) return {PollStatus::empty};
-    if (tail - position_ > capacity_) [[unlikely]]
-      return on_lapped();
-    const std::uint64_t offset = position_ & mask_;
-    if (capacity_ - offset < sizeof(RecordHeader)) {
-      position_ += capacity_ - offset;  // headerless padding up to the end
+    const std::uint64_t offset = at & mask_;
+    const std::byte* header = data_ + offset;
+    // R1. acquire: pairs with the writer's release of the commit word (W5) [SYNC B]: the
+    // record's fields are visible once its seq is.
+    const std::uint64_t word =
+        detail::load_word(header + kCommitWordOffset, std::memory_order_acquire);
+    if (word != seq) {
+      if (filled != 0) break;
+      position_ = at;
+      if (word == 0) return cursor_shows_lap() ? on_lapped() : PollResult{PollStatus::empty};
+      // A seq other than the next one is a later lap's, or a ring no writer wrote: the
+      // intent tells them apart, since a writer announces a lap before it writes one.
+      if (overwritten_since(at)) return on_lapped();
+      throw_skipped(word);
+    }
+    const HeaderFields fields = fields_at(header);
+    const std::uint64_t to_end = capacity_ - offset;
+    if (fields.type == kPaddingType) {
+      if (fields.length != to_end) {
+        if (filled != 0) break;  // judged when it comes first
+        if (overwritten_since(at)) return on_lapped();
+        throw_damaged("the padding at position " + std::to_string(at) +
+                      " does not end where the ring's data area does");
+      }
+      if (filled != 0) break;  // the padding starts the next batch
+      at += to_end;
+      first = at;
+      position_ = at;
       continue;
     }
-    // R2. Copy first, judge after (R3): these bytes may be mid-overwrite as we read them.
-    const std::size_t bytes = static_cast<std::size_t>(
-        std::min<std::uint64_t>({tail - position_, capacity_ - offset, batch_capacity_}));
-    detail::copy_from_shared(batch_.raw(), data_ + offset, bytes);
-    // R3. acquire fence: orders the copy above before the intent load below, pairing with
-    // the writer's release fence after its intent store (W2) [SYNC A].
-    std::atomic_thread_fence(std::memory_order_acquire);
-    const std::uint64_t intent = cursor_->tail_intent.load(std::memory_order_relaxed);
-    if (intent - position_ > capacity_) [[unlikely]]
-      return on_lapped();
-
-    // The copy is what the writer published: find the whole records in it. Lengths are
-    // trustworthy now, so a nonsensical one is corruption, not a race.
-    std::size_t end = 0;
-    while (end + sizeof(RecordHeader) <= bytes) {
-      const auto* header = reinterpret_cast<const RecordHeader*>(batch_.raw() + end);
-      const bool padding = header->type == kPaddingType;
-      // A record's seq is never 0 (that is "not yet known" to poll) nor the last u64.
-      const bool impossible_seq =
-          !padding && (header->seq == 0 || header->seq == ~std::uint64_t{0});
-      if (impossible_seq) {
-        throw_damaged("the record at position " + std::to_string(position_ + end) +
-                      " has the impossible seq " + std::to_string(header->seq));
-      }
-      if (header->length < sizeof(RecordHeader) ||
-          (!padding && header->length > sizeof(RecordHeader) + std::uint64_t{max_payload_})) {
-        throw_impossible_length(position_ + end, header->length);
-      }
-      const std::size_t aligned = align_up(header->length, kRecordAlignment);
-      if (end + aligned > bytes) {
-        // Cut by the batch size: the next batch has it. A batch has room for the largest
-        // record (and padding is shorter than one), so a first record that does not fit
-        // runs past the tail or the end of the data area, where no writer puts one.
-        if (end == 0) {
-          throw_damaged("the record at position " + std::to_string(position_) + " (" +
-                        std::to_string(header->length) +
-                        " bytes) runs past the tail or the end of the ring");
-        }
-        break;
-      }
-      if (padding) {
-        // Padding runs exactly to the end of the data area: skip it if it comes first,
-        // else deliver what came before it and let it start the next batch.
-        if (offset + end + aligned != capacity_) {
-          throw_damaged("the padding at position " + std::to_string(position_ + end) +
-                        " does not end where the ring's data area does");
-        }
-        if (end == 0) position_ += aligned;
-        break;
-      }
-      end += aligned;
+    const std::uint64_t aligned = align_up(fields.length, kRecordAlignment);
+    if (fields.length < sizeof(RecordHeader) ||
+        fields.length > sizeof(RecordHeader) + std::uint64_t{max_payload_} || aligned > to_end) {
+      if (filled != 0) break;
+      if (overwritten_since(at)) return on_lapped();
+      throw_impossible_length(at, fields.length);
     }
-    if (end == 0) {
-      if ((position_ & mask_) != offset) continue;  // skipped a padding record
-      // Not even a header between the cursor and the tail: the writer publishes whole
-      // records only.
-      throw_damaged("only " + std::to_string(bytes) + " bytes lie between position " +
-                    std::to_string(position_) + " and the tail, less than a record");
-    }
-    batch_start_ = position_;
-    batch_read_ = 0;
-    batch_size_ = end;
-    return {PollStatus::record};
+    if (filled + aligned > batch_capacity_) break;  // the next batch has it
+    detail::copy_from_shared(batch_.raw() + filled, header, aligned);
+    filled += aligned;
+    at += aligned;
+    ++seq;
+    // A rest too short for a header ends the batch: its records are contiguous.
+    if (next_boundary(at, capacity_) != at) break;
   }
+  // R2.
+  if (overwritten_since(first)) return on_lapped();
+  batch_start_ = first;
+  batch_read_ = 0;
+  batch_size_ = filled;
+  return {PollStatus::record};
+}
+
+RingReceiver::Frontier RingReceiver::walk_to_frontier() const {
+  std::int64_t looking_since_ns = 0;
+  for (std::uint32_t attempt = 0;; ++attempt) {
+    // latest first, then tail with acquire, as on_lapped() reads them.
+    const std::uint64_t latest = cursor_->latest.load(std::memory_order_relaxed);
+    const std::uint64_t tail = cursor_->tail.load(std::memory_order_acquire);
+    Frontier at{0, first_seq_};  // a cursor not stored yet: the ring's start
+    if (tail != 0) {
+      if (latest >= tail || latest % kRecordAlignment != 0 ||
+          capacity_ - (latest & mask_) < sizeof(RecordHeader)) {
+        if (out_of_patience(attempt, looking_since_ns)) {
+          throw_damaged("its newest record's position " + std::to_string(latest) +
+                        " is not a record start before the tail " + std::to_string(tail));
+        }
+        continue;
+      }
+      RecordHeader header;
+      detail::copy_from_shared(&header, data_ + (latest & mask_), sizeof header);
+      at = {latest, header.seq};
+    }
+    // Past every record committed since: each one's commit word is the seq walked to.
+    const std::uint64_t from = at.position;
+    while (at.position - from < capacity_) {
+      const std::uint64_t boundary = next_boundary(at.position, capacity_);
+      const std::byte* header = data_ + (boundary & mask_);
+      // acquire: as R1 [SYNC B].
+      if (detail::load_word(header + kCommitWordOffset, std::memory_order_acquire) != at.seq) {
+        at.position = boundary;
+        break;
+      }
+      const HeaderFields fields = fields_at(header);
+      const std::uint64_t to_end = capacity_ - (boundary & mask_);
+      const std::uint64_t aligned = align_up(fields.length, kRecordAlignment);
+      if (fields.type == kPaddingType ? fields.length != to_end
+                                      : fields.length < sizeof(RecordHeader) || aligned > to_end) {
+        at.position = boundary;  // the poll that comes to it judges it
+        break;
+      }
+      at.position = boundary + (fields.type == kPaddingType ? to_end : aligned);
+      if (fields.type != kPaddingType) ++at.seq;
+    }
+    if (!overwritten_since(from)) return at;
+    if (out_of_patience(attempt, looking_since_ns)) {
+      throw_damaged("its write intent " +
+                    std::to_string(cursor_->tail_intent.load(std::memory_order_relaxed)) +
+                    " stays more than a ring ahead of its newest record " + std::to_string(from));
+    }
+  }
+}
+
+std::uint64_t RingReceiver::newest_seq() const {
+  return walk_to_frontier().seq - 1;
 }
 
 bool RingReceiver::out_of_patience(std::uint32_t attempt, std::int64_t& since_ns) const {
@@ -159,8 +210,8 @@ bool RingReceiver::out_of_patience(std::uint32_t attempt, std::int64_t& since_ns
   const std::int64_t now = monotonic_ns();
   if (attempt == kLappedQuickLooks) since_ns = now;
   if (now - since_ns >= damaged_after_ns_) return true;
-  // The one system call of the protocol: a writer preempted between W4 and W5 needs the
-  // core this receiver would spin on (two cores, ThreadSanitizer).
+  // The one system call of the protocol: a writer preempted between its stores of latest
+  // and tail (W6) needs the core this receiver would spin on (two cores, ThreadSanitizer).
   sched_yield();
   return false;
 }
@@ -169,8 +220,8 @@ PollResult RingReceiver::on_lapped() {
   drop_batch();
   std::int64_t looking_since_ns = 0;
   for (std::uint32_t attempt = 0;; ++attempt) {
-    // latest first, then tail with acquire (pairs with W5): the writer stores latest before
-    // tail (W4, W5), so a tail read after it is that record's end or later, and the
+    // latest first, then tail with acquire (pairs with W6's release) [SYNC C]: the writer
+    // stores latest before tail, so a tail read after it is that record's end or later, and the
     // record's bytes are published. (Read the other way round, a writer that publishes
     // between the two loads leaves latest past the tail read, on a record maybe not
     // complete.) A tail not past latest means the writer raced us: look again; only a
@@ -193,21 +244,29 @@ PollResult RingReceiver::on_lapped() {
     }
     RecordHeader header;
     detail::copy_from_shared(&header, data_ + (latest & mask_), sizeof header);
-    // acquire fence + intent: the same validation as R3, for this header alone.
-    std::atomic_thread_fence(std::memory_order_acquire);
-    const std::uint64_t intent = cursor_->tail_intent.load(std::memory_order_relaxed);
-    if (intent - latest > capacity_) {
+    // The same validation as R2, for this header alone.
+    if (overwritten_since(latest)) {
       // Lapped again while looking: look again. The writer keeps its intent within a
       // record and a slack of `latest`, so failing for damaged_after_ns means a damaged
       // cursor, not a fast writer.
       if (out_of_patience(attempt, looking_since_ns)) {
-        throw_damaged("its write intent " + std::to_string(intent) +
+        throw_damaged("its write intent " +
+                      std::to_string(cursor_->tail_intent.load(std::memory_order_relaxed)) +
                       " stays more than a ring ahead of its newest record " +
                       std::to_string(latest));
       }
       continue;
     }
-    const std::uint64_t missed = expected_seq_ == 0 ? 0 : header.seq - expected_seq_;
+    if (header.seq < expected_seq_) {
+      // A cursor behind this receiver: not a lap after all (the writer moves it on).
+      if (out_of_patience(attempt, looking_since_ns)) {
+        throw_damaged("its newest record's seq " + std::to_string(header.seq) +
+                      " is behind a receiver that was lapped at seq " +
+                      std::to_string(expected_seq_));
+      }
+      continue;
+    }
+    const std::uint64_t missed = header.seq - expected_seq_;
     position_ = latest;
     expected_seq_ = header.seq;
     ++lapped_count_;

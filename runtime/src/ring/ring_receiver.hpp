@@ -1,8 +1,9 @@
-// The ring's receiver: R1 to R4 of the protocol (ring_protocol.hpp) over a cursor and a
+// The ring's receiver: R1, R2 and R4 of the protocol (ring_protocol.hpp) over a cursor and a
 // data area it is given, read-only. Knows nothing of segments, registries or writers'
 // lives: the segment's RingReader adds those (broadcast_ring.hpp).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "ring/ring_protocol.hpp"
+#include "ring/shared_copy.hpp"
 
 namespace evring {
 
@@ -74,28 +76,60 @@ class RingReceiver {
   // ring no transmitter could have written.
   PollResult poll(RecordBuffer& out);
 
-  // Whether the tail has moved past this receiver's cursor (the re-check before a sleep).
-  bool tail_moved() const noexcept {
-    // acquire: pairs with W5; a caller that sees it moved polls the record next.
-    return cursor_->tail.load(std::memory_order_acquire) != position_;
+  // Whether a poll would find something (the re-check before a sleep): a committed record
+  // at this receiver's cursor, records of its batch not yet handed out, or a lap.
+  bool has_news() const noexcept {
+    return batch_read_ != batch_size_ || commit_word_here() != 0 || cursor_shows_lap();
   }
+  // The seq of the newest published record (first_seq - 1 before any): the cursor's, and
+  // the records committed after it, looked at one by one.
+  std::uint64_t newest_seq() const;
   std::uint64_t capacity() const noexcept { return capacity_; }
   std::uint32_t max_payload() const noexcept { return max_payload_; }
   // The ring position of the next record wanted.
   std::uint64_t position() const noexcept { return position_; }
-  // The next sequence number expected (0 before the first record when live).
+  // The next sequence number expected.
   std::uint64_t expected_seq() const noexcept { return expected_seq_; }
-  // For a live start: the seq of the first record published after the start (the record
-  // at the start position has no higher one), so a caller that expects it can tell a lap
-  // before its first record.
+  // The seq of the first record published after the start (for a live start; the seq
+  // wanted first otherwise), so a caller can tell a lap before its first record.
   std::uint64_t live_start_seq() const noexcept { return live_start_seq_; }
   std::uint64_t lapped_count() const noexcept { return lapped_count_; }
   std::uint64_t missed_count() const noexcept { return missed_count_; }
 
  private:
-  // R2 and R3 up to `tail`, which R1 loaded: one look at the cursor line per batch.
-  PollResult refill(std::uint64_t tail);
+  // Where a walk over committed records stopped: the boundary of the first record not
+  // committed yet, and the seq it will have.
+  struct Frontier {
+    std::uint64_t position;
+    std::uint64_t seq;
+  };
+  // R1 and R2 from the cursor: a batch of the records committed at it, or empty or lapped.
+  PollResult refill();
   PollResult on_lapped();
+  // The newest record the ring's cursor names (first_seq at 0 when it names none yet),
+  // validated as R2 does; then past every record committed after it. Looks again while
+  // the writer laps the walk.
+  Frontier walk_to_frontier() const;
+  std::uint64_t commit_word_here() const noexcept {
+    const std::uint64_t at = next_boundary(position_, capacity_);
+    // acquire: pairs with the writer's release of this word (W5) [SYNC B].
+    return detail::load_word(data_ + (at & mask_) + kCommitWordOffset, std::memory_order_acquire);
+  }
+  // The cursor's tail a ring or more past this receiver's cursor: lapped, though the commit
+  // word here may read 0 (the writer cleaned it ahead of a record a ring later, W4).
+  bool cursor_shows_lap() const noexcept {
+    // relaxed: a hint; on_lapped() loads it again with acquire before it uses it.
+    const std::uint64_t tail = cursor_->tail.load(std::memory_order_relaxed);
+    return tail > position_ && tail - position_ >= capacity_;
+  }
+  // R2: whether the writer may have begun to overwrite `position` (a copy from there, or a
+  // header read there, may be torn).
+  bool overwritten_since(std::uint64_t position) const noexcept {
+    // acquire fence: orders the loads and copies above before the intent load, pairing
+    // with the writer's release fence after its intent store (W2) [SYNC A].
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return cursor_->tail_intent.load(std::memory_order_relaxed) - position > capacity_;
+  }
   void drop_batch() noexcept { batch_read_ = batch_size_ = 0; }
   // Whether a lapped receiver has looked for a consistent cursor long enough to call it
   // damaged; gives the core away between later looks (to a writer preempted mid-publish).
@@ -111,6 +145,7 @@ class RingReceiver {
   std::uint64_t capacity_;
   std::uint64_t mask_;
   std::uint32_t max_payload_;
+  std::uint64_t first_seq_;
   std::string name_;
   std::int64_t damaged_after_ns_;
   std::uint64_t position_ = 0;
@@ -118,7 +153,7 @@ class RingReceiver {
   std::uint64_t live_start_seq_ = 0;
   std::uint64_t lapped_count_ = 0;
   std::uint64_t missed_count_ = 0;
-  // The last validated copy (R2, R3): records [batch_read_, batch_size_) of it are still
+  // The last validated copy (R1, R2): records [batch_read_, batch_size_) of it are still
   // to be handed out; batch_start_ is the ring position of its first byte.
   RecordBuffer batch_{0};
   std::size_t batch_capacity_ = 0;
@@ -130,18 +165,17 @@ class RingReceiver {
 // ---- hot path, inline --------------------------------------------------------------
 
 inline PollResult RingReceiver::poll(RecordBuffer& out) {
-  while (batch_read_ == batch_size_) {
-    // R1, inline: nothing new costs no call. acquire: pairs with W5 [SYNC B].
-    const std::uint64_t tail = cursor_->tail.load(std::memory_order_acquire);
-    if (tail == position_) return {PollStatus::empty};
-    const PollResult result = refill(tail);
+  if (batch_read_ == batch_size_) {
+    // R1's first look, inline: nothing new costs no call.
+    if (commit_word_here() == 0 && !cursor_shows_lap()) return {PollStatus::empty};
+    const PollResult result = refill();
     if (result.status != PollStatus::record) return result;
   }
   // Hand out the next record of the validated private copy: no shared memory touched.
   const std::byte* record = batch_.raw() + batch_read_;
   const auto* header = reinterpret_cast<const RecordHeader*>(record);
   const std::uint64_t aligned = align_up(header->length, kRecordAlignment);
-  if (expected_seq_ != 0 && header->seq != expected_seq_) [[unlikely]] {
+  if (header->seq != expected_seq_) [[unlikely]] {
     throw_skipped(header->seq);
   }
   out.record_ = record;

@@ -52,4 +52,15 @@ inline void copy_from_shared(void* dst, const std::byte* src, std::size_t bytes)
 #endif
 }
 
+// A commit word (ring_protocol.hpp): 8-aligned, in memory the other side maps too. Loads
+// work on a read-only mapping (a plain load, as every atomic load of 8 bytes here).
+inline std::uint64_t load_word(const std::byte* at, std::memory_order order) noexcept {
+  auto* word = reinterpret_cast<std::uint64_t*>(const_cast<std::byte*>(at));
+  return std::atomic_ref<std::uint64_t>(*word).load(order);
+}
+
+inline void store_word(std::byte* at, std::uint64_t value, std::memory_order order) noexcept {
+  std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(at)).store(value, order);
+}
+
 }  // namespace evring::detail
