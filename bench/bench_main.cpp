@@ -30,7 +30,7 @@ constexpr const char* kExamples = R"(Examples:
   evring-bench latency                         # 64 B at 100k msgs/s, spinning reader, vs the floor
   evring-bench latency --rate 0                # flat out: the next message once the last arrived
   evring-bench latency --payload 64,1024,16K --wait spin,block --samples 200000
-  evring-bench throughput                      # 1 and 2 readers, 64 B and 1 KiB, stopped reader
+  evring-bench throughput                      # 1 and 2 readers, 40 B and 1 KiB, the slot ring, stopped reader
   evring-bench throughput --readers 1 --payload 64 --duration 3 --json out.json
   evring-bench commands                        # evring-writer: round trip, commands/s, replay
   evring-bench commands --measure round-trip --durability async --rate 50000
@@ -38,7 +38,7 @@ constexpr const char* kExamples = R"(Examples:
   evring-bench views                           # writer + kv reader: command to view, queries, catch-up
   evring-bench views --measure visible,query --wait block --samples 50000
   evring-bench views --measure catch-up --catch-up-events 10M --catch-up-rounds 5
-  evring-bench compare                         # floor, evring and the peers: 64 B, 1 KiB, 16 KiB
+  evring-bench compare                         # floor, evring, the slot ring and the peers: 40 B to 16 KiB
   evring-bench compare --samples 200000 --json compare.json --plot compare.png
   evring-bench compare --systems pipe,unix-socket --wait block --payload 64 --no-scaling
 Every subcommand takes --json FILE. Processes are pinned (--writer-cpu, --reader-cpu or
@@ -317,6 +317,7 @@ CLI::App* add_compare_subcommand(CLI::App& app, CompareFlags& flags) {
   CLI::App* command = app.add_subcommand(
       "compare",
       "evring against the floor and its peers in one run, on the same two pinned cores: "
+      "the naive slot ring (the toy: one-line slots, no journal, no lap detection), "
       "iceoryx (if built with it; RouDi is started and stopped here), Boost.Interprocess "
       "message_queue, a Unix socket, a pipe, and moodycamel::ConcurrentQueue between two "
       "threads (in-process); one-way latency percentiles, msgs/s, ratios to evring and the "
@@ -325,8 +326,8 @@ CLI::App* add_compare_subcommand(CLI::App& app, CompareFlags& flags) {
       ->add_option("--systems", options.systems,
                    "peers besides the floor and evring, a list (table order)")
       ->delimiter(',')
-      ->check(CLI::IsMember(
-          {"iceoryx", "boost-message_queue", "unix-socket", "pipe", "moodycamel-threads"}))
+      ->check(CLI::IsMember({"slot-ring", "iceoryx", "boost-message_queue", "unix-socket", "pipe",
+                             "moodycamel-threads"}))
       ->capture_default_str();
   command
       ->add_option("--wait", flags.waits,

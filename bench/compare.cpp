@@ -43,6 +43,7 @@ std::vector<PeerVariant> choose_peers(const CompareOptions& options,
                                       std::unique_ptr<IceoryxDaemon>& daemon) {
   std::vector<PeerVariant> chosen;
   const std::map<std::string, std::vector<PeerVariant> (*)()> sources{
+      {"slot-ring", &slot_ring_variants},
       {"iceoryx", &iceoryx_variants},
       {"boost-message_queue", &message_queue_variants},
       {"unix-socket", &pipe_and_socket_variants},

@@ -83,6 +83,7 @@ double run_ring_writer(RingWriter& writer, LatencyChannel& channel, const Trial&
     writer.publish(kBenchRecordType, payload, stamp);
     check_writer_health(index, &reader, deadline);
   }
+  writer.flush();
   const double elapsed_s = static_cast<double>(monotonic_ns() - measured_from) / 1e9;
   return static_cast<double>(trial.samples) / elapsed_s;
 }

@@ -36,6 +36,7 @@
 #include "ring/broadcast_ring.hpp"
 #include "shm/layout.hpp"
 #include "sys/process.hpp"
+#include "sys/stamp_clock.hpp"
 
 namespace {
 
@@ -232,6 +233,22 @@ void BM_WriterLivenessProbe(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_WriterLivenessProbe);
+
+// A publish stamp: clock_gettime through the vDSO, and the writer's stamp clock
+// (sys/stamp_clock.hpp), which reads the TSC where it can.
+void BM_MonotonicNs(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(monotonic_ns());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MonotonicNs);
+
+void BM_StampClock(benchmark::State& state) {
+  StampClock clock;
+  for (auto _ : state) benchmark::DoNotOptimize(clock.now_ns());
+  state.SetLabel(clock.uses_tsc() ? "tsc" : "clock_gettime");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_StampClock);
 
 constexpr std::uint64_t kReplayEvents = 1'000'000;
 constexpr std::int64_t kReplayPayloadBytes = 64;

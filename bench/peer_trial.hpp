@@ -1,7 +1,7 @@
-// The peers `evring-bench compare` measures evring against (a pipe, a Unix socket, Boost's
-// message_queue, moodycamel's queue, iceoryx), behind one small interface, and the loops that
-// time them exactly as latency_trial.hpp times the ring: the same pacer (stamped at the
-// intended send time), the same acknowledgement line for flat-out runs, the same clock, the
+// The peers `evring-bench compare` measures evring against (the naive slot ring, a pipe, a
+// Unix socket, Boost's message_queue, moodycamel's queue, iceoryx), behind one small interface, and
+// the loops that time them exactly as latency_trial.hpp times the ring: the same pacer (stamped at
+// the intended send time), the same acknowledgement line for flat-out runs, the same clock, the
 // same payload pattern, checked byte for byte.
 //
 // Every peer message is a PeerHeader followed by the payload, so a peer carries
@@ -81,6 +81,7 @@ ResultRow run_peer_trial(const Trial& trial, const PeerVariant& variant, unsigne
                          unsigned reader_cpu);
 
 // Each peer's variants (peers/*.cpp); an empty list where the build lacks it.
+std::vector<PeerVariant> slot_ring_variants();
 std::vector<PeerVariant> pipe_and_socket_variants();
 std::vector<PeerVariant> message_queue_variants();
 std::vector<PeerVariant> moodycamel_variants();

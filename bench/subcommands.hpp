@@ -34,7 +34,8 @@ ResultRow measure_floor(unsigned reader_cpu, std::uint64_t samples);
 
 struct ThroughputOptions {
   std::vector<unsigned> readers{1, 2};
-  std::vector<std::uint32_t> payloads{64, 1024};
+  // 40 B: a record of one cache line (header 24 B), as the slot ring's 56 B slot.
+  std::vector<std::uint32_t> payloads{40, 1024};
   bool wait_auto = true;  // spin when every process has a core, else yield
   WaitKind wait = WaitKind::spin;
   double duration_s = 1.0;      // per row
@@ -124,10 +125,11 @@ std::vector<ResultRow> run_views(const ViewsOptions& options);
 // What `evring-bench compare` measures.
 struct CompareOptions {
   // The systems, in table order; "floor" and "evring" are always measured.
-  std::vector<std::string> systems{"iceoryx", "boost-message_queue", "unix-socket", "pipe",
-                                   "moodycamel-threads"};
+  std::vector<std::string> systems{"slot-ring",   "iceoryx", "boost-message_queue",
+                                   "unix-socket", "pipe",    "moodycamel-threads"};
   std::vector<WaitKind> waits{WaitKind::spin, WaitKind::block};
-  std::vector<std::uint32_t> payloads{64, 1024, 16384};
+  // 40 B: a record of one cache line (header 24 B); 64 B: two.
+  std::vector<std::uint32_t> payloads{40, 64, 1024, 16384};
   std::uint64_t rate = 20'000;  // messages per second; 0 = flat out, one in flight
   std::uint64_t samples = 40'000;
   std::uint64_t warmup = 0;  // 0: max(2'000, samples / 20)

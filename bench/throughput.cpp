@@ -1,6 +1,7 @@
 // evring-bench throughput: records/s and bytes/s from one writer to 1..N reader processes,
 // and the writer's publish rate with no reader, a live reader and a stopped (SIGSTOP)
-// reader, which shows that no reader can slow the writer down.
+// reader, which shows that no reader can slow the writer down; beside the naive slot ring
+// (slot_ring.hpp), the toy that shows what a one-line record can cost here at best.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include "harness/shared_memory.hpp"
 #include "payload_pattern.hpp"
 #include "ring_processes.hpp"
+#include "slot_ring.hpp"
 #include "subcommands.hpp"
 
 namespace evring::bench {
@@ -137,6 +139,7 @@ double publish_flat_out(RingWriter& writer, std::uint32_t payload_bytes, double 
     writer.publish(kBenchRecordType, payload);
     if (++published % kClockCheckEvery == 0 && monotonic_ns() >= end) break;
   }
+  writer.flush();  // going idle: a reader lapped at the very end sees it (W6)
   const std::int64_t elapsed = monotonic_ns() - start;
   // A reader that died mid-run would make its row meaningless: say so now.
   for (ChildProcess& reader : readers) reader.check_running();
@@ -190,6 +193,79 @@ Measurement measure(const Setup& setup, const ThroughputOptions& options) {
   return result;
 }
 
+// What the naive slot ring's payload is: a slot of one cache line, {seq, 56 B}.
+constexpr std::uint32_t kSlotRingPayload = 56;
+
+// The slot ring's reader: spins on the seq of the slot it wants, copies the message out.
+int run_slot_ring_reader(const SlotRing& ring, std::uint32_t payload_bytes,
+                         const WriterFinish& finish, ReaderTally& tally) {
+  std::vector<std::byte> copy(payload_bytes);
+  ReaderCounts counts;
+  tally.ready.announce();
+  for (std::uint64_t want = 1;;) {
+    const std::uint64_t seq = ring.seq_at(want);
+    if (seq < want) {
+      // acquire: pairs with the writer's release store; a final seq means it stopped.
+      const std::uint64_t last = finish.final_seq.load(std::memory_order_acquire);
+      if (last != 0 && want > last) break;
+      continue;
+    }
+    if (seq > want) {  // lapped: the toy just jumps to what the slot holds
+      ++counts.lapped;
+      counts.missed += seq - want;
+      want = seq;
+      continue;
+    }
+    std::memcpy(copy.data(), ring.message(want), payload_bytes);
+    if (counts.records == 0) counts.first_ns = monotonic_ns();
+    if (!first_word_matches(want, copy)) ++counts.bad_payload;
+    ++counts.records;
+    counts.bytes += payload_bytes;
+    ++want;
+  }
+  counts.drained_ns = monotonic_ns();
+  tally.counts = counts;
+  // release: pairs with the parent's acquire load; the counts above are complete.
+  tally.finished.store(1, std::memory_order_release);
+  return 0;
+}
+
+// The slot ring with one spinning reader on reader_cpu, the writer (this thread) flat out.
+Measurement measure_slot_ring(const ThroughputOptions& options) {
+  const SlotRing ring(kSlotRingPayload);
+  SharedArray<WriterFinish> finish;
+  SharedArray<ReaderTally> tally(1);
+  ChildProcess reader = ChildProcess::spawn("slot-ring reader", [&] {
+    harness::pin_to_cpu(options.reader_cpu);
+    return run_slot_ring_reader(ring, kSlotRingPayload, *finish, tally[0]);
+  });
+  wait_until_all_ready(tally, 1, {&reader}, monotonic_ns() + kAttachTimeoutNs,
+                       "the slot-ring reader to start");
+  std::vector<std::byte> payload(kSlotRingPayload);
+  fill_pattern(0, payload);
+  const std::int64_t start = monotonic_ns();
+  const std::int64_t end = start + static_cast<std::int64_t>(options.duration_s * 1e9);
+  std::uint64_t seq = 1;
+  for (;; ++seq) {
+    stamp_first_word(seq, payload);
+    std::memcpy(ring.message(seq), payload.data(), payload.size());
+    ring.commit(seq);
+    if (seq % kClockCheckEvery == 0 && monotonic_ns() >= end) break;
+  }
+  Measurement result;
+  result.writer_msgs_per_s =
+      static_cast<double>(seq) * 1e9 / static_cast<double>(monotonic_ns() - start);
+  // release: pairs with the reader's acquire load.
+  finish->final_seq.store(seq, std::memory_order_release);
+  reader.join(monotonic_ns() + kDrainTimeoutNs);
+  // acquire: pairs with the reader's release store of `finished`.
+  if (tally[0].finished.load(std::memory_order_acquire) == 0) {
+    throw Error(ErrorCode::io, "the slot-ring reader exited without its counts");
+  }
+  result.counts.push_back(tally[0].counts);
+  return result;
+}
+
 ResultRow to_row(const Setup& setup, const Measurement& measurement, const std::string& mode) {
   ResultRow row;
   row.system = "evring";
@@ -223,7 +299,7 @@ void print_throughput_table(const std::vector<ResultRow>& rows) {
                    "per-reader bytes/s", "lapped", "missed", "errors"});
   for (const ResultRow& row : rows) {
     if (row.system == "floor") continue;  // printed on its own line: a latency, not a rate
-    const bool has_readers = row.mode == "throughput";
+    const bool has_readers = row.mode == "throughput" || row.mode == "slot-ring";
     table.add_row({row.mode, std::to_string(row.readers), fmt::format("{} B", row.payload_bytes),
                    row.wait, format_count(row.writer_msgs_per_s.value_or(0)),
                    has_readers ? format_count(row.msgs_per_s) : "-",
@@ -231,6 +307,24 @@ void print_throughput_table(const std::vector<ResultRow>& rows) {
                    std::to_string(row.missed), std::to_string(row.errors)});
   }
   table.print(stdout);
+}
+
+// One reader's rate for records of one cache line (40 B payloads: 64-byte records), against
+// the slot ring's for its one-line slots, in this run.
+void print_against_slot_ring(const std::vector<ResultRow>& rows) {
+  const ResultRow* toy = nullptr;
+  const ResultRow* ours = nullptr;
+  for (const ResultRow& row : rows) {
+    if (row.mode == "slot-ring") toy = &row;
+    const bool one_line = aligned_record_length(row.payload_bytes) <= kCacheLine;
+    if (row.mode == "throughput" && row.readers == 1 && one_line && ours == nullptr) ours = &row;
+  }
+  if (toy == nullptr || ours == nullptr || toy->msgs_per_s <= 0) return;
+  fmt::print(
+      "one reader, one-line records: evring ({} B payloads) {} rec/s = {:.2f}x the slot ring's "
+      "{} rec/s ({} B in 64-byte slots)\n",
+      ours->payload_bytes, format_count(ours->msgs_per_s), ours->msgs_per_s / toy->msgs_per_s,
+      format_count(toy->msgs_per_s), toy->payload_bytes);
 }
 
 WaitKind choose_wait(const ThroughputOptions& options, unsigned readers) {
@@ -300,8 +394,15 @@ std::vector<ResultRow> run_throughput(const ThroughputOptions& options) {
       rows.push_back(to_row(setup, measure(setup, options), "throughput"));
     }
   }
+  {
+    const Setup toy{kSlotRingPayload, 1, ReaderRole::live, WaitKind::spin, options.duration_s};
+    ResultRow row = to_row(toy, measure_slot_ring(options), "slot-ring");
+    row.system = "slot-ring";
+    rows.push_back(row);
+  }
   if (options.stopped_rounds > 0) compare_stopped_reader(options, rows);
   print_throughput_table(rows);
+  print_against_slot_ring(rows);
 
   if (options.stopped_rounds > 0) {
     const double none = rows[rows.size() - 3].writer_msgs_per_s.value_or(0);
