@@ -29,7 +29,10 @@ struct ReaderTally {
   std::uint64_t out_of_order = 0;
 };
 
-void stress(std::uint64_t capacity, int readers, std::uint64_t records, WaitKind wait) {
+enum class Publishing { one_by_one, in_batches };
+
+void stress(std::uint64_t capacity, int readers, std::uint64_t records, WaitKind wait,
+            Publishing publishing = Publishing::one_by_one) {
   const std::uint64_t seed = stress_seed();
   std::printf("stress seed %llu (replay with EVRING_STRESS_SEED=%llu)\n",
               static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
@@ -77,15 +80,34 @@ void stress(std::uint64_t capacity, int readers, std::uint64_t records, WaitKind
   }
   while (attached.load() < readers) std::this_thread::yield();
   std::mt19937_64 rng(seed);
-  std::vector<std::byte> bytes(kMaxPayload);
-  for (std::uint64_t i = 0; i < records; ++i) {
-    const std::uint64_t seq = writer.next_seq();
-    const std::span<std::byte> payload(bytes.data(), test::payload_length_for(seq, kMaxPayload));
-    test::fill_payload(seq, payload);
-    writer.publish(1, payload);
+  // Batches of 1 to 8 records, one commit each (RingWriter::publish_batch).
+  constexpr std::size_t kLargestBatch = 8;
+  std::vector<std::vector<std::byte>> bytes(kLargestBatch, std::vector<std::byte>(kMaxPayload));
+  std::vector<OutgoingRecord> batch;
+  for (std::uint64_t i = 0; i < records;) {
+    const std::size_t count = publishing == Publishing::one_by_one
+                                  ? 1
+                                  : std::min<std::uint64_t>(1 + rng() % kLargestBatch, records - i);
+    batch.clear();
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::uint64_t seq = writer.next_seq() + k;
+      const std::span<std::byte> payload(bytes[k].data(),
+                                         test::payload_length_for(seq, kMaxPayload));
+      test::fill_payload(seq, payload);
+      batch.push_back({1, payload});
+    }
+    if (count == 1) {
+      writer.publish(1, batch.front().payload);
+    } else {
+      writer.publish_batch(batch, monotonic_ns());
+    }
+    i += count;
     // Random pauses vary the interleavings: sometimes readers catch up, sometimes not.
     if (rng() % 512 == 0) std::this_thread::yield();
   }
+  // Going idle, as the writer does when it runs out of commands: the cursor names the
+  // newest record, so a reader lapped at the very end learns it (ring_protocol.hpp, W6).
+  writer.flush();
   final_seq.store(writer.next_seq() - 1, std::memory_order_release);
   for (auto& t : threads) t.join();
   for (std::size_t i = 0; i < tallies.size(); ++i) {
@@ -110,6 +132,10 @@ TEST(RingStress, LargeRingWithASpinningReader) {
 
 TEST(RingStress, BlockingReadersWakeAndKeepUp) {
   stress(1u << 22, 2, 100'000, WaitKind::block);
+}
+
+TEST(RingStress, BatchesLapReadersWithoutEverTearingARecord) {
+  stress(1u << 14, 2, 200'000, WaitKind::yield, Publishing::in_batches);
 }
 
 }  // namespace
