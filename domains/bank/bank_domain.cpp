@@ -214,12 +214,16 @@ class BankModel {
         std::to_string(balance) + ": the history does not belong to this state");
   }
 
+  // One buffer for every event: no allocation per command once it has grown. (The host
+  // calls handle() from one thread: the writer's apply loop.)
   template <class Event>
-  static void emit(DomainEvents& events, const Event& event) {
-    events.emit(static_cast<std::uint32_t>(Event::type), bank::encode(event));
+  void emit(DomainEvents& events, const Event& event) const {
+    scratch_ = bank::encode(event, std::move(scratch_));
+    events.emit(static_cast<std::uint32_t>(Event::type), scratch_);
   }
 
   bank::Balances balances_;
+  mutable std::vector<std::byte> scratch_;  // emit()'s
 };
 
 }  // namespace

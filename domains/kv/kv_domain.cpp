@@ -140,9 +140,12 @@ class KvModel {
     return current + 1;
   }
 
+  // One buffer for every event: no allocation per command once it has grown. (The host
+  // calls handle() from one thread: the writer's apply loop.)
   template <class Event>
-  static void emit(DomainEvents& events, const Event& event) {
-    events.emit(static_cast<std::uint32_t>(Event::type), kv::encode(event));
+  void emit(DomainEvents& events, const Event& event) const {
+    scratch_ = kv::encode(event, std::move(scratch_));
+    events.emit(static_cast<std::uint32_t>(Event::type), scratch_);
   }
 
   [[noreturn]] static void out_of_step(std::string_view event, std::string_view key,
@@ -154,6 +157,7 @@ class KvModel {
   }
 
   kv::Entries entries_;
+  mutable std::vector<std::byte> scratch_;  // emit()'s
 };
 
 }  // namespace

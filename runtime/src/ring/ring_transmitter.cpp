@@ -14,6 +14,8 @@ void RingTransmitter::throw_payload_too_large(std::size_t bytes) const {
 
 std::uint64_t RingTransmitter::publish_batch(std::span<const OutgoingRecord> records,
                                              std::int64_t publish_ns) {
+  // One record, the common command: the inline path, without the run's bookkeeping.
+  if (records.size() == 1) return publish(records[0].type, records[0].payload, publish_ns);
   // W1, and every payload checked before a byte is written. A batch wider than a ring
   // would overwrite its own start before committing it: it goes out in ring-sized runs.
   for (const OutgoingRecord& record : records) {

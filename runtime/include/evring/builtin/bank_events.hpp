@@ -154,9 +154,10 @@ namespace detail {
 
 // Deposited and withdrawn events are laid out alike: the account, the amount, the balance.
 template <class BalanceChange>
-std::vector<std::byte> encode_balance_change(const BalanceChange& event) {
+std::vector<std::byte> encode_balance_change(const BalanceChange& event,
+                                             std::vector<std::byte>&& reuse) {
   check_account(event.account);
-  builtin::SizedWriter out(builtin::SizedWriter::text_size(event.account) + 16);
+  builtin::SizedWriter out(builtin::SizedWriter::text_size(event.account) + 16, std::move(reuse));
   out.put_text(event.account).put(event.amount).put(event.balance);
   return out.take();
 }
@@ -176,26 +177,31 @@ BalanceChange decode_balance_change(std::span<const std::byte> bytes, const char
 
 }  // namespace detail
 
-inline std::vector<std::byte> encode(const OpenedEvent& event) {
+// Events: `reuse` lends its storage (SizedWriter), for a caller that encodes many.
+inline std::vector<std::byte> encode(const OpenedEvent& event, std::vector<std::byte> reuse = {}) {
   check_account(event.account);
-  builtin::SizedWriter out(builtin::SizedWriter::text_size(event.account));
+  builtin::SizedWriter out(builtin::SizedWriter::text_size(event.account), std::move(reuse));
   out.put_text(event.account);
   return out.take();
 }
 
-inline std::vector<std::byte> encode(const DepositedEvent& event) {
-  return detail::encode_balance_change(event);
+inline std::vector<std::byte> encode(const DepositedEvent& event,
+                                     std::vector<std::byte> reuse = {}) {
+  return detail::encode_balance_change(event, std::move(reuse));
 }
 
-inline std::vector<std::byte> encode(const WithdrawnEvent& event) {
-  return detail::encode_balance_change(event);
+inline std::vector<std::byte> encode(const WithdrawnEvent& event,
+                                     std::vector<std::byte> reuse = {}) {
+  return detail::encode_balance_change(event, std::move(reuse));
 }
 
-inline std::vector<std::byte> encode(const TransferredEvent& event) {
+inline std::vector<std::byte> encode(const TransferredEvent& event,
+                                     std::vector<std::byte> reuse = {}) {
   check_account(event.from);
   check_account(event.to);
-  builtin::SizedWriter out(builtin::SizedWriter::text_size(event.from) +
-                           builtin::SizedWriter::text_size(event.to) + 24);
+  builtin::SizedWriter out(
+      builtin::SizedWriter::text_size(event.from) + builtin::SizedWriter::text_size(event.to) + 24,
+      std::move(reuse));
   out.put_text(event.from)
       .put_text(event.to)
       .put(event.amount)

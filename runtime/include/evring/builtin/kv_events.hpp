@@ -118,18 +118,20 @@ inline void check_command_value(std::string_view value) {
 
 // ---- events ----
 
-inline std::vector<std::byte> encode(const PutEvent& event) {
+// Events: `reuse` lends its storage (SizedWriter), for a caller that encodes many.
+inline std::vector<std::byte> encode(const PutEvent& event, std::vector<std::byte> reuse = {}) {
   check_key(event.key);
   check_value(event.value);
-  builtin::SizedWriter out(builtin::SizedWriter::text_size(event.key) +
-                           builtin::SizedWriter::text_size(event.value) + 8);
+  builtin::SizedWriter out(
+      builtin::SizedWriter::text_size(event.key) + builtin::SizedWriter::text_size(event.value) + 8,
+      std::move(reuse));
   out.put_text(event.key).put_text(event.value).put(event.version);
   return out.take();
 }
 
-inline std::vector<std::byte> encode(const DeletedEvent& event) {
+inline std::vector<std::byte> encode(const DeletedEvent& event, std::vector<std::byte> reuse = {}) {
   check_key(event.key);
-  builtin::SizedWriter out(builtin::SizedWriter::text_size(event.key) + 8);
+  builtin::SizedWriter out(builtin::SizedWriter::text_size(event.key) + 8, std::move(reuse));
   out.put_text(event.key).put(event.version);
   return out.take();
 }
