@@ -18,6 +18,7 @@
 #include "machine_stalls.hpp"
 #include "peer_trial.hpp"
 #include "percentile_plot.hpp"
+#include "ring/ring_protocol.hpp"
 #include "subcommands.hpp"
 
 namespace evring::bench {
@@ -133,7 +134,7 @@ void print_targets(const std::vector<ResultRow>& rows, const ResultRow& floor) {
     double factor;
   };
   const Target targets[] = {
-      {"iceoryx", "p50", &LatencySummary::p50_ns, 8.0},
+      {"iceoryx", "p50", &LatencySummary::p50_ns, 6.0},
       {"iceoryx", "p99.9", &LatencySummary::p999_ns, 3.0},
       {"boost-message_queue", "p50", &LatencySummary::p50_ns, 10.0},
       {"unix-socket", "p50", &LatencySummary::p50_ns, 10.0},
@@ -144,8 +145,13 @@ void print_targets(const std::vector<ResultRow>& rows, const ResultRow& floor) {
     const std::string where = fmt::format("{} {}", row.wait, payload_label(row.payload_bytes));
     const double to_floor =
         static_cast<double>(row.latency->p50_ns) / static_cast<double>(floor.latency->p50_ns);
-    fmt::print("  {:<12} evring p50 within 2x of the floor: {:.2f}x  {}\n", where, to_floor,
-               to_floor <= 2.0 ? "met" : "NOT met");
+    // A record of one cache line (40 B payloads) pays one line's transfer, as the floor
+    // does; one of two lines (64 B) a little more.
+    const double floor_factor = aligned_record_length(row.payload_bytes) <= kCacheLine       ? 1.15
+                                : aligned_record_length(row.payload_bytes) <= 2 * kCacheLine ? 1.4
+                                                                                             : 2.0;
+    fmt::print("  {:<12} evring p50 within {:.2f}x of the floor: {:.2f}x  {}\n", where,
+               floor_factor, to_floor, to_floor <= floor_factor ? "met" : "NOT met");
     for (const Target& target : targets) {
       for (const ResultRow& peer : rows) {
         if (peer.system != target.system || peer.wait != row.wait ||
