@@ -14,9 +14,9 @@
 #include "builtin_views.hpp"
 #include "checkpoint.hpp"
 #include "event_description.hpp"
+#include "event_feed.hpp"
 #include "evring/clock.hpp"
 #include "evring/codec.hpp"
-#include "event_feed.hpp"
 #include "evring/error.hpp"
 #include "plugin/view_plugin.hpp"
 #include "query/query_server.hpp"
@@ -92,7 +92,7 @@ struct Reader::State {
   fs::path checkpoint_dir;
   fs::path dead_letter;
   std::shared_ptr<WaitInterrupt> interrupt;  // the query thread's, across streams
-  std::unique_ptr<EventFeed> stream;  // this machine's instance, or a remote stream
+  std::unique_ptr<EventFeed> stream;         // this machine's instance, or a remote stream
   std::unique_ptr<QueryServer> queries;
 
   std::uint64_t applied_seq = 0;  // the last seq applied (or restored from a checkpoint)
