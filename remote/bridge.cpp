@@ -291,7 +291,8 @@ void Bridge::run(const std::atomic<bool>& stop) {
   // relaxed: a stop request orders nothing; seeing it one loop later is fine.
   while (!stop.load(std::memory_order_relaxed)) {
     s.take_acks();
-    std::int64_t now = monotonic_ns();
+    if (s.options.stop_at_seq != 0 && s.counters.acked >= s.options.stop_at_seq) break;
+    const std::int64_t now = monotonic_ns();
     if (s.failure.empty() && !s.in_flight.empty() &&
         now - s.in_flight.front().sent_ns > ack_timeout_ns) {
       s.failure = fmt::format("no ack for seq {} within {} ms", s.in_flight.front().seq,

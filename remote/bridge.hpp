@@ -35,7 +35,8 @@ struct BridgeOptions {
   std::filesystem::path journal;  // empty: where the writer says
   std::size_t window = 512;       // publishes in flight, unacked
   std::chrono::milliseconds ack_timeout = std::chrono::seconds(2);
-  std::string id = "bridge";  // its row in evring stat
+  std::string id = "bridge";      // its row in evring stat
+  std::uint64_t stop_at_seq = 0;  // run() returns once the stream confirmed it (0: never)
 };
 
 struct BridgeCounters {

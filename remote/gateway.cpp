@@ -107,44 +107,49 @@ void Gateway::run(const std::atomic<bool>& stop) {
   }
 }
 
-CommandReply submit_via_nats(const std::string& url, const std::string& instance,
-                             std::span<const std::string_view> words, std::string_view id,
-                             std::chrono::milliseconds timeout) {
-  const NatsUrl parsed = parse_nats_url(url);
-  const auto link = NatsLink::connect(parsed.server, LinkOptions{100, "evring cmd"});
+NatsCommandClient::NatsCommandClient(const std::string& url, const std::string& instance)
+    : server_(parse_nats_url(url).server),
+      instance_(instance),
+      subject_(commands_subject(instance)),
+      link_(NatsLink::connect(server_, LinkOptions{100, "evring cmd"})) {}
+
+NatsCommandClient::~NatsCommandClient() = default;
+
+CommandReply NatsCommandClient::submit_text(std::span<const std::string_view> words,
+                                            std::string_view id,
+                                            std::chrono::milliseconds timeout) {
   nlohmann::json request{{"words", std::vector<std::string>(words.begin(), words.end())}};
   if (!id.empty()) request["id"] = std::string(id);
   const std::string body = request.dump();
-  const std::string subject = commands_subject(instance);
   natsMsg* raw = nullptr;
   const natsStatus status =
-      natsConnection_Request(&raw, link->connection(), subject.c_str(), body.data(),
+      natsConnection_Request(&raw, link_->connection(), subject_.c_str(), body.data(),
                              static_cast<int>(body.size()), timeout.count());
   if (status == NATS_NO_RESPONDERS) {
     throw Error(ErrorCode::no_instance,
                 fmt::format("no gateway serves {} on {}: start evring gateway --name {} --to {} "
                             "on the writer's machine",
-                            subject, parsed.server, instance, parsed.server));
+                            subject_, server_, instance_, server_));
   }
   if (status == NATS_TIMEOUT) {
     throw Error(ErrorCode::timed_out,
                 fmt::format("no answer from the gateway of {} within {} ms: the command may "
                             "still be applied; {}",
-                            instance, timeout.count(),
+                            instance_, timeout.count(),
                             id.empty() ? "without --id a retry may apply it twice"
                                        : "resubmit it with the same --id, it applies once"));
   }
-  check(status, "sending the command to " + subject);
+  check(status, "sending the command to " + subject_);
   const MsgPtr msg(raw);
   const nlohmann::json answer = nlohmann::json::parse(
       std::string_view(natsMsg_GetData(raw), static_cast<std::size_t>(natsMsg_GetDataLength(raw))),
       nullptr, false);
   if (answer.is_discarded() || !answer.is_object()) {
-    throw Error(ErrorCode::corrupt, "the gateway of " + instance + " answered something not JSON");
+    throw Error(ErrorCode::corrupt, "the gateway of " + instance_ + " answered something not JSON");
   }
   if (answer.contains("error")) {
     throw Error(ErrorCode::writer_gone,
-                fmt::format("the gateway of {} could not submit the command: {}", instance,
+                fmt::format("the gateway of {} could not submit the command: {}", instance_,
                             answer["error"].get<std::string>()));
   }
   CommandReply reply;
@@ -153,6 +158,12 @@ CommandReply submit_via_nats(const std::string& url, const std::string& instance
   reply.seq = answer.value("seq", std::uint64_t{0});
   reply.reason = answer.value("reason", std::string());
   return reply;
+}
+
+CommandReply submit_via_nats(const std::string& url, const std::string& instance,
+                             std::span<const std::string_view> words, std::string_view id,
+                             std::chrono::milliseconds timeout) {
+  return NatsCommandClient(url, instance).submit_text(words, id, timeout);
 }
 
 }  // namespace evring::remote

@@ -43,10 +43,29 @@ class Gateway {
   std::unique_ptr<State> state_;
 };
 
-// The client side: submits `words` through the gateway at `url` (nats://HOST:PORT).
-// Throws Error(timed_out) when no reply came in time (the command may still be applied),
-// Error(no_instance) when no gateway serves the instance, Error(writer_gone) when the
-// gateway has no writer to submit to.
+class NatsLink;
+
+// The client side, on any machine: commands through the gateway of `instance` at `url`
+// (nats://HOST:PORT), over one connection.
+class NatsCommandClient {
+ public:
+  // Throws like NatsLink::connect.
+  NatsCommandClient(const std::string& url, const std::string& instance);
+  ~NatsCommandClient();
+  // Throws Error(timed_out) when no reply came in time (the command may still be applied),
+  // Error(no_instance) when no gateway serves the instance, Error(writer_gone) when the
+  // gateway has no writer to submit to.
+  CommandReply submit_text(std::span<const std::string_view> words, std::string_view id,
+                           std::chrono::milliseconds timeout);
+
+ private:
+  std::string server_;
+  std::string instance_;
+  std::string subject_;
+  std::unique_ptr<NatsLink> link_;
+};
+
+// One command through a NatsCommandClient of its own (evring cmd --via).
 CommandReply submit_via_nats(const std::string& url, const std::string& instance,
                              std::span<const std::string_view> words, std::string_view id,
                              std::chrono::milliseconds timeout);
