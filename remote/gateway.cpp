@@ -74,8 +74,8 @@ std::unique_ptr<Gateway> Gateway::start(const GatewayOptions& options, const Log
   state->options = options;
   state->log = log;
   if (state->options.subject.empty()) state->options.subject = commands_subject(options.instance);
-  state->link =
-      NatsLink::connect(options.server, LinkOptions{100, "evring gateway " + options.instance});
+  state->link = NatsLink::connect(options.server,
+                                  LinkOptions{100, "evring gateway " + options.instance, true});
   natsSubscription* subscription = nullptr;
   check(natsConnection_QueueSubscribeSync(&subscription, state->link->connection(),
                                           state->options.subject.c_str(), "evring-gateway"),
@@ -111,7 +111,7 @@ NatsCommandClient::NatsCommandClient(const std::string& url, const std::string& 
     : server_(parse_nats_url(url).server),
       instance_(instance),
       subject_(commands_subject(instance)),
-      link_(NatsLink::connect(server_, LinkOptions{100, "evring cmd"})) {}
+      link_(NatsLink::connect(server_, LinkOptions{100, "evring cmd", true})) {}
 
 NatsCommandClient::~NatsCommandClient() = default;
 

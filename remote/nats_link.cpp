@@ -69,6 +69,7 @@ std::unique_ptr<NatsLink> NatsLink::connect(const std::string& server, const Lin
   // Messages published while reconnecting wait in cnats's buffer; the bridge's acks decide.
   natsOptions_SetReconnectBufSize(link->options_, 8 << 20);
   natsOptions_SetTimeout(link->options_, 2000);
+  natsOptions_SetSendAsap(link->options_, options.send_asap);
   const natsStatus status = natsConnection_Connect(&link->connection_, link->options_);
   if (status == NATS_NO_SERVER || status == NATS_TIMEOUT || status == NATS_IO_ERROR) {
     throw Error(ErrorCode::no_instance,

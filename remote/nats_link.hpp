@@ -43,6 +43,9 @@ struct LinkOptions {
   // Reconnect forever (a bridge or a remote reader outlives a server restart), this often.
   std::int64_t reconnect_wait_ms = 100;
   std::string name = "evring";  // the connection's name, as the server's monitoring shows it
+  // Each message written at once rather than gathered by cnats's flusher thread, which waits
+  // about a millisecond for more: for request/reply, where one message waits for another.
+  bool send_asap = false;
 };
 
 class NatsLink {
