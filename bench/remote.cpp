@@ -2,10 +2,6 @@
 // (the same messages, headers, window, file storage and server, in the same run, rounds
 // alternating), a remote reader's catch-up from the stream, and a command's round trip
 // through evring gateway against the local shared-memory client.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -23,6 +19,7 @@
 #include "gateway.hpp"
 #include "harness/exec_process.hpp"
 #include "jetstream_feed.hpp"
+#include "local_server.hpp"
 #include "replay_journal.hpp"
 #include "report.hpp"
 #include "ring_processes.hpp"
@@ -36,20 +33,6 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr std::int64_t kSecondNs = 1'000'000'000;
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  const bool bound = fd >= 0 &&
-                     ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
-                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!bound) throw Error(ErrorCode::io, "cannot find a free localhost port for nats-server");
-  return ntohs(address.sin_port);
-}
 
 std::unique_ptr<remote::NatsLink> connect_when_up(const std::string& url) {
   const std::int64_t deadline = monotonic_ns() + 10 * kSecondNs;
@@ -168,17 +151,11 @@ std::vector<ResultRow> run_remote(const RemoteOptions& options) {
   write_journal_domain(journal, DomainRecord{"kv", ""});  // as a writer would have
   const std::size_t bytes = built.payload_bytes / built.events;
 
-  const int port = free_port();
-  const std::string url = "nats://127.0.0.1:" + std::to_string(port);
+  const int port = remote::free_local_port();
+  const std::string url = remote::local_url(port);
   harness::ExecLaunch server_launch;
-  server_launch.binary = "/usr/sbin/nats-server";
-  server_launch.args = {"-a",
-                        "127.0.0.1",
-                        "-p",
-                        std::to_string(port),
-                        "-js",
-                        "-sd",
-                        (scratch.path() / "jetstream").string()};
+  server_launch.binary = remote::kNatsServerBinary;
+  server_launch.args = remote::local_server_args(port, scratch.path() / "jetstream");
   server_launch.log_file = scratch.path() / "nats.log";
   harness::ExecProcess server(server_launch);
   const auto link = connect_when_up(url);

@@ -1,71 +1,65 @@
 #include "nats_server_support.hpp"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <stdexcept>
 #include <thread>
+
+#include "evring/error.hpp"
+#include "evring/query_client.hpp"
+#include "local_server.hpp"
 
 namespace evring::test {
 namespace {
 
-bool accepts_connections(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool connected =
-      ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return connected;
-}
-
 std::vector<std::string> server_args(const std::filesystem::path& folder, bool jetstream,
                                      std::vector<std::string> extra, int port) {
-  std::vector<std::string> args{"-a", "127.0.0.1", "-p", std::to_string(port)};
-  if (jetstream) {
-    args.insert(args.end(), {"-js", "-sd", (folder / "jetstream").string()});
-  }
+  std::vector<std::string> args =
+      remote::local_server_args(port, jetstream ? folder / "jetstream" : std::filesystem::path());
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
 
 }  // namespace
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot bind a free port");
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 NatsServerProcess::NatsServerProcess(const std::filesystem::path& folder, bool jetstream,
                                      std::vector<std::string> extra_args)
-    : NatsServerProcess(folder, jetstream, std::move(extra_args), free_port()) {}
+    : NatsServerProcess(folder, jetstream, std::move(extra_args), remote::free_local_port()) {}
 
 NatsServerProcess::NatsServerProcess(const std::filesystem::path& folder, bool jetstream,
                                      std::vector<std::string> extra_args, int port)
-    : ServiceProcess("/usr/sbin/nats-server", folder, "nats-" + std::to_string(port),
+    : ServiceProcess(remote::kNatsServerBinary, folder, "nats-" + std::to_string(port),
                      server_args(folder, jetstream, std::move(extra_args), port),
-                     [port](pid_t) { return accepts_connections(port); }),
+                     [port](pid_t) { return remote::accepts_connections(port); }),
       port_(port) {}
 
 StreamState stream_state(const remote::NatsLink& link, const std::string& stream) {
   const remote::StreamInfoPtr info = link.stream_info(stream);
   if (!info) return {};
   return StreamState{info->State.Msgs, info->State.FirstSeq, info->State.LastSeq};
+}
+
+StreamState stream_at(const std::string& url, const std::string& stream, std::uint64_t seq,
+                      std::chrono::milliseconds timeout) {
+  std::unique_ptr<remote::NatsLink> link;
+  StreamState state;
+  wait_until(
+      [&] {
+        try {
+          if (!link) link = remote::NatsLink::connect(url, remote::LinkOptions{});
+          state = stream_state(*link, stream);
+          return state.last_seq >= seq;
+        } catch (const Error&) {
+          return false;
+        }
+      },
+      timeout);
+  return state;
+}
+
+std::string view_answer(const std::string& instance, const std::string& id,
+                        std::vector<std::string_view> words, std::uint64_t after) {
+  QueryClient client = QueryClient::connect(instance, id);
+  const QueryReply reply = client.query(words, after, std::chrono::seconds(30));
+  EXPECT_FALSE(reply.stale) << id << " did not reach seq " << after;
+  return reply.result.value_or(reply.raw);
 }
 
 bool log_shows(const ServiceProcess& process, const std::string& text,

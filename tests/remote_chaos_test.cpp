@@ -109,16 +109,14 @@ TEST(RemoteChaos, EveryEventOnceAtItsSeqAndTheRemoteViewEqualsTheLocal) {
   ASSERT_GT(head, submitted_head);
   std::printf("%llu events\n", static_cast<unsigned long long>(head));
 
-  const auto link = remote::NatsLink::connect(server.url(), remote::LinkOptions{});
-  ASSERT_TRUE(
-      test::wait_until([&] { return test::stream_state(*link, stream).last_seq >= head; }, 30s))
-      << bridge.log();
-  const test::StreamState state = test::stream_state(*link, stream);
+  const test::StreamState state = test::stream_at(server.url(), stream, head, 30s);
+  ASSERT_GE(state.last_seq, head) << bridge.log();
   EXPECT_EQ(state.first_seq, 1u);
   EXPECT_EQ(state.last_seq, head);
   EXPECT_EQ(state.messages, head);
 
   // Message S is the journal's event S, byte for byte.
+  const auto link = remote::NatsLink::connect(server.url(), remote::LinkOptions{});
   JournalSource journal(writer.journal(), 1);
   Event event;
   std::uint64_t checked = 0;
@@ -135,14 +133,9 @@ TEST(RemoteChaos, EveryEventOnceAtItsSeqAndTheRemoteViewEqualsTheLocal) {
   }
   EXPECT_EQ(checked, head);
 
-  const auto ask = [&](const std::string& id, std::string_view word) {
-    QueryClient queries = QueryClient::connect(instance, id);
-    const QueryReply reply = queries.query({word, "k"}, head, 30s);
-    EXPECT_FALSE(reply.stale) << id << " did not reach seq " << head;
-    return reply.result.value_or(reply.raw);
-  };
-  EXPECT_EQ(ask("remote", "scan"), ask("local", "scan"));
-  EXPECT_NE(ask("local", "scan"), "[]");
+  const std::string local_view = test::view_answer(instance, "local", {"scan", "k"}, head);
+  EXPECT_EQ(test::view_answer(instance, "remote", {"scan", "k"}, head), local_view);
+  EXPECT_NE(local_view, "[]");
 }
 
 }  // namespace

@@ -53,7 +53,8 @@ TEST(RemoteCluster, BridgeAndRemoteReaderCarryOnWhenANodeDies) {
   test::InstanceCleanup cleanup(instance);
   const std::string stream = remote::default_stream_name(instance);
 
-  const int route_ports[] = {test::free_port(), test::free_port(), test::free_port()};
+  const int route_ports[] = {remote::free_local_port(), remote::free_local_port(),
+                             remote::free_local_port()};
   std::string routes;
   for (const int port : route_ports) {
     routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") + std::to_string(port);
@@ -101,22 +102,14 @@ TEST(RemoteCluster, BridgeAndRemoteReaderCarryOnWhenANodeDies) {
 
   Client last = Client::connect(instance);
   const std::uint64_t head = last.submit_text({"put", "last", "x"}).seq;
-  const auto link = remote::NatsLink::connect(nodes[2]->url(), remote::LinkOptions{});
-  ASSERT_TRUE(
-      test::wait_until([&] { return test::stream_state(*link, stream).last_seq >= head; }, 20s))
-      << bridge.log();
-  const test::StreamState state = test::stream_state(*link, stream);
+  const test::StreamState state = test::stream_at(nodes[2]->url(), stream, head, 30s);
+  ASSERT_GE(state.last_seq, head) << bridge.log() << nodes[2]->log();
   EXPECT_EQ(state.first_seq, 1u);
   EXPECT_EQ(state.last_seq, head);
   EXPECT_EQ(state.messages, head);
 
-  const auto scan = [&](const std::string& id) {
-    QueryClient queries = QueryClient::connect(instance, id);
-    const QueryReply reply = queries.query({"scan", "k"}, head, 20s);
-    EXPECT_FALSE(reply.stale) << id << " did not reach seq " << head;
-    return reply.result.value_or(reply.raw);
-  };
-  EXPECT_EQ(scan("remote"), scan("local"));
+  EXPECT_EQ(test::view_answer(instance, "remote", {"scan", "k"}, head),
+            test::view_answer(instance, "local", {"scan", "k"}, head));
 }
 
 }  // namespace

@@ -88,13 +88,10 @@ class RemoteTest : public test::ProcessTest {
   }
 
   std::string query(const std::string& id, std::uint64_t after, std::string_view word,
-                    std::string_view arg = {}) {
-    QueryClient client = QueryClient::connect(instance, id);
+                    std::string_view arg = {}) const {
     std::vector<std::string_view> words{word};
     if (!arg.empty()) words.push_back(arg);
-    const QueryReply reply = client.query(words, after, 15s);
-    EXPECT_FALSE(reply.stale) << id << " did not reach seq " << after;
-    return reply.result.value_or(reply.raw);
+    return test::view_answer(instance, id, words, after);
   }
 
   std::string instance;
@@ -179,7 +176,7 @@ TEST_F(RemoteTest, BridgeSaysWhatIsWrongWithTheServerOrTheStream) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("has JetStream off: start it with -js"));
   // Nothing listens.
-  result = bridge_to("nats://127.0.0.1:" + std::to_string(test::free_port()));
+  result = bridge_to("nats://127.0.0.1:" + std::to_string(remote::free_local_port()));
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("no NATS server answers"));
   // Not an address.
@@ -311,6 +308,26 @@ TEST_F(RemoteTest, GatewayAppliesACommandOnceForItsId) {
   result = cmd({"put", "c", "3"});
   EXPECT_EQ(result.exit_code, 0) << result.err << gateway.log();
   EXPECT_EQ(result.out, "seq=3\n");
+}
+
+}  // namespace
+}  // namespace evring
+
+namespace evring {
+namespace {
+
+TEST(RemoteDemo, ShowsARemoteReaderBesideTheLocalOne) {
+  test::TempDir dir("remote-demo");
+  test::use_private_folders(dir.path());
+  const test::ToolResult result =
+      test::run_tool("evring",
+                     {"demo", "--remote", "--commands", "5000", "--latency-samples", "500", "--dir",
+                      dir.path().string()},
+                     dir.path(), std::chrono::seconds(60));
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  // The demo fails by itself when the remote total differs from the local one.
+  EXPECT_THAT(result.out, ::testing::HasSubstr("bank-remote total {\"accounts\":1000"));
+  EXPECT_THAT(result.out, ::testing::HasSubstr("(fed from NATS JetStream through evring bridge)"));
 }
 
 }  // namespace
