@@ -3,6 +3,8 @@
 // (no JetStream, no server, a stream of other settings or another history), which check
 // the server applies first, remote views against local ones, checkpoints, retention, and
 // commands through NATS request/reply with ids.
+#include <signal.h>
+
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -184,6 +186,15 @@ TEST_F(RemoteTest, BridgeSaysWhatIsWrongWithTheServerOrTheStream) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("give nats://HOST:PORT"));
 
+  // A remote reader of a stream nobody bridged yet.
+  result = test::run_tool("evring-reader",
+                          {"--name", instance, "--view", "kv", "--id", "early", "--source",
+                           server->url(), "--checkpoint-dir", (dir() / "early").string()},
+                          dir(), 30s);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err,
+              HasSubstr("has no stream " + stream + ": start evring bridge --name " + instance));
+
   // A stream someone made with memory storage.
   const std::string subject = remote::events_subject(instance);
   const char* subjects[] = {subject.c_str()};
@@ -300,6 +311,19 @@ TEST_F(RemoteTest, GatewayAppliesACommandOnceForItsId) {
   result = cmd({"put", "b", "2"});
   EXPECT_EQ(result.out, "seq=2\n");
 
+  // No answer in time (the gateway is stopped): said so, and the remedy named works: the
+  // same id again applies once.
+  gateway.signal(SIGSTOP);
+  result = cmd({"--timeout", "300ms", "--id", "req-2", "put", "d", "4"});
+  gateway.signal(SIGCONT);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("may still be applied; resubmit it with the same --id"));
+  result = cmd({"--id", "req-2", "put", "d", "4"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "seq=3\n");
+  result = cmd({"--id", "req-2", "put", "d", "4"});
+  EXPECT_EQ(result.out, "seq=3\n");
+
   // The writer restarted: the gateway connects to the new one.
   writer->stop();
   writer->restart();
@@ -307,7 +331,7 @@ TEST_F(RemoteTest, GatewayAppliesACommandOnceForItsId) {
   EXPECT_EQ(result.exit_code, 0) << result.err << gateway.log();
   result = cmd({"put", "c", "3"});
   EXPECT_EQ(result.exit_code, 0) << result.err << gateway.log();
-  EXPECT_EQ(result.out, "seq=3\n");
+  EXPECT_EQ(result.out, "seq=4\n");
 }
 
 }  // namespace
