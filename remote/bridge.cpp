@@ -84,7 +84,8 @@ struct Bridge::State {
   std::uint64_t attempt = 0;
   std::uint64_t next_seq = 0;  // the next seq to publish
   BridgeCounters counters;
-  std::string failure;  // why the current try ends; empty: it goes on
+  std::string failure;     // why the current try ends; empty: it goes on
+  bool unflushed = false;  // publishes cnats may still hold in its buffer
 
   std::string subject_for_reply;  // reused per publish
   std::string header_value;
@@ -163,6 +164,7 @@ struct Bridge::State {
     in_flight.push_back(InFlight{event.seq, monotonic_ns(), false});
     ++next_seq;
     ++counters.published;
+    unflushed = true;
   }
 
   // Waits at most timeout_ns for an ack.
@@ -311,6 +313,17 @@ void Bridge::run(const std::atomic<bool>& stop) {
       sent += count;
     }
     s.heartbeat(now);
+    if (sent == 0 && s.unflushed && s.in_flight.size() < s.options.window) {
+      // The instance has nothing more now: out with what cnats holds, rather than after
+      // its flusher's ~1 ms wait. One round trip to the server, only when the source is
+      // idle: a bridge catching up fills its window and never waits here.
+      s.unflushed = false;
+      if (natsConnection_FlushTimeout(s.link->connection(), s.options.ack_timeout.count()) !=
+          NATS_OK) {
+        s.failure = "the server did not answer a flush";
+      }
+      continue;
+    }
     if (sent == 0) {
       const std::int64_t until_timeout = std::clamp<std::int64_t>(
           s.in_flight.empty() ? kIdleWaitNs : s.in_flight.front().sent_ns + ack_timeout_ns - now, 0,
