@@ -47,6 +47,9 @@ JetStreamFeed::~JetStreamFeed() {
     closing_ = true;
   }
   room_.notify_all();
+  // Connected, the consumer is deleted on the server; while reconnecting, that would wait
+  // for the server's answer (seconds): the server drops an idle ephemeral one by itself.
+  if (!link_->connected()) link_->close();
   if (subscription_) natsSubscription_Unsubscribe(subscription_.get());
   subscription_.reset();
   for (natsMsg* msg : arrived_) natsMsg_Destroy(msg);

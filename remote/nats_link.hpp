@@ -62,6 +62,9 @@ class NatsLink {
   jsCtx* jetstream() const noexcept { return jetstream_; }
   const std::string& server() const noexcept { return server_; }
   bool connected() const noexcept;
+  // Closes the connection now: what still needs the server (a consumer's deletion) fails
+  // at once instead of waiting for it.
+  void close() noexcept { natsConnection_Close(connection_); }
   // The stream's info; null when it does not exist. Throws Error(io) when the server does
   // not answer.
   StreamInfoPtr stream_info(const std::string& stream) const;
