@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,6 +97,9 @@ double bridge_rate(const RemoteOptions& options, const std::string& instance,
   const std::atomic<bool> never{false};
   const std::int64_t start = monotonic_ns();
   bridge->run(never);
+  if (std::getenv("EVRING_BENCH_DEBUG") != nullptr) {
+    fmt::print(stderr, "bridge: {} flushes\n", bridge->counters().flushes);
+  }
   return static_cast<double>(events) * 1e9 / static_cast<double>(monotonic_ns() - start);
 }
 

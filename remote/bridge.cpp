@@ -70,10 +70,13 @@ struct Bridge::State {
   std::string inbox;
   SubscriptionPtr ack_subscription;
 
-  // Filled by cnats's thread, taken by the bridge's.
+  // Filled by cnats's thread, taken by the bridge's. The ack thread wakes the bridge only
+  // while it waits (two system calls per ack otherwise, at ~100k acks/s).
   std::mutex acks_mutex;
   std::condition_variable acks_arrived;  // for a bridge whose window is full
   std::vector<Ack> acks;
+  enum class Waiting { no, for_acks, for_events } waiting = Waiting::no;  // under acks_mutex
+  std::size_t wake_at_acks = 1;  // while waiting for acks; under acks_mutex
 
   struct InFlight {
     std::uint64_t seq;
@@ -108,12 +111,17 @@ struct Bridge::State {
                                    static_cast<std::size_t>(natsMsg_GetDataLength(msg))));
     natsMsg_Destroy(msg);
     if (!ack) return;
+    Waiting waiting = Waiting::no;
     {
       const std::lock_guard lock(self->acks_mutex);
       self->acks.push_back(*ack);
+      waiting = self->waiting;
+      if (waiting == Waiting::for_acks && self->acks.size() < self->wake_at_acks) {
+        waiting = Waiting::no;
+      }
     }
-    self->acks_arrived.notify_one();
-    self->interrupt->trigger();  // for a bridge waiting for events
+    if (waiting == Waiting::for_acks) self->acks_arrived.notify_one();
+    if (waiting == Waiting::for_events) self->interrupt->trigger();
   }
 
   // Reads the stream's last seq and follows the instance from after it.
@@ -167,11 +175,28 @@ struct Bridge::State {
     unflushed = true;
   }
 
-  // Waits at most timeout_ns for an ack.
-  void wait_for_ack(std::int64_t timeout_ns) {
+  // Waits at most timeout_ns for `count` acks (a full window waits for a quarter of it,
+  // not one ack at a time: a wake-up per ack would cost more than the publish).
+  void wait_for_acks(std::size_t count, std::int64_t timeout_ns) {
     std::unique_lock lock(acks_mutex);
+    waiting = Waiting::for_acks;
+    wake_at_acks = count;
     acks_arrived.wait_for(lock, std::chrono::nanoseconds(timeout_ns),
-                          [&] { return !acks.empty(); });
+                          [&] { return acks.size() >= count; });
+    waiting = Waiting::no;
+  }
+
+  // Waits at most timeout_ns for the instance's next event, or an ack.
+  void wait_for_events(std::int64_t timeout_ns) {
+    {
+      const std::lock_guard lock(acks_mutex);
+      if (!acks.empty()) return;
+      // From here on an ack triggers the interrupt, which ends the wait below.
+      waiting = Waiting::for_events;
+    }
+    stream->wait(WaitKind::block, timeout_ns);
+    const std::lock_guard lock(acks_mutex);
+    waiting = Waiting::no;
   }
 
   void take_acks() {
@@ -318,6 +343,7 @@ void Bridge::run(const std::atomic<bool>& stop) {
       // its flusher's ~1 ms wait. One round trip to the server, only when the source is
       // idle: a bridge catching up fills its window and never waits here.
       s.unflushed = false;
+      ++s.counters.flushes;
       if (natsConnection_FlushTimeout(s.link->connection(), s.options.ack_timeout.count()) !=
           NATS_OK) {
         s.failure = "the server did not answer a flush";
@@ -329,24 +355,24 @@ void Bridge::run(const std::atomic<bool>& stop) {
           s.in_flight.empty() ? kIdleWaitNs : s.in_flight.front().sent_ns + ack_timeout_ns - now, 0,
           kIdleWaitNs);
       if (s.in_flight.size() >= s.options.window) {
-        s.wait_for_ack(until_timeout);
+        s.wait_for_acks(std::max<std::size_t>(1, s.options.window / 4), until_timeout);
       } else {
-        s.stream->wait(WaitKind::block, until_timeout);
+        s.wait_for_events(until_timeout);
       }
     }
   }
   // What is in flight gets its ack time; a restart resends whatever did not make it.
   const std::int64_t deadline = monotonic_ns() + ack_timeout_ns;
   while (!s.in_flight.empty() && s.failure.empty() && monotonic_ns() < deadline) {
-    s.wait_for_ack(kIdleWaitNs);
+    s.wait_for_acks(1, kIdleWaitNs);
     s.take_acks();
   }
   s.heartbeat(monotonic_ns());
   s.log(LogLevel::info,
         fmt::format("stopped: stream {} confirmed to seq {}; {} published, {} duplicates, {} "
-                    "resumes",
+                    "resumes, {} flushes",
                     s.options.stream.stream, s.counters.acked, s.counters.published,
-                    s.counters.duplicates, s.counters.resumes));
+                    s.counters.duplicates, s.counters.resumes, s.counters.flushes));
 }
 
 }  // namespace evring::remote

@@ -44,6 +44,7 @@ struct BridgeCounters {
   std::uint64_t acked = 0;       // the last seq the stream confirmed
   std::uint64_t duplicates = 0;  // acks that said "already stored"
   std::uint64_t resumes = 0;     // failures resumed from the stream's last seq
+  std::uint64_t flushes = 0;     // times the instance had nothing more and cnats was flushed
 };
 
 class Bridge {
