@@ -79,6 +79,7 @@ void JetStreamFeed::start(std::uint64_t from_seq) {
 
 void JetStreamFeed::on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* self = static_cast<JetStreamFeed*>(closure);
+  bool wake = false;
   {
     std::unique_lock lock(self->mutex_);
     self->room_.wait(lock, [&] { return self->closing_ || self->arrived_.size() < kMaxArrived; });
@@ -87,8 +88,9 @@ void JetStreamFeed::on_message(natsConnection*, natsSubscription*, natsMsg* msg,
       return;
     }
     self->arrived_.push_back(msg);
+    wake = self->waiting_;
   }
-  self->interrupt_->trigger();
+  if (wake) self->interrupt_->trigger();
 }
 
 bool JetStreamFeed::accept(natsMsg* msg, Event& out) {
@@ -152,8 +154,11 @@ void JetStreamFeed::wait(WaitKind, std::int64_t timeout_ns) {
   {
     const std::lock_guard lock(mutex_);
     if (!arrived_.empty()) return;
+    waiting_ = true;  // from here on a message triggers the interrupt, ending the sleep
   }
   interrupt_->sleep(timeout_ns);
+  const std::lock_guard lock(mutex_);
+  waiting_ = false;
 }
 
 }  // namespace evring::remote

@@ -79,11 +79,13 @@ class JetStreamFeed final : public EventSource {
   std::filesystem::path no_journal_;
   std::vector<MsgPtr> held_;  // the messages of the events handed out last
 
-  // Filled by cnats's delivery thread, which waits while `arrived_` is full.
+  // Filled by cnats's delivery thread, which waits while `arrived_` is full, and wakes the
+  // reader only while it sleeps (a wake-up per message would cost more than the message).
   std::mutex mutex_;
   std::condition_variable room_;
   std::deque<natsMsg*> arrived_;
   bool closing_ = false;
+  bool waiting_ = false;  // the reader sleeps in wait(): a message wakes it
 };
 
 }  // namespace evring::remote
