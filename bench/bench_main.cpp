@@ -41,6 +41,7 @@ constexpr const char* kExamples = R"(Examples:
   evring-bench compare                         # floor, evring, the slot ring and the peers: 40 B to 16 KiB
   evring-bench compare --samples 200000 --json compare.json --plot compare.png
   evring-bench compare --systems pipe,unix-socket --wait block --payload 64 --no-scaling
+  evring-bench remote                          # bridge vs cnats async publisher, gateway round trip
 Every subcommand takes --json FILE. Processes are pinned (--writer-cpu, --reader-cpu or
 --client-cpu); segments are named bench-<pid>-... and removed at the end, also on error or
 Ctrl-C; `commands` and `views` keep their journals in a temporary folder under --dir,
@@ -480,6 +481,23 @@ int main(int argc, char** argv) {
   CompareFlags compare;
   CLI::App* compare_command = add_compare_subcommand(app, compare);
 
+  RemoteOptions remote;
+  std::string remote_json;
+  CLI::App* remote_command = app.add_subcommand(
+      "remote",
+      "the bridge into NATS JetStream vs a plain cnats async publisher, a remote "
+      "reader's catch-up, a command's round trip through evring gateway");
+  remote_command->add_option("--events", remote.events, "events per round")->capture_default_str();
+  remote_command->add_option("--window", remote.window, "publishes in flight")
+      ->capture_default_str();
+  remote_command->add_option("--rounds", remote.rounds, "alternating rounds")
+      ->capture_default_str();
+  remote_command->add_option("--round-trips", remote.round_trips, "commands per round-trip row")
+      ->capture_default_str();
+  remote_command->add_option("--dir", remote.scratch, "where the temporary files go")
+      ->capture_default_str();
+  remote_command->add_option("--json", remote_json, "also write the results here");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -526,6 +544,9 @@ int main(int argc, char** argv) {
       finish_compare_options(compare);
       json_path = compare.json;
       run = [&] { return run_compare(compare.options); };
+    } else if (remote_command->parsed()) {
+      json_path = remote_json;
+      run = [&] { return run_remote(remote); };
     }
     if (!json_path.empty()) check_writable(json_path);
 

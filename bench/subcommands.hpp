@@ -148,4 +148,16 @@ struct CompareOptions {
 // payload and with the number of evring readers.
 std::vector<ResultRow> run_compare(const CompareOptions& options);
 
+// What `evring-bench remote` measures (bench/remote.cpp): needs /usr/sbin/nats-server.
+struct RemoteOptions {
+  std::uint64_t events = 200'000;  // per round, bridged and published plainly
+  std::size_t window = 512;        // publishes in flight, both
+  unsigned rounds = 3;             // alternating; the medians count
+  std::uint64_t round_trips = 2'000;
+  std::string writer_binary;     // empty: evring-writer beside evring-bench
+  std::string scratch = "/tmp";  // the journal and the server's store go under it
+};
+
+std::vector<ResultRow> run_remote(const RemoteOptions& options);
+
 }  // namespace evring::bench

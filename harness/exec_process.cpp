@@ -104,11 +104,13 @@ ChildProcess ExecProcess::spawn(const ExecLaunch& launch, int& log_fd) {
 }
 
 ExecProcess::ExecProcess(const ExecLaunch& launch)
-    : name_(launch.binary.filename().string()), process_(spawn(launch, log_fd_)) {}
+    : name_(launch.binary.filename().string()),
+      process_(spawn(launch, log_fd_)),
+      stop_signal_(launch.stop_signal) {}
 
 ExecProcess::~ExecProcess() {
   if (!stopped_ && !process_.poll_exit()) {
-    process_.signal(SIGTERM);
+    process_.signal(stop_signal_);
     wait_for_clean_exit(process_, monotonic_ns() + kDestructorStopNs);
   }
   close_fd(log_fd_);
@@ -148,7 +150,7 @@ std::optional<std::string> ExecProcess::next_log_line(std::int64_t deadline_ns) 
 void ExecProcess::stop(std::int64_t deadline_ns) {
   if (stopped_) return;
   stopped_ = true;
-  process_.signal(SIGTERM);
+  process_.signal(stop_signal_);
   // Kept for the error below: a child that fails to stop says why in its last lines.
   std::string tail;
   while (log_fd_ >= 0) {

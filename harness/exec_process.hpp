@@ -29,6 +29,8 @@ struct ExecLaunch {
   // In a session of its own (setsid): a Ctrl-C on the terminal reaches only the parent,
   // which stops it with SIGTERM.
   bool own_session = false;
+  // What stop() sends for a clean stop (nats-server exits 0 on SIGINT, 1 on SIGTERM).
+  int stop_signal = SIGTERM;
 };
 
 // `given` (the flag `flag`) if not empty, else `name` in the folder of this executable
@@ -71,6 +73,7 @@ class ExecProcess {
   ChildProcess process_;
   std::string pending_;  // bytes read past the last full line
   bool stopped_ = false;
+  int stop_signal_ = SIGTERM;
 };
 
 // Waits until a client connects to `instance` and the writer answering is `writer` (not

@@ -21,6 +21,7 @@ constexpr const char* kFooter = R"(Examples:
   evring-reader --name orders --view kv --id kv-main --from start --wait spin
   evring-reader --name orders --view tail --view-config out=/tmp/events.jsonl,domain=bank
   evring-reader --name orders --view ./libmyview.so --on-error skip
+  evring-reader --name orders --view bank --source nats://10.0.0.5:4222   # on another machine
 
 Then: evring query --name orders --reader bank-1 balance alice
 
@@ -55,6 +56,9 @@ int main(int argc, char** argv) {
   app.add_option("--from", from, "start, live or checkpoint")->capture_default_str();
   app.add_option("--wait", wait, "spin, yield or block")->capture_default_str();
   app.add_option("--journal", journal, "the writer's journal folder (default: where it says)");
+  app.add_option("--source", options.source,
+                 "read the events from the JetStream stream evring bridge fills, "
+                 "nats://HOST:PORT[/STREAM], instead of this machine's instance");
   app.add_option("--checkpoint-dir", checkpoint_dir, "where checkpoints go");
   cli::add_count_option(app, "--checkpoint-every", options.checkpoint_every,
                         "checkpoint every N events (0: only at a clean stop)");

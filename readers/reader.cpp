@@ -14,6 +14,7 @@
 #include "builtin_views.hpp"
 #include "checkpoint.hpp"
 #include "event_description.hpp"
+#include "event_feed.hpp"
 #include "evring/clock.hpp"
 #include "evring/codec.hpp"
 #include "evring/error.hpp"
@@ -91,7 +92,7 @@ struct Reader::State {
   fs::path checkpoint_dir;
   fs::path dead_letter;
   std::shared_ptr<WaitInterrupt> interrupt;  // the query thread's, across streams
-  std::unique_ptr<EventStream> stream;
+  std::unique_ptr<EventFeed> stream;         // this machine's instance, or a remote stream
   std::unique_ptr<QueryServer> queries;
 
   std::uint64_t applied_seq = 0;  // the last seq applied (or restored from a checkpoint)
@@ -142,7 +143,7 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
       options.dead_letter.empty() ? s.checkpoint_dir / "dead-letter.jsonl" : options.dead_letter;
 
   s.interrupt = std::make_shared<WaitInterrupt>();
-  s.stream = EventStream::open(s.stream_options());
+  s.stream = open_feed(options.source, s.stream_options());
   s.tell_view_its_domain();
   if (!s.stream->attached()) {
     s.log(LogLevel::info,
@@ -235,7 +236,7 @@ void Reader::State::rebuild(const Error& why) {
   applied_seq = checkpoint_seq = 0;
   applied_publish_ns = 0;
   stream.reset();  // frees its registry slot for the new stream
-  stream = EventStream::open(stream_options());
+  stream = open_feed(options.source, stream_options());
   // The checkpoints of the old history would outrank those of the new one.
   remove_checkpoints(checkpoint_dir);
   stream->start(1);

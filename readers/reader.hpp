@@ -31,7 +31,8 @@ struct ReaderOptions {
   std::string id;  // empty: <view>-<n>, the first n no live reader of the instance uses
   StartFrom from = StartFrom::checkpoint;  // the newest checkpoint, else the start
   WaitKind wait = WaitKind::block;
-  std::filesystem::path journal;               // empty: the writer's
+  std::filesystem::path journal;  // empty: the writer's
+  std::string source;  // empty: this machine's instance; nats://HOST:PORT[/STREAM]: that stream
   std::filesystem::path checkpoint_dir;        // empty: <data folder>/<instance>/readers/<id>
   std::uint64_t checkpoint_every = 1'000'000;  // events; 0: only at a clean stop
   // Also a checkpoint after this long with new events (0: never).

@@ -26,6 +26,7 @@
 #include "evring/error.hpp"
 #include "evring/socket_client.hpp"
 #include "exit_status.hpp"
+#include "gateway.hpp"
 
 namespace evring::tools {
 namespace {
@@ -36,6 +37,7 @@ constexpr const char* kCmdFooter = R"(Examples:
   evring cmd --name orders --id transfer-42 transfer alice bob 25
   evring cmd --name cache put greeting "hello world"
   evring cmd --socket /run/user/1000/evring/orders.sock deposit alice 100
+  evring cmd --via nats://10.0.0.5:4222 --name orders --id req-7 deposit alice 100
   evring cmd --name cache --value-file ./blob.txt put blob   # the file is the last word
   printf 'a b' | evring cmd --name cache --value-file - put spaced
 Flags come before the words: every word after the first is the command's.
@@ -51,6 +53,7 @@ struct CmdFlags {
   std::string instance = "default";
   std::string id;
   std::string socket;  // submit through this socket instead of shared memory
+  std::string via;     // submit through this NATS server's gateway (nats://HOST:PORT)
   std::chrono::milliseconds timeout = std::chrono::seconds(5);
   std::string value_file;  // its contents are the last word; "-": standard input
   std::vector<std::string> words;
@@ -88,6 +91,9 @@ CommandReply submit(const CmdFlags& flags, std::span<const std::string_view> wor
     return socket.submit_text(words, flags.id);
   };
   if (!flags.socket.empty()) return through_socket(flags.socket);
+  if (!flags.via.empty()) {
+    return remote::submit_via_nats(flags.via, flags.instance, words, flags.id, flags.timeout);
+  }
   std::optional<Client> client;
   ClientOptions options;
   options.reply_timeout_ns =
@@ -147,6 +153,9 @@ Command add_cmd_command(CLI::App& parent) {
   app->add_option("--socket", flags->socket,
                   "submit through this Unix socket of a writer started with --socket (for "
                   "users who cannot map its shared memory)");
+  app->add_option("--via", flags->via,
+                  "submit through evring gateway on this NATS server (nats://HOST:PORT), from "
+                  "another machine");
   cli::add_duration_option(*app, "--timeout", flags->timeout,
                            "how long to wait for the writer's answer (a command that timed out "
                            "may still be applied: resubmit it with the same --id)");

@@ -14,8 +14,10 @@ struct Command {
 };
 
 // One per subcommand file.
+Command add_bridge_command(CLI::App& parent);
 Command add_cmd_command(CLI::App& parent);
 Command add_demo_command(CLI::App& parent);
+Command add_gateway_command(CLI::App& parent);
 Command add_ls_command(CLI::App& parent);
 Command add_query_command(CLI::App& parent);
 Command add_rm_command(CLI::App& parent);

@@ -24,6 +24,7 @@ constexpr const char* kDemoFooter = R"(Examples:
   evring demo                          # the whole tour, under a minute
   evring demo --commands 50000 --latency-samples 2000   # a shorter one
   evring demo --keep                   # leave the instance running and try it yourself
+  evring demo --remote                 # and a reader fed through NATS JetStream (nats-server)
 The instance is named demo-<pid> unless --name says otherwise; its journal, checkpoints and
 logs go to a fresh folder under --dir (default /tmp). At the end, on error or on Ctrl-C the
 demo stops its writer and readers (each removes its segments and socket) and removes that
@@ -97,6 +98,9 @@ Command add_demo_command(CLI::App& parent) {
       ->capture_default_str();
   app->add_flag("--keep", config->keep,
                 "leave the instance running at the end and print what to try next");
+  app->add_flag("--remote", config->remote,
+                "also start nats-server (JetStream), evring bridge and a bank reader fed from "
+                "the stream, shown beside the local one (docs/remote.md)");
   return {app, [config] { return run_demo(*config); }};
 }
 

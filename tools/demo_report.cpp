@@ -133,6 +133,14 @@ void DemoRun::report() {
   }
   fmt::print("  total {} = deposits - withdrawals {} (opening balances 0): the invariant holds\n",
              total, net);
+  if (config_.remote) {
+    const std::string remote_total = query_result(instance, "bank-remote", {"total"}, last_seq_);
+    fmt::print("  bank-remote total {}   (fed from NATS JetStream through evring bridge)\n",
+               remote_total);
+    if (remote_total != total_text) {
+      throw Error(ErrorCode::corrupt, "the remote bank view's total differs from the local one's");
+    }
+  }
 
   fmt::print("\nevring stat --name {}\n{}", instance, stat_table(instance));
 

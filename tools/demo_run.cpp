@@ -13,6 +13,9 @@
 #include "demo_run.hpp"
 #include "evring/clock.hpp"
 #include "exit_status.hpp"
+#include "local_server.hpp"
+#include "nats_link.hpp"
+#include "stream_identity.hpp"
 
 namespace fs = std::filesystem;
 
@@ -81,7 +84,7 @@ void DemoRun::stop_all() noexcept {
 }
 
 Service& DemoRun::start_service(const std::string& id, const fs::path& binary,
-                                std::vector<std::string> args) {
+                                std::vector<std::string> args, int stop_signal) {
   ExecLaunch launch;
   launch.binary = binary;
   launch.args = std::move(args);
@@ -90,12 +93,14 @@ Service& DemoRun::start_service(const std::string& id, const fs::path& binary,
   // (a clean stop). If the demo itself dies, SIGTERM still comes; --keep: nothing does.
   launch.own_session = true;
   launch.parent_death_signal = config_.keep ? 0 : SIGTERM;
+  launch.stop_signal = stop_signal;
   services_.push_back(Service{id, launch.log_file, std::make_unique<ExecProcess>(launch)});
   return services_.back();
 }
 
-void DemoRun::start_reader(const std::string& view, std::vector<std::string> extra) {
-  const std::string id = view + "-1";
+void DemoRun::start_reader(const std::string& view, std::vector<std::string> extra,
+                           const std::string& id_suffix) {
+  const std::string id = view + "-" + id_suffix;
   std::vector<std::string> args{"--name",
                                 config_.instance,
                                 "--view",
@@ -144,7 +149,40 @@ void DemoRun::start() {
   // suggests shows a new command's event at once, not after the next 1000.
   start_reader("tail", {"--view-config",
                         "out=" + (folder_ / "events.jsonl").string() + ",domain=bank,flush=1"});
+  if (config_.remote) start_remote();
   client_.emplace(Client::connect(config_.instance));
+}
+
+void DemoRun::start_remote() {
+  const int port = remote::free_local_port();
+  const std::string url = remote::local_url(port);
+  Service& server = start_service("nats-server", remote::kNatsServerBinary,
+                                  remote::local_server_args(port, folder_ / "jetstream"), SIGINT);
+  const std::int64_t deadline = monotonic_ns() + kStartDeadlineNs;
+  while (!remote::accepts_connections(port)) {
+    server.exec->process().check_running();
+    if (monotonic_ns() > deadline) throw Error(ErrorCode::io, "nats-server did not start");
+    throw_if_interrupted();
+    const timespec pause{0, 10'000'000};
+    ::nanosleep(&pause, nullptr);
+  }
+  fmt::print("  nats    {:<8} pid {:<7} {} (JetStream, file storage)\n", "",
+             server.exec->process().pid(), url);
+  Service& bridge =
+      start_service("bridge", self_, {"bridge", "--name", config_.instance, "--to", url});
+  fmt::print("  bridge  {:<8} pid {:<7} the events into stream {}\n", "",
+             bridge.exec->process().pid(), remote::default_stream_name(config_.instance));
+  // The reader opens the stream, which the bridge makes at its start.
+  const std::int64_t stream_deadline = monotonic_ns() + kStartDeadlineNs;
+  const auto link = remote::NatsLink::connect(url, remote::LinkOptions{});
+  while (!link->stream_info(remote::default_stream_name(config_.instance))) {
+    bridge.exec->process().check_running();
+    if (monotonic_ns() > stream_deadline) throw Error(ErrorCode::io, "the bridge made no stream");
+    throw_if_interrupted();
+    const timespec pause{0, 10'000'000};
+    ::nanosleep(&pause, nullptr);
+  }
+  start_reader("bank", {"--source", url}, "remote");
 }
 
 // A service that exited is an error; Ctrl-C is an interrupt.

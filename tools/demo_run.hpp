@@ -47,6 +47,7 @@ struct DemoConfig {
   std::uint64_t latency_samples = 20'000;
   std::string dir = "/tmp";
   bool keep = false;
+  bool remote = false;  // also a NATS server, the bridge and a bank reader fed from it
 };
 
 // What one client process reports, in memory shared with the parent. Each field is
@@ -117,8 +118,12 @@ class DemoRun {
 
  private:
   Service& start_service(const std::string& id, const std::filesystem::path& binary,
-                         std::vector<std::string> args);
-  void start_reader(const std::string& view, std::vector<std::string> extra);
+                         std::vector<std::string> args, int stop_signal = SIGTERM);
+  void start_reader(const std::string& view, std::vector<std::string> extra,
+                    const std::string& id_suffix = "1");
+  // --remote: nats-server (JetStream, its store in the folder), evring bridge, and reader
+  // bank-remote fed from the stream.
+  void start_remote();
   void check_services();
   void print_progress(std::int64_t started_ns, bool final_line);
   void stop_all() noexcept;

@@ -26,6 +26,8 @@ constexpr const char* kFooter = R"(Examples:
   evring demo --help               # every demo flag
   evring ls                        # this machine's instances: live, stopped, on disk
   evring rm --name orders          # remove a stopped instance's state (start over)
+  evring bridge --name orders --to nats://HOST:4222    # the events into NATS JetStream
+  evring gateway --name orders --to nats://HOST:4222   # commands from other machines
 )";
 
 }  // namespace
@@ -37,8 +39,9 @@ int main(int argc, char** argv) {
   app.footer(kFooter);
   app.require_subcommand(1, 1);
   const std::vector<Command> commands{
-      add_cmd_command(app),  add_query_command(app), add_stat_command(app), add_tail_command(app),
-      add_demo_command(app), add_ls_command(app),    add_rm_command(app)};
+      add_cmd_command(app),  add_query_command(app),  add_stat_command(app),
+      add_tail_command(app), add_demo_command(app),   add_ls_command(app),
+      add_rm_command(app),   add_bridge_command(app), add_gateway_command(app)};
 
   if (const auto status = evring::cli::parse_command_line(app, "evring", argc, argv)) {
     return *status;
