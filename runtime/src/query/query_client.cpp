@@ -105,12 +105,13 @@ std::string what_readers_there_are(const std::string& instance, const std::strin
 
 }  // namespace
 
-QueryClient QueryClient::connect(const std::string& instance, const std::string& reader_id) {
+QueryClient QueryClient::connect(const std::string& instance, const std::string& reader_id,
+                                 QueryPath path) {
   auto state = std::make_unique<State>();
   state->instance = instance;
   state->reader_id = reader_id;
   state->path = query_socket_path(instance, reader_id);
-  state->slot = query_shm::QuerySlot::claim(instance, reader_id);
+  if (path == QueryPath::fastest) state->slot = query_shm::QuerySlot::claim(instance, reader_id);
   if (!state->slot) state->connect_socket();
   return QueryClient(std::move(state));
 }
@@ -143,6 +144,10 @@ QueryClient::QueryClient(std::unique_ptr<State> state) : state_(std::move(state)
 QueryClient::QueryClient(QueryClient&&) noexcept = default;
 QueryClient& QueryClient::operator=(QueryClient&&) noexcept = default;
 QueryClient::~QueryClient() = default;
+
+bool QueryClient::shared_memory() const noexcept {
+  return state_->slot.has_value();
+}
 
 QueryReply QueryClient::query(std::initializer_list<std::string_view> words,
                               std::uint64_t after_seq, std::chrono::milliseconds timeout) {
