@@ -37,6 +37,21 @@ class WatchTest : public test::ProcessTest {
   WatchTest() : ProcessTest("watch") {}
 };
 
+// A kv writer, one kv reader `id` of it, and a client.
+struct KvInstance {
+  KvInstance(const std::string& hint, const std::string& id, const fs::path& dir)
+      : name(unique_instance(hint)),
+        cleanup(name),
+        writer(name, dir, {"--domain", "kv"}),
+        reader(name, id, dir, {"--view", "kv"}),
+        client(Client::connect(name)) {}
+  std::string name;
+  InstanceCleanup cleanup;
+  WriterProcess writer;
+  ReaderProcess reader;
+  Client client;
+};
+
 // The complete lines of a watcher's stdout; a line a kill -9 cut short is dropped from the
 // file, so the next start's lines follow the last whole one.
 std::vector<json> whole_lines(const fs::path& out) {
@@ -198,11 +213,9 @@ TEST_F(WatchTest, EverySubscriberLogChainsWhateverIsKilled) {
 }
 
 TEST_F(WatchTest, CtrlCEndsItWithZeroAndFromResumesExactly) {
-  const std::string instance = unique_instance("watch-from");
-  InstanceCleanup cleanup(instance);
-  WriterProcess writer(instance, dir(), {"--domain", "kv"});
-  ReaderProcess reader(instance, "kv-f", dir(), {"--view", "kv"});
-  Client client = Client::connect(instance);
+  KvInstance kv("watch-from", "kv-f", dir());
+  const std::string& instance = kv.name;
+  Client& client = kv.client;
   const std::uint64_t first = client.submit_text({"put", "a", "1"}).seq;
   auto watcher = start_watch(instance, "kv-f", dir(), "a", 0);
   const fs::path out = dir() / "watch-a.out";
@@ -239,11 +252,9 @@ TEST_F(WatchTest, CtrlCEndsItWithZeroAndFromResumesExactly) {
 }
 
 TEST_F(WatchTest, ASlowSubscriberIsResetNotWaitedFor) {
-  const std::string instance = unique_instance("watch-slow");
-  InstanceCleanup cleanup(instance);
-  WriterProcess writer(instance, dir(), {"--domain", "kv"});
-  ReaderProcess reader(instance, "kv-s", dir(), {"--view", "kv"});
-  Client client = Client::connect(instance);
+  KvInstance kv("watch-slow", "kv-s", dir());
+  const std::string& instance = kv.name;
+  Client& client = kv.client;
   client.submit_text({"put", "a", "0"});
   // A value long enough that a few hundred changes overflow the subscriber's buffer.
   const std::string padding(400, 'x');
