@@ -416,11 +416,14 @@ VisibleRows measure_visible(const Context& context, WaitKind wait, std::uint64_t
 
 // The writer idles (block) while the client asks `get` of a key the view holds, one
 // query in flight; the reader waits per `wait`.
-ResultRow measure_query(const Context& context, WaitKind wait, std::uint64_t warmup,
+ResultRow measure_query(const Context& context, WaitKind wait, QueryPath path, std::uint64_t warmup,
                         std::uint64_t samples) {
   // Moved before the processes start, so none of them is disturbed mid-row.
   harness::pin_to_cpu(context.cpus.idle_writer_client);
   LiveRow row(context, WaitKind::block, wait, "query");
+  if (path == QueryPath::socket) {
+    row.queries = QueryClient::connect(row.launch.instance, row.reader.id(), QueryPath::socket);
+  }
   const std::string key = fmt::format("c{}-key-0000", kClientIndex);
   LatencyRecorder recorder(samples);
   std::uint64_t errors = 0;
@@ -448,7 +451,7 @@ ResultRow measure_query(const Context& context, WaitKind wait, std::uint64_t war
   out.system = "evring-reader";
   out.payload_bytes = key.size();
   out.wait = std::string(to_string(wait));
-  out.mode = "query-round-trip";
+  out.mode = path == QueryPath::socket ? "query-round-trip-socket" : "query-round-trip-shm";
   out.latency = recorder.summarize();
   out.samples = out.latency->samples;
   const double seconds = static_cast<double>(measured_to - measured_from) / 1e9;
@@ -608,11 +611,14 @@ void print_query_table(const std::vector<ResultRow>& rows, const ResultRow& floo
       crossings({cpus.idle_writer_client, cpus.reader, cpus.idle_writer_client});
   TextTable table(kLatencyHeaders);
   table.add_row(latency_cells("floor (one way)", "-", "-", floor));
+  const auto path = [](const ResultRow& row) {
+    return row.mode.ends_with("socket") ? std::string("socket") : std::string("shm");
+  };
   for (const ResultRow& row : rows) {
-    table.add_row(latency_cells("query (round trip)", row.wait, "block", row));
+    table.add_row(latency_cells("query (round trip)", row.wait, path(row), row));
   }
   for (const ResultRow& row : rows) {
-    std::vector<std::string> cells{fmt::format("query / {}x floor", floors), row.wait, "block"};
+    std::vector<std::string> cells{fmt::format("query / {}x floor", floors), row.wait, path(row)};
     for (std::string& cell : ratio_cells(row, floor, floors)) cells.push_back(cell);
     table.add_row(std::move(cells));
   }
@@ -751,13 +757,16 @@ std::vector<ResultRow> measure_all(const ViewsOptions& options) {
   std::vector<ResultRow> queries;
   if (options.parts.query) {
     fmt::print(
-        "\nquery: `get` of a key in the kv view over the reader's socket, one in flight, {} "
-        "samples after {} warm-up; the writer idles (--wait block); wait: the reader's --wait; "
-        "the client (CPU {}) blocks in its socket read\n",
+        "\nquery: `get` of a key in the kv view, one in flight, {} samples after {} warm-up; "
+        "the writer idles (--wait block); wait: the reader's --wait; client (CPU {}): shm = "
+        "through the reader's query segment (the client spins 20 us, then sleeps), socket = "
+        "over its socket (the client blocks in its read)\n",
         options.samples, warmup, cpus.idle_writer_client);
     harness::flush_stdio();
-    for (WaitKind wait : options.waits) {
-      queries.push_back(measure_query(here, wait, warmup, options.samples));
+    for (const QueryPath path : {QueryPath::fastest, QueryPath::socket}) {
+      for (WaitKind wait : options.waits) {
+        queries.push_back(measure_query(here, wait, path, warmup, options.samples));
+      }
     }
     print_query_table(queries, floor, cpus);
     rows.insert(rows.end(), queries.begin(), queries.end());

@@ -16,6 +16,7 @@ namespace {
 using query_shm::QueryStatus;
 
 constexpr std::int64_t kBellSliceNs = 100'000'000;  // the bell thread's look at its stop flag
+constexpr std::int64_t kSocketPollNs = 2'000;       // a polled socket's looks while events flow
 
 }  // namespace
 
@@ -28,9 +29,11 @@ QueryHost::QueryHost(const QueryHostOptions& options, std::shared_ptr<WaitInterr
   query_shm::Header& header = segment_->header();
   interrupt_->share(header.pending, header.reader_sleeping);
   subscriptions_.emplace(*segment_);
+  // A spinning reader looks at its socket itself: a socket thread would share its core.
+  socket_polled_ = options.wait == WaitKind::spin;
   queries_ = QueryServer::start(
       options.socket, options.mode, [interrupt = interrupt_] { interrupt->trigger(); },
-      options.group);
+      options.group, socket_polled_);
   if (options.wait == WaitKind::block) bell_ = std::thread([this] { run_bell(); });
 }
 
@@ -69,10 +72,20 @@ void QueryHost::run_bell() noexcept {
 }
 
 void QueryHost::serve(const ViewPlugin& view, std::uint64_t applied_seq, std::int64_t now) {
+  // A system call: at most every kSocketPollNs while events flow, at each look otherwise.
+  const bool poll_socket =
+      socket_polled_ && (applied_seq == served_seq_ || now >= next_socket_poll_ns_);
+  if (poll_socket) {
+    queries_->poll();
+    next_socket_poll_ns_ = now + kSocketPollNs;
+  }
+  bool answered_socket = false;
   while (queries_->next(socket_request_)) {
     answer(view, socket_request_.ticket, socket_request_.after_seq, socket_request_.deadline_ns,
            socket_request_.words, applied_seq);
+    answered_socket = true;
   }
+  if (answered_socket && socket_polled_) queries_->poll();  // out with the replies now
   while (segment_->next(slot_request_)) {
     switch (slot_request_.kind) {
       case query_shm::RequestKind::query: {
@@ -90,6 +103,7 @@ void QueryHost::serve(const ViewPlugin& view, std::uint64_t applied_seq, std::in
         break;
     }
   }
+  if (segment_->closed_seen()) release_gone_slots();
   if (applied_seq != served_seq_) {
     served_seq_ = applied_seq;
     if (!parked_.empty()) answer_parked(view, applied_seq, now);
@@ -100,6 +114,13 @@ void QueryHost::serve(const ViewPlugin& view, std::uint64_t applied_seq, std::in
 }
 
 void QueryHost::heartbeat(const ViewPlugin& view, std::uint64_t applied_seq, std::int64_t now) {
+  release_gone_slots();
+  subscriptions_->heartbeat(view, applied_seq, now);
+  // relaxed: a lone counter for stat.
+  segment_->header().queries.store(answered_, std::memory_order_relaxed);
+}
+
+void QueryHost::release_gone_slots() {
   std::vector<unsigned> freed;
   segment_->free_gone(freed);
   for (const unsigned slot : freed) subscriptions_->unsubscribe(slot);
@@ -110,9 +131,6 @@ void QueryHost::heartbeat(const ViewPlugin& view, std::uint64_t applied_seq, std
         asker != nullptr && std::find(freed.begin(), freed.end(), asker->slot) != freed.end();
     it = gone ? parked_.erase(it) : std::next(it);
   }
-  subscriptions_->heartbeat(view, applied_seq, now);
-  // relaxed: a lone counter for stat.
-  segment_->header().queries.store(answered_, std::memory_order_relaxed);
 }
 
 void QueryHost::view_rebuilt(const ViewPlugin& view, std::int64_t now) {

@@ -4,10 +4,11 @@
 // through shared memory crosses no other thread), queries parked until the view reaches
 // their `after`, and the subscriptions (subscriptions.hpp).
 //
-// A blocking reader sleeps on its ring's bell, which a client cannot ring: for it the host
-// runs the query bell thread, which sleeps on the segment's bell and triggers the reader's
-// interrupt. A spinning or yielding reader sees the interrupt's flag, which lives in the
-// segment, at its next look.
+// A spinning reader polls its socket itself between events (no socket thread: it would
+// share the spinning core). A blocking reader sleeps on its ring's bell, which a client cannot
+// ring: for it the host runs the query bell thread, which sleeps on the segment's bell and triggers
+// the reader's interrupt. A spinning or yielding reader sees the interrupt's flag, which lives in
+// the segment, at its next look.
 #pragma once
 
 #include <atomic>
@@ -76,6 +77,9 @@ class QueryHost {
              std::uint64_t as_of_seq, std::size_t result_offset, std::size_t result_bytes);
   void reply_stale(const Origin& to, std::uint64_t applied_seq);
   void run_bell() noexcept;
+  // Frees the slots of clients that closed or died; their subscriptions and parked
+  // queries end.
+  void release_gone_slots();
 
   std::shared_ptr<WaitInterrupt> interrupt_;
   std::unique_ptr<query_shm::QuerySegment> segment_;
@@ -85,6 +89,8 @@ class QueryHost {
   std::int64_t next_deadline_ = INT64_MAX;
   std::uint64_t served_seq_ = 0;  // applied_seq at the last serve()
   std::uint64_t answered_ = 0;    // through the segment, for stat
+  bool socket_polled_ = false;    // no socket thread: serve() polls it
+  std::int64_t next_socket_poll_ns_ = 0;
   QueryRequest socket_request_;
   query_shm::SlotRequest slot_request_;
   std::string scratch_;

@@ -29,8 +29,9 @@ namespace evring::reader {
 namespace {
 
 constexpr std::int64_t kSecondNs = 1'000'000'000;
-constexpr std::int64_t kTickNs = 100'000'000;  // heartbeat, checkpoints, progress
-constexpr std::size_t kEventBatch = 4096;      // events between looks at the queries
+constexpr std::int64_t kTickNs = 100'000'000;       // heartbeat, checkpoints, progress
+constexpr std::size_t kEventBatch = 4096;           // events between looks at the queries
+constexpr std::int64_t kSpinnerWaitNs = 1'000'000;  // a spinning reader with no live ring
 ViewPlugin load_view(const ReaderOptions& options) {
   if (const evring_view_v1* table = find_builtin_view(options.view)) {
     return ViewPlugin::from_table(table, "built-in view " + options.view, options.view_config);
@@ -397,7 +398,9 @@ void Reader::run(const std::atomic<bool>& stop) {
         cpu_relax();
         continue;
       }
-      const std::int64_t until = std::min(next_tick, s.queries->next_deadline());
+      std::int64_t until = std::min(next_tick, s.queries->next_deadline());
+      // Its socket has no thread to cut the wait short (query_host.hpp): look again soon.
+      if (s.options.wait == WaitKind::spin) until = std::min(until, now + kSpinnerWaitNs);
       s.stream->wait(s.options.wait, std::max<std::int64_t>(until - now, 0));
     }
   }

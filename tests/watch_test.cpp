@@ -52,14 +52,12 @@ struct KvInstance {
   Client client;
 };
 
-// The complete lines of a watcher's stdout; a line a kill -9 cut short is dropped from the
-// file, so the next start's lines follow the last whole one.
+// The complete lines of a watcher's stdout (one it is writing may not be whole yet).
 std::vector<json> whole_lines(const fs::path& out) {
   if (!fs::exists(out)) return {};
   std::string text = test::read_file(out);
   const std::size_t end = text.rfind('\n');
   text.resize(end == std::string::npos ? 0 : end + 1);
-  fs::resize_file(out, text.size());
   std::vector<json> lines;
   for (std::size_t at = 0; at < text.size();) {
     const std::size_t next = text.find('\n', at);
@@ -67,6 +65,14 @@ std::vector<json> whole_lines(const fs::path& out) {
     at = next + 1;
   }
   return lines;
+}
+
+// After a kill -9 of its watcher: drops a line it cut short, so the next start's lines
+// follow the last whole one.
+void drop_cut_line(const fs::path& out) {
+  const std::string text = test::read_file(out);
+  const std::size_t end = text.rfind('\n');
+  fs::resize_file(out, end == std::string::npos ? 0 : end + 1);
 }
 
 struct Chain {
@@ -152,7 +158,7 @@ TEST_F(WatchTest, EverySubscriberLogChainsWhateverIsKilled) {
   int kills[3] = {0, 0, 0};  // subscriber, reader, writer
   std::uint64_t last_seq = 0;
   int puts = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (std::chrono::steady_clock::now() < deadline) {
     try {
       Client client = test::connect_with_retry(instance, std::chrono::seconds(10));
@@ -169,6 +175,7 @@ TEST_F(WatchTest, EverySubscriberLogChainsWhateverIsKilled) {
         const std::size_t which = random() % watchers.size();
         watchers[which]->kill9();
         const fs::path out = dir() / ("watch-" + keys[which] + ".out");
+        drop_cut_line(out);
         const std::vector<json> lines = whole_lines(out);
         const Chain chain = check_chain(lines, keys[which]);
         watchers[which] = start_watch(instance, "kv-w", dir(), keys[which], chain.last_seq);
@@ -239,7 +246,9 @@ TEST_F(WatchTest, CtrlCEndsItWithZeroAndFromResumesExactly) {
   ASSERT_TRUE(test::wait_until([&] { return whole_lines(out).size() >= lines.size() + 2; },
                                std::chrono::seconds(10)));
   lines = whole_lines(out);
-  EXPECT_EQ(lines[2]["seq"], third) << lines[2];
+  // The change is told as of the end of the run of events the view applied it in.
+  EXPECT_GE(lines[2]["seq"].get<std::uint64_t>(), third) << lines[2];
+  EXPECT_EQ(lines[2]["result"]["value"], "3") << lines[2];
   EXPECT_EQ(lines[2]["prev_seq"], second) << lines[2];
   EXPECT_TRUE(lines[3].contains("progress_seq")) << lines[3];
   EXPECT_EQ(check_chain(lines, "a").resets, 0u);

@@ -67,7 +67,11 @@ int run_watch(const WatchFlags& flags) {
         subscription = Subscription::open(flags.instance, flags.reader, words, last_seq);
         said_gone = false;
       } catch (const Error& e) {
-        if (e.code() != ErrorCode::no_reader && e.code() != ErrorCode::io) throw;
+        // A reader just restarted may still hold the slots of clients that went.
+        if (e.code() != ErrorCode::no_reader && e.code() != ErrorCode::io &&
+            e.code() != ErrorCode::resource) {
+          throw;
+        }
         std::this_thread::sleep_for(kRetry);
         continue;
       }

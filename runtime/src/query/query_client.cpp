@@ -31,6 +31,7 @@ using namespace query_wire;
 // The client waits this much longer than the timeout it asked for: the reader answers
 // stale at the timeout, and the reply still has to come back.
 constexpr std::int64_t kClientGraceMs = 5000;
+constexpr std::int64_t kSpinBeforePollNs = 20'000;
 
 }  // namespace
 
@@ -234,24 +235,32 @@ QueryReply QueryClient::State::ask_socket(std::span<const std::string_view> word
 
   const std::int64_t wait_ms = static_cast<std::int64_t>(timeout_ms) + kClientGraceMs;
   const std::int64_t deadline = monotonic_ns() + wait_ms * 1'000'000;
+  // A reply usually comes within microseconds: look without sleeping first, since a
+  // sleeping client's wake-up would cost more than the whole answer.
+  const std::int64_t spin_until = monotonic_ns() + kSpinBeforePollNs;
   std::size_t end = std::string::npos;
   for (std::size_t scanned = 0; (end = s.input.find('\n', scanned)) == std::string::npos;) {
     scanned = s.input.size();
-    const std::int64_t left_ns = deadline - monotonic_ns();
+    const std::int64_t now = monotonic_ns();
+    const std::int64_t left_ns = deadline - now;
     if (left_ns <= 0) s.throw_no_answer(wait_ms);
-    pollfd ready{s.socket.get(), POLLIN, 0};
-    const int polled = ::poll(&ready, 1, static_cast<int>(left_ns / 1'000'000 + 1));
-    if (polled < 0 && errno != EINTR) {
-      throw Error(ErrorCode::io, "poll on " + s.path.string() + ": " + errno_text(errno));
+    int flags = MSG_DONTWAIT;
+    if (now >= spin_until) {
+      pollfd ready{s.socket.get(), POLLIN, 0};
+      const int polled = ::poll(&ready, 1, static_cast<int>(left_ns / 1'000'000 + 1));
+      if (polled < 0 && errno != EINTR) {
+        throw Error(ErrorCode::io, "poll on " + s.path.string() + ": " + errno_text(errno));
+      }
+      if (polled <= 0) continue;
+      flags = 0;
     }
-    if (polled <= 0) continue;
     std::array<char, 4096> chunk;
-    const ssize_t got = ::recv(s.socket.get(), chunk.data(), chunk.size(), 0);
+    const ssize_t got = ::recv(s.socket.get(), chunk.data(), chunk.size(), flags);
     if (got > 0) {
       s.input.append(chunk.data(), static_cast<std::size_t>(got));
     } else if (got == 0 || errno == ECONNRESET) {
       s.throw_closed();
-    } else if (errno != EINTR && errno != EAGAIN) {
+    } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
       throw Error(ErrorCode::io,
                   "cannot read a reply from " + s.path.string() + ": " + errno_text(errno));
     }

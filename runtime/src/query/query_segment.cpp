@@ -136,6 +136,12 @@ bool QuerySegment::next(SlotRequest& out) {
     mask &= mask - 1;
     const unsigned slot = (next_slot_ + offset) % kQuerySlots;
     Slot& s = slot_at(segment_.data(), slot);
+    // relaxed: a hint to free it soon (free_gone() loads it again with acquire); a client
+    // that is done sends nothing more.
+    if (s.closing.load(std::memory_order_relaxed) != 0) {
+      closed_seen_ = true;
+      continue;
+    }
     // acquire: pairs with the client's release store; its request is complete.
     const std::uint64_t serial = s.request_serial.load(std::memory_order_acquire);
     if (serial == taken_[slot]) continue;
@@ -189,6 +195,7 @@ bool QuerySegment::decode(unsigned slot, std::uint64_t serial, SlotRequest& out)
 }
 
 void QuerySegment::free_gone(std::vector<unsigned>& freed) {
+  closed_seen_ = false;
   for (unsigned i = 0; i < kQuerySlots; ++i) {
     Slot& s = slot_at(segment_.data(), i);
     // acquire: pairs with the claimer's CAS and its release store of `closing`.

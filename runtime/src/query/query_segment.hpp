@@ -208,6 +208,9 @@ class QuerySegment {
   // At the heartbeat: frees the slots of clients that closed or died, appending them to
   // `freed` (their subscriptions end).
   void free_gone(std::vector<unsigned>& freed);
+  // Whether next() passed a slot its client closed (free_gone() then frees it now: a
+  // client that connects and closes often would otherwise hold slots until the heartbeat).
+  bool closed_seen() const noexcept { return closed_seen_; }
 
  private:
   explicit QuerySegment(SharedSegment segment);
@@ -217,6 +220,7 @@ class QuerySegment {
   Header* header_;
   std::vector<std::uint64_t> taken_;  // per slot: the last serial taken
   unsigned next_slot_ = 0;
+  bool closed_seen_ = false;
 };
 
 // A client's slot in a reader's query segment. One thread.
