@@ -460,6 +460,76 @@ ResultRow measure_query(const Context& context, WaitKind wait, QueryPath path, s
   return out;
 }
 
+// ---- command to subscriber ---------------------------------------------------------
+
+struct SubscribeRows {
+  ResultRow applied;     // submit to the view applying it, by the reader's own stamp
+  ResultRow subscriber;  // submit to the subscriber reading the change line
+};
+
+// One put of the watched key in flight: submit it, then read the subscription until its
+// change line comes (progress lines are passed over). The writer and the reader wait per
+// `wait`; the subscriber (this process) spins 20 us, then sleeps.
+SubscribeRows measure_subscribe(const Context& context, WaitKind wait, std::uint64_t warmup,
+                                std::uint64_t samples) {
+  LiveRow row(context, wait, wait, "subscribe");
+  const std::string key = "watched";
+  const std::vector<std::string_view> words{"get", key};
+  Subscription subscription = Subscription::open(row.launch.instance, row.reader.id(), words);
+  if (!subscription.next(std::chrono::seconds(10))) {
+    throw Error(ErrorCode::io, "evring-reader sent no snapshot to the subscription");
+  }
+  LatencyRecorder applied(samples);
+  LatencyRecorder seen(samples);
+  std::uint64_t errors = 0;
+  std::int64_t measured_from = 0;
+  std::int64_t measured_to = 0;
+  {
+    Progress progress(fmt::format("command to subscriber, {} wait", to_string(wait)),
+                      warmup + samples);
+    for (std::uint64_t index = 0; index < warmup + samples; ++index) {
+      const std::string value = std::to_string(index);
+      const std::int64_t stamp = monotonic_ns();
+      if (index == warmup) measured_from = stamp;
+      const CommandReply reply = row.client.submit_text({"put", key, value});
+      if (!reply.accepted()) ++errors;
+      for (;;) {
+        const std::optional<WatchLine> line = subscription.next(std::chrono::seconds(10));
+        if (!line) {
+          throw Error(ErrorCode::io,
+                      fmt::format("seq {} reached no subscriber within 10 s", reply.seq));
+        }
+        if (line->kind == WatchLine::Kind::change && line->seq >= reply.seq) break;
+        if (line->kind == WatchLine::Kind::reset) ++errors;
+      }
+      measured_to = monotonic_ns();
+      const std::optional<std::int64_t> at = applied_at(row.slot, reply.seq);
+      if (index >= warmup) {
+        seen.record(measured_to - stamp);
+        if (at) applied.record(*at - stamp);
+      }
+      if (index % kCheckEvery == 0) {
+        row.check_running();
+        progress.update(index);
+      }
+    }
+  }
+  row.stop();
+  SubscribeRows rows;
+  for (ResultRow* out : {&rows.applied, &rows.subscriber}) {
+    out->system = "evring-reader";
+    out->payload_bytes = key.size();
+    out->wait = std::string(to_string(wait));
+    out->mode = out == &rows.applied ? "command-to-view" : "command-to-subscriber";
+    out->latency = out == &rows.applied ? applied.summarize() : seen.summarize();
+    out->samples = out->latency->samples;
+    const double seconds = static_cast<double>(measured_to - measured_from) / 1e9;
+    out->msgs_per_s = seconds > 0 ? static_cast<double>(out->samples) / seconds : 0;
+    out->errors = errors;
+  }
+  return rows;
+}
+
 // ---- catch-up from the journal -----------------------------------------------------
 
 struct CatchUpRows {
@@ -625,6 +695,23 @@ void print_query_table(const std::vector<ResultRow>& rows, const ResultRow& floo
   table.print(stdout);
 }
 
+void print_subscribe_table(const std::vector<SubscribeRows>& rows) {
+  TextTable table(kLatencyHeaders);
+  for (const SubscribeRows& row : rows) {
+    table.add_row(latency_cells("applied in view", row.applied.wait, "-", row.applied));
+    table.add_row(latency_cells("seen by subscriber", row.subscriber.wait, "shm", row.subscriber));
+  }
+  table.print(stdout);
+  for (const SubscribeRows& row : rows) {
+    const double ratio =
+        static_cast<double>(row.subscriber.latency->p50_ns) /
+        static_cast<double>(std::max<std::int64_t>(row.applied.latency->p50_ns, 1));
+    fmt::print(
+        "  command to subscriber p50 / command to view p50, {} wait: {:.2f}x (target <= 2x): {}\n",
+        row.subscriber.wait, ratio, ratio <= 2.0 ? "met" : "NOT met");
+  }
+}
+
 void print_catch_up_table(const CatchUpRows& rows, unsigned rounds) {
   TextTable table({"view", "events", "event bytes", "reader start (median)", "events/s",
                    "events/s with start", "rounds"});
@@ -770,6 +857,25 @@ std::vector<ResultRow> measure_all(const ViewsOptions& options) {
     }
     print_query_table(queries, floor, cpus);
     rows.insert(rows.end(), queries.begin(), queries.end());
+  }
+
+  if (options.parts.subscribe) {
+    fmt::print(
+        "\nsubscribe: a subscription (evring watch) to `get` of one key; one put of it in "
+        "flight, {} samples after {} warm-up, timed from the submit to the view applying it "
+        "(the reader's stamp) and to the subscriber (this process) reading its change line; "
+        "wait: the writer's and the reader's --wait\n",
+        options.samples, warmup);
+    harness::flush_stdio();
+    std::vector<SubscribeRows> subscribed;
+    for (WaitKind wait : options.waits) {
+      subscribed.push_back(measure_subscribe(here, wait, warmup, options.samples));
+    }
+    print_subscribe_table(subscribed);
+    for (const SubscribeRows& row : subscribed) {
+      rows.push_back(row.applied);
+      rows.push_back(row.subscriber);
+    }
   }
 
   std::optional<CatchUpRows> catch_up;
