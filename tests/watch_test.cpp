@@ -291,6 +291,13 @@ TEST_F(WatchTest, ASlowSubscriberIsResetNotWaitedFor) {
     if (reset && line->kind != WatchLine::Kind::reset && line->seq >= last) break;
   }
   EXPECT_TRUE(reset);
+  // evring stat shows the subscription and its reset.
+  const test::ToolResult stat =
+      test::run_tool("evring", {"stat", "--name", instance, "--json"}, dir());
+  ASSERT_EQ(stat.exit_code, 0) << stat.err;
+  const json reader_row = json::parse(stat.out)["readers"][0];
+  EXPECT_EQ(reader_row["subscriptions"], 1) << stat.out;
+  EXPECT_GE(reader_row["subscriber_resets"].get<std::uint64_t>(), 1u) << stat.out;
   std::vector<json> parsed;
   for (const std::string& line : lines) parsed.push_back(json::parse(line));
   const Chain chain = check_chain(parsed, "slow");

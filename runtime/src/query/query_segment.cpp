@@ -212,6 +212,26 @@ void QuerySegment::free_gone(std::vector<unsigned>& freed) {
   }
 }
 
+std::optional<QueryCounts> read_query_counts(const std::string& instance,
+                                             const std::string& reader_id) {
+  std::optional<SharedSegment> segment;
+  try {
+    segment =
+        SharedSegment::open(segment_name(instance, segment_part(reader_id)), Access::read_only);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  if (!segment || segment->size() < segment_bytes()) return std::nullopt;
+  const detail::SegmentVerdict verdict =
+      detail::inspect(*segment, SegmentKind::query, kLayoutVersion);
+  if (!verdict.ours || !verdict.same_layout) return std::nullopt;
+  const auto& header = *reinterpret_cast<const Header*>(segment->data());
+  // relaxed: lone counters for a display.
+  return QueryCounts{header.queries.load(std::memory_order_relaxed),
+                     header.subscriptions.load(std::memory_order_relaxed),
+                     header.subscriber_resets.load(std::memory_order_relaxed)};
+}
+
 // ---- QuerySlot (a client) ----------------------------------------------------------
 
 struct QuerySlot::State {

@@ -176,6 +176,16 @@ inline std::uint32_t record_bytes(std::size_t text_bytes) {
   return static_cast<std::uint32_t>(align_up(sizeof(RecordHeader) + text_bytes, 8));
 }
 
+// What a reader's segment says for evring stat.
+struct QueryCounts {
+  std::uint64_t queries = 0;            // answered through the segment
+  std::uint64_t subscriptions = 0;      // live now
+  std::uint64_t subscriber_resets = 0;  // overflows of a subscriber's buffer
+};
+// std::nullopt when the reader has no segment (or it is not ours to map). Any thread.
+std::optional<QueryCounts> read_query_counts(const std::string& instance,
+                                             const std::string& reader_id);
+
 // A request as the view thread sees it.
 struct SlotRequest {
   unsigned slot = 0;
