@@ -460,6 +460,56 @@ ResultRow measure_query(const Context& context, WaitKind wait, QueryPath path, s
   return out;
 }
 
+// ---- queries/s from concurrent clients ----------------------------------------------
+
+constexpr unsigned kConcurrentClients = 4;
+constexpr std::int64_t kLoadNs = 1'000'000'000;
+
+// kConcurrentClients threads of this process, each with its own QueryClient on `path`,
+// ask `get` one in flight each for kLoadNs; the writer idles. The row's rate is the sum.
+ResultRow measure_query_load(const Context& context, WaitKind wait, QueryPath path) {
+  harness::pin_to_cpu(context.cpus.idle_writer_client);
+  LiveRow row(context, WaitKind::block, wait, "load");
+  const std::string key = fmt::format("c{}-key-0000", kClientIndex);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> answered{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::vector<std::thread> clients;
+  const std::int64_t start = monotonic_ns();
+  for (unsigned i = 0; i < kConcurrentClients; ++i) {
+    clients.emplace_back([&] {
+      QueryClient client = QueryClient::connect(row.launch.instance, row.reader.id(), path);
+      std::uint64_t mine = 0;
+      // relaxed: a stop request orders nothing.
+      while (!stop.load(std::memory_order_relaxed)) {
+        const QueryReply reply = client.query({"get", key});
+        if (reply.stale || !reply.result) errors.fetch_add(1, std::memory_order_relaxed);
+        ++mine;
+      }
+      // relaxed: read after join(), which orders it.
+      answered.fetch_add(mine, std::memory_order_relaxed);
+    });
+  }
+  while (monotonic_ns() - start < kLoadNs) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    row.check_running();
+  }
+  stop.store(true, std::memory_order_relaxed);
+  for (std::thread& client : clients) client.join();
+  const std::int64_t elapsed = monotonic_ns() - start;
+  row.stop();
+  harness::pin_to_cpu(context.cpus.client);
+  ResultRow out;
+  out.system = "evring-reader";
+  out.payload_bytes = key.size();
+  out.wait = std::string(to_string(wait));
+  out.mode = path == QueryPath::socket ? "queries-4-clients-socket" : "queries-4-clients-shm";
+  out.samples = answered.load(std::memory_order_relaxed);
+  out.msgs_per_s = static_cast<double>(out.samples) * 1e9 / static_cast<double>(elapsed);
+  out.errors = errors.load(std::memory_order_relaxed);
+  return out;
+}
+
 // ---- command to subscriber ---------------------------------------------------------
 
 struct SubscribeRows {
@@ -857,6 +907,22 @@ std::vector<ResultRow> measure_all(const ViewsOptions& options) {
     }
     print_query_table(queries, floor, cpus);
     rows.insert(rows.end(), queries.begin(), queries.end());
+    fmt::print(
+        "\nqueries/s: {} client threads (CPU {}), each its own connection, one query in "
+        "flight each, for {} s; the writer idles\n",
+        kConcurrentClients, cpus.idle_writer_client, kLoadNs / 1'000'000'000);
+    harness::flush_stdio();
+    TextTable load({"reader wait", "path", "queries", "queries/s", "errors"});
+    for (const QueryPath path : {QueryPath::fastest, QueryPath::socket}) {
+      for (WaitKind wait : options.waits) {
+        const ResultRow loaded = measure_query_load(here, wait, path);
+        load.add_row({loaded.wait, path == QueryPath::socket ? "socket" : "shm",
+                      std::to_string(loaded.samples), format_count(loaded.msgs_per_s),
+                      std::to_string(loaded.errors)});
+        rows.push_back(loaded);
+      }
+    }
+    load.print(stdout);
   }
 
   if (options.parts.subscribe) {

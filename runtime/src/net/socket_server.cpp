@@ -1,3 +1,6 @@
+// The socket server's loop (socket_server.hpp tells the design). Over 500 lines for a reason: its
+// rounds, whether on its own thread or polled by the consumer, flow control and the stop all
+// work on the one connection state, which splitting would have to expose.
 #include "net/socket_server.hpp"
 
 #include <algorithm>
