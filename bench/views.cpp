@@ -412,6 +412,46 @@ VisibleRows measure_visible(const Context& context, WaitKind wait, std::uint64_t
   return rows;
 }
 
+// The measured span of a row's rounds: from the first measured round's start to the last
+// round's end.
+struct Span {
+  std::int64_t from_ns = 0;
+  std::int64_t to_ns = 0;
+  double per_second(std::uint64_t count) const {
+    const double seconds = static_cast<double>(to_ns - from_ns) / 1e9;
+    return seconds > 0 ? static_cast<double>(count) / seconds : 0;
+  }
+};
+
+// warmup + samples rounds of `round(index, stamp)`, which does one (stamp: its start) and
+// returns when it ended; progress and a look at the processes every kCheckEvery rounds.
+template <class Round>
+Span run_rounds(LiveRow& row, const std::string& what, std::uint64_t warmup, std::uint64_t samples,
+                Round&& round) {
+  Span span;
+  Progress progress(what, warmup + samples);
+  for (std::uint64_t index = 0; index < warmup + samples; ++index) {
+    const std::int64_t stamp = monotonic_ns();
+    if (index == warmup) span.from_ns = stamp;
+    span.to_ns = round(index, stamp);
+    if (index % kCheckEvery == 0) {
+      row.check_running();
+      progress.update(index);
+    }
+  }
+  return span;
+}
+
+// A query row's result: its figures are the caller's.
+ResultRow query_row(WaitKind wait, const std::string& key, std::string mode) {
+  ResultRow out;
+  out.system = "evring-reader";
+  out.payload_bytes = key.size();
+  out.wait = std::string(to_string(wait));
+  out.mode = std::move(mode);
+  return out;
+}
+
 // ---- query round trip --------------------------------------------------------------
 
 // The writer idles (block) while the client asks `get` of a key the view holds, one
@@ -427,35 +467,23 @@ ResultRow measure_query(const Context& context, WaitKind wait, QueryPath path, s
   const std::string key = fmt::format("c{}-key-0000", kClientIndex);
   LatencyRecorder recorder(samples);
   std::uint64_t errors = 0;
-  std::int64_t measured_from = 0;
-  std::int64_t measured_to = 0;
-  {
-    Progress progress(fmt::format("queries, reader {} wait", to_string(wait)), warmup + samples);
-    for (std::uint64_t index = 0; index < warmup + samples; ++index) {
-      const std::int64_t stamp = monotonic_ns();
-      if (index == warmup) measured_from = stamp;
-      const QueryReply reply = row.queries.query({"get", key});
-      measured_to = monotonic_ns();
-      if (index >= warmup) recorder.record(measured_to - stamp);
-      if (reply.stale || reply.error || !reply.result || *reply.result == "null") ++errors;
-      if (index % kCheckEvery == 0) {
-        row.check_running();
-        progress.update(index);
-      }
-    }
-  }
+  const Span span =
+      run_rounds(row, fmt::format("queries, reader {} wait", to_string(wait)), warmup, samples,
+                 [&](std::uint64_t index, std::int64_t stamp) {
+                   const QueryReply reply = row.queries.query({"get", key});
+                   const std::int64_t end = monotonic_ns();
+                   if (index >= warmup) recorder.record(end - stamp);
+                   if (reply.stale || reply.error || !reply.result || *reply.result == "null")
+                     ++errors;
+                   return end;
+                 });
   row.stop();
   harness::pin_to_cpu(context.cpus.client);
-
-  ResultRow out;
-  out.system = "evring-reader";
-  out.payload_bytes = key.size();
-  out.wait = std::string(to_string(wait));
-  out.mode = path == QueryPath::socket ? "query-round-trip-socket" : "query-round-trip-shm";
+  ResultRow out = query_row(
+      wait, key, path == QueryPath::socket ? "query-round-trip-socket" : "query-round-trip-shm");
   out.latency = recorder.summarize();
   out.samples = out.latency->samples;
-  const double seconds = static_cast<double>(measured_to - measured_from) / 1e9;
-  out.msgs_per_s = seconds > 0 ? static_cast<double>(out.samples) / seconds : 0;
+  out.msgs_per_s = span.per_second(out.samples);
   out.errors = errors;
   return out;
 }
@@ -499,11 +527,8 @@ ResultRow measure_query_load(const Context& context, WaitKind wait, QueryPath pa
   const std::int64_t elapsed = monotonic_ns() - start;
   row.stop();
   harness::pin_to_cpu(context.cpus.client);
-  ResultRow out;
-  out.system = "evring-reader";
-  out.payload_bytes = key.size();
-  out.wait = std::string(to_string(wait));
-  out.mode = path == QueryPath::socket ? "queries-4-clients-socket" : "queries-4-clients-shm";
+  ResultRow out = query_row(
+      wait, key, path == QueryPath::socket ? "queries-4-clients-socket" : "queries-4-clients-shm");
   out.samples = answered.load(std::memory_order_relaxed);
   out.msgs_per_s = static_cast<double>(out.samples) * 1e9 / static_cast<double>(elapsed);
   out.errors = errors.load(std::memory_order_relaxed);
@@ -532,38 +557,28 @@ SubscribeRows measure_subscribe(const Context& context, WaitKind wait, std::uint
   LatencyRecorder applied(samples);
   LatencyRecorder seen(samples);
   std::uint64_t errors = 0;
-  std::int64_t measured_from = 0;
-  std::int64_t measured_to = 0;
-  {
-    Progress progress(fmt::format("command to subscriber, {} wait", to_string(wait)),
-                      warmup + samples);
-    for (std::uint64_t index = 0; index < warmup + samples; ++index) {
-      const std::string value = std::to_string(index);
-      const std::int64_t stamp = monotonic_ns();
-      if (index == warmup) measured_from = stamp;
-      const CommandReply reply = row.client.submit_text({"put", key, value});
-      if (!reply.accepted()) ++errors;
-      for (;;) {
-        const std::optional<WatchLine> line = subscription.next(std::chrono::seconds(10));
-        if (!line) {
-          throw Error(ErrorCode::io,
-                      fmt::format("seq {} reached no subscriber within 10 s", reply.seq));
-        }
-        if (line->kind == WatchLine::Kind::change && line->seq >= reply.seq) break;
-        if (line->kind == WatchLine::Kind::reset) ++errors;
+  const auto round = [&](std::uint64_t index, std::int64_t stamp) {
+    const CommandReply reply = row.client.submit_text({"put", key, std::to_string(index)});
+    if (!reply.accepted()) ++errors;
+    for (;;) {
+      const std::optional<WatchLine> line = subscription.next(std::chrono::seconds(10));
+      if (!line) {
+        throw Error(ErrorCode::io,
+                    fmt::format("seq {} reached no subscriber within 10 s", reply.seq));
       }
-      measured_to = monotonic_ns();
-      const std::optional<std::int64_t> at = applied_at(row.slot, reply.seq);
-      if (index >= warmup) {
-        seen.record(measured_to - stamp);
-        if (at) applied.record(*at - stamp);
-      }
-      if (index % kCheckEvery == 0) {
-        row.check_running();
-        progress.update(index);
-      }
+      if (line->kind == WatchLine::Kind::change && line->seq >= reply.seq) break;
+      if (line->kind == WatchLine::Kind::reset) ++errors;
     }
-  }
+    const std::int64_t end = monotonic_ns();
+    const std::optional<std::int64_t> at = applied_at(row.slot, reply.seq);
+    if (index >= warmup) {
+      seen.record(end - stamp);
+      if (at) applied.record(*at - stamp);
+    }
+    return end;
+  };
+  const Span span = run_rounds(row, fmt::format("command to subscriber, {} wait", to_string(wait)),
+                               warmup, samples, round);
   row.stop();
   SubscribeRows rows;
   for (ResultRow* out : {&rows.applied, &rows.subscriber}) {
@@ -573,8 +588,7 @@ SubscribeRows measure_subscribe(const Context& context, WaitKind wait, std::uint
     out->mode = out == &rows.applied ? "command-to-view" : "command-to-subscriber";
     out->latency = out == &rows.applied ? applied.summarize() : seen.summarize();
     out->samples = out->latency->samples;
-    const double seconds = static_cast<double>(measured_to - measured_from) / 1e9;
-    out->msgs_per_s = seconds > 0 ? static_cast<double>(out->samples) / seconds : 0;
+    out->msgs_per_s = span.per_second(out->samples);
     out->errors = errors;
   }
   return rows;

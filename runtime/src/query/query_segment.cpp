@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <bit>
 
+#include <sched.h>
+
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
 #include "intake/intake_layout.hpp"  // pack_owner
@@ -18,6 +20,7 @@ namespace {
 
 constexpr std::size_t kMaxWords = 64;
 constexpr std::int64_t kSpinBeforeSleepNs = 20'000;  // a reply usually comes sooner
+constexpr std::uint32_t kPauseRounds = 64;           // about 3 us of pauses, then yields
 constexpr std::int64_t kLivenessProbeNs = 1'000'000;
 constexpr std::int64_t kSleepSliceNs = 10'000'000;  // futex timeout between probes
 
@@ -351,28 +354,33 @@ const RecordHeader* QuerySlot::wait_record(std::int64_t deadline_ns) {
     // acquire: pairs with the reader's release store; the records before it are complete.
     return slot.records_tail.load(std::memory_order_acquire) != s.head;
   };
-  std::int64_t now = monotonic_ns();
-  IdleStrategy idle(WaitKind::block, std::max<std::int64_t>(deadline_ns - now, 0),
-                    kSpinBeforeSleepNs);
-  std::int64_t next_probe = now + kLivenessProbeNs;
-  for (;;) {
+  // Pauses first (a spinning reader answers within a microsecond or two), then yields
+  // (other clients may share this core: a spinning one would hold it for its whole time
+  // slice), then sleeps until the reader rings.
+  const std::int64_t start = monotonic_ns();
+  std::int64_t next_probe = start + kLivenessProbeNs;
+  for (std::uint32_t round = 0;; ++round) {
     while (available()) {
       const auto* record =
           reinterpret_cast<const RecordHeader*>(ring + (s.head & (kRecordRingBytes - 1)));
       if (record->kind != RecordKind::padding) return record;
       consume(*record);
     }
-    const IdleStep step = idle.idle();
-    if (step == IdleStep::timed_out) return nullptr;
-    if (step == IdleStep::again) continue;
-    if (step == IdleStep::sleep) {
-      Doorbell bell(slot.client_sleeping, slot.records_bell);
-      bell.sleep_unless(available, std::min(idle.remaining_ns(), kSleepSliceNs));
-      bell.leave_single();
-      idle.past_deadline();
+    if (round < kPauseRounds) {
+      cpu_relax();
+      continue;
     }
-    if (idle.now_ns() >= next_probe) {
-      next_probe = idle.now_ns() + kLivenessProbeNs;
+    const std::int64_t now = monotonic_ns();
+    if (now >= deadline_ns) return nullptr;
+    if (now - start < kSpinBeforeSleepNs) {
+      sched_yield();
+      continue;
+    }
+    Doorbell bell(slot.client_sleeping, slot.records_bell);
+    bell.sleep_unless(available, std::min(deadline_ns - now, kSleepSliceNs));
+    bell.leave_single();
+    if (now >= next_probe) {
+      next_probe = now + kLivenessProbeNs;
       if (!available() && !reader_alive()) {
         throw Error(ErrorCode::io, "the reader stopped or crashed");
       }
