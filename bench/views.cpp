@@ -543,12 +543,18 @@ struct SubscribeRows {
 };
 
 // One put of the watched key in flight: submit it, then read the subscription until its
-// change line comes (progress lines are passed over). The writer and the reader wait per
-// `wait`; the subscriber (this process) spins 20 us, then sleeps.
+// change line comes (progress lines are passed over). The writer yields on the core this
+// process shares; the reader waits per `wait`.
 SubscribeRows measure_subscribe(const Context& context, WaitKind wait, std::uint64_t warmup,
                                 std::uint64_t samples) {
-  LiveRow row(context, wait, wait, "subscribe");
-  const std::string key = "watched";
+  // This process shares the writer's core, not the reader's (a spinning reader would hold
+  // it for whole slices); both yield between looks, so neither holds it from the other (a
+  // block writer would spin 50 us after each command before it let the subscriber run).
+  harness::pin_to_cpu(context.cpus.idle_writer_client);
+  LiveRow row(context, WaitKind::yield, wait, "subscribe");
+  // The key LiveRow's first put wrote; each put of it changes its version, so its result.
+  const std::vector<std::byte> put = encode_put_commands(kClientIndex).front();
+  const std::string key = fmt::format("c{}-key-0000", kClientIndex);
   const std::vector<std::string_view> words{"get", key};
   Subscription subscription = Subscription::open(row.launch.instance, row.reader.id(), words);
   if (!subscription.next(std::chrono::seconds(10))) {
@@ -557,29 +563,45 @@ SubscribeRows measure_subscribe(const Context& context, WaitKind wait, std::uint
   LatencyRecorder applied(samples);
   LatencyRecorder seen(samples);
   std::uint64_t errors = 0;
+  // Sent, not submitted: the reply and the change line are looked for side by side, so the
+  // subscriber's figure does not wait for the reply.
   const auto round = [&](std::uint64_t index, std::int64_t stamp) {
-    const CommandReply reply = row.client.submit_text({"put", key, std::to_string(index)});
-    if (!reply.accepted()) ++errors;
-    for (;;) {
-      const std::optional<WatchLine> line = subscription.next(std::chrono::seconds(10));
-      if (!line) {
-        throw Error(ErrorCode::io,
-                    fmt::format("seq {} reached no subscriber within 10 s", reply.seq));
+    row.client.send(put);
+    const std::uint64_t expected = row.last_seq + 1;
+    std::int64_t seen_ns = 0;
+    bool replied = false;
+    while (seen_ns == 0 || !replied) {
+      if (!replied) {
+        if (const std::optional<TicketedReply> got = row.client.try_receive()) {
+          replied = true;
+          if (!got->reply.accepted() || got->reply.seq != expected) ++errors;
+        }
       }
-      if (line->kind == WatchLine::Kind::change && line->seq >= reply.seq) break;
+      if (seen_ns != 0) continue;
+      const std::optional<WatchLine> line = subscription.next(std::chrono::milliseconds(0));
+      if (!line) {
+        if (monotonic_ns() - stamp > kSampleTimeoutNs) {
+          throw Error(ErrorCode::io,
+                      fmt::format("seq {} reached no subscriber within 10 s", expected));
+        }
+        sched_yield();  // to the writer, on this core
+        continue;
+      }
       if (line->kind == WatchLine::Kind::reset) ++errors;
+      if (line->kind == WatchLine::Kind::change && line->seq >= expected) seen_ns = monotonic_ns();
     }
-    const std::int64_t end = monotonic_ns();
-    const std::optional<std::int64_t> at = applied_at(row.slot, reply.seq);
+    row.last_seq = expected;
+    const std::optional<std::int64_t> at = applied_at(row.slot, expected);
     if (index >= warmup) {
-      seen.record(end - stamp);
+      seen.record(seen_ns - stamp);
       if (at) applied.record(*at - stamp);
     }
-    return end;
+    return seen_ns;
   };
   const Span span = run_rounds(row, fmt::format("command to subscriber, {} wait", to_string(wait)),
                                warmup, samples, round);
   row.stop();
+  harness::pin_to_cpu(context.cpus.client);
   SubscribeRows rows;
   for (ResultRow* out : {&rows.applied, &rows.subscriber}) {
     out->system = "evring-reader";
@@ -943,9 +965,9 @@ std::vector<ResultRow> measure_all(const ViewsOptions& options) {
     fmt::print(
         "\nsubscribe: a subscription (evring watch) to `get` of one key; one put of it in "
         "flight, {} samples after {} warm-up, timed from the submit to the view applying it "
-        "(the reader's stamp) and to the subscriber (this process) reading its change line; "
-        "wait: the writer's and the reader's --wait\n",
-        options.samples, warmup);
+        "(the reader's stamp) and to the subscriber (this process, CPU {}) reading its change "
+        "line; the writer (--wait yield) shares that core; wait: the reader's --wait\n",
+        options.samples, warmup, cpus.idle_writer_client);
     harness::flush_stdio();
     std::vector<SubscribeRows> subscribed;
     for (WaitKind wait : options.waits) {

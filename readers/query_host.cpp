@@ -107,9 +107,12 @@ void QueryHost::serve(const ViewPlugin& view, std::uint64_t applied_seq, std::in
   if (applied_seq != served_seq_) {
     served_seq_ = applied_seq;
     if (!parked_.empty()) answer_parked(view, applied_seq, now);
-    subscriptions_->after_events(view, applied_seq, now);
   } else if (now >= next_deadline_) {
     answer_parked(view, applied_seq, now);
+  }
+  if (applied_seq != evaluated_seq_ &&
+      subscriptions_->after_events(view, applied_seq, monotonic_ns())) {
+    evaluated_seq_ = applied_seq;
   }
 }
 
@@ -134,7 +137,7 @@ void QueryHost::release_gone_slots() {
 }
 
 void QueryHost::view_rebuilt(const ViewPlugin& view, std::int64_t now) {
-  served_seq_ = 0;
+  served_seq_ = evaluated_seq_ = 0;
   subscriptions_->reset_all(view, 0, now);
 }
 

@@ -11,6 +11,7 @@
 // the segment, at its next look.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -58,8 +59,13 @@ class QueryHost {
   void heartbeat(const ViewPlugin& view, std::uint64_t applied_seq, std::int64_t now);
   // The view was rebuilt from seq 1 of a new history.
   void view_rebuilt(const ViewPlugin& view, std::int64_t now);
-  // The earliest deadline of a parked query (INT64_MAX: none).
-  std::int64_t next_deadline() const noexcept { return next_deadline_; }
+  // When serve() must run next at the latest: the earliest deadline of a parked query, or
+  // the subscriptions' deferred evaluation (INT64_MAX: none).
+  std::int64_t next_deadline() const noexcept {
+    return evaluated_seq_ == served_seq_
+               ? next_deadline_
+               : std::min(next_deadline_, subscriptions_->next_evaluation_ns());
+  }
   const std::filesystem::path& socket_path() const noexcept { return queries_->path(); }
 
  private:
@@ -87,9 +93,10 @@ class QueryHost {
   std::optional<Subscriptions> subscriptions_;
   std::multimap<std::uint64_t, Parked> parked_;  // by `after`
   std::int64_t next_deadline_ = INT64_MAX;
-  std::uint64_t served_seq_ = 0;  // applied_seq at the last serve()
-  std::uint64_t answered_ = 0;    // through the segment, for stat
-  bool socket_polled_ = false;    // no socket thread: serve() polls it
+  std::uint64_t served_seq_ = 0;     // applied_seq at the last serve()
+  std::uint64_t evaluated_seq_ = 0;  // the seq the subscriptions were last evaluated at
+  std::uint64_t answered_ = 0;       // through the segment, for stat
+  bool socket_polled_ = false;       // no socket thread: serve() polls it
   std::int64_t next_socket_poll_ns_ = 0;
   QueryRequest socket_request_;
   query_shm::SlotRequest slot_request_;

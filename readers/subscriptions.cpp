@@ -164,14 +164,16 @@ void Subscriptions::unsubscribe(unsigned slot) {
   count_live();
 }
 
-void Subscriptions::after_events(const ViewPlugin& view, std::uint64_t applied_seq,
+bool Subscriptions::after_events(const ViewPlugin& view, std::uint64_t applied_seq,
                                  std::int64_t now) {
-  if (tracked_.empty() || now < next_evaluation_ns_) return;
+  if (tracked_.empty()) return true;
+  if (now < next_evaluation_ns_) return false;
   bool changed = false;
+  const std::int64_t start = monotonic_ns();
   for (auto& [key, query] : tracked_) changed = evaluate(view, *query, applied_seq) || changed;
   const std::int64_t done = monotonic_ns();
-  next_evaluation_ns_ = done + (done - now) * (kCostFactor - 1);
-  if (!changed && !joined_) return;
+  next_evaluation_ns_ = done + (done - start) * (kCostFactor - 1);
+  if (!changed && !joined_) return true;
   joined_ = false;
   // A subscriber is told the latest change it has not seen (its result is the query's
   // now); more than one only when a new subscriber's evaluation came in between.
@@ -186,6 +188,7 @@ void Subscriptions::after_events(const ViewPlugin& view, std::uint64_t applied_s
       who.next_progress_ns = now + kProgressNs;
     }
   }
+  return true;
 }
 
 void Subscriptions::heartbeat(const ViewPlugin& view, std::uint64_t applied_seq, std::int64_t now) {

@@ -45,14 +45,17 @@ class Subscriptions {
                  std::uint64_t applied_seq, std::int64_t now);
   // The subscription of a slot ends (unwatch, or its client went).
   void unsubscribe(unsigned slot);
-  // After the view applied events up to applied_seq: re-runs the tracked queries (not more
-  // often than keeps their cost under a fifth of the view's time) and pushes the changes.
-  void after_events(const ViewPlugin& view, std::uint64_t applied_seq, std::int64_t now);
+  // After the view applied events up to applied_seq: re-runs the tracked queries and
+  // pushes the changes. False when it did not, to keep their cost under a fifth of the
+  // view's time: call again (with a later seq, or the same) after the next events.
+  bool after_events(const ViewPlugin& view, std::uint64_t applied_seq, std::int64_t now);
   // At the heartbeat: progress lines, resets of overflowed subscriptions, retention.
   void heartbeat(const ViewPlugin& view, std::uint64_t applied_seq, std::int64_t now);
   // The view started over (another history): every subscription resets.
   void reset_all(const ViewPlugin& view, std::uint64_t applied_seq, std::int64_t now);
   bool empty() const noexcept { return tracked_.empty(); }
+  // When after_events() will run the queries again, once it declined.
+  std::int64_t next_evaluation_ns() const noexcept { return next_evaluation_ns_; }
 
  private:
   struct Change {

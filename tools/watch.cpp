@@ -41,8 +41,9 @@ One JSON line for each thing the reader says, as it comes:
                                             watcher read too slowly, --from too far back):
                                             a fresh snapshot follows
 With --from SEQ (the last seq a watch printed) it goes on with exactly the changes after
-SEQ, or a reset and a fresh snapshot when the reader no longer has them. If the reader
-stops, it waits for it to come back and resumes the same way.
+SEQ, or a reset and a fresh snapshot when the reader no longer has them; it waits for the
+reader if it is not running. If the reader stops, it waits for it to come back and resumes
+the same way.
 Needs the reader's shared memory: run as the reader's user, or in its --group.
 Exit status: 0 at Ctrl-C, 2 on any error.
 )";
@@ -57,10 +58,16 @@ struct WatchFlags {
 int run_watch(const WatchFlags& flags) {
   harness::install_interrupt_handlers();
   const std::vector<std::string_view> words(flags.words.begin(), flags.words.end());
-  std::optional<Subscription> subscription =
-      Subscription::open(flags.instance, flags.reader, words, flags.from);
+  // A new watch wants its reader now (a typo in --reader is said at once); a resumed one
+  // (--from) waits for it, as after it went away.
+  std::optional<Subscription> subscription;
+  if (flags.from == 0) subscription = Subscription::open(flags.instance, flags.reader, words, 0);
   std::uint64_t last_seq = flags.from;
   bool said_gone = false;
+  if (!subscription) {
+    fmt::print(stderr, "evring watch: resuming after seq {} once reader \"{}\" answers\n", last_seq,
+               flags.reader);
+  }
   while (!harness::interrupted()) {
     if (!subscription) {
       try {
