@@ -45,7 +45,8 @@ QueryHost::~QueryHost() {
     Doorbell(header.bell_sleeping, header.bell).wake_all();
     bell_.join();
   }
-  queries_.reset();  // before the segment: its socket thread triggers the interrupt
+  queries_.reset();       // before the segment: its socket thread triggers the interrupt
+  interrupt_->unshare();  // the stream outlives the segment and may still look at it
 }
 
 void QueryHost::run_bell() noexcept {

@@ -23,6 +23,9 @@ class WaitInterrupt {
     pending_ = &pending;
     sleeping_ = &sleeping;
   }
+  // Back to its own words, before the shared mapping goes (no one triggers through it any
+  // more).
+  void unshare() noexcept { share(own_pending_, own_sleeping_); }
 
   void trigger() noexcept;
   // Another process, through the words share() was given: sets the flag and wakes a
