@@ -85,9 +85,10 @@ std::vector<ResultRow> run_commands(const CommandsOptions& options);
 
 // What `evring-bench views` measures; each part can be left out.
 struct ViewParts {
-  bool visible = true;   // command to visible in a reader's kv view, beside its round trip
-  bool query = true;     // query round trip over the reader's socket
-  bool catch_up = true;  // a new reader's catch-up from the journal
+  bool visible = true;    // command to visible in a reader's kv view, beside its round trip
+  bool query = true;      // query round trip, through the query segment and the socket
+  bool catch_up = true;   // a new reader's catch-up from the journal
+  bool subscribe = true;  // command to a subscriber (evring watch) seeing the change
 };
 
 // How the views client waits between looks at its reply and the reader's slot.

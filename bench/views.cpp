@@ -412,49 +412,208 @@ VisibleRows measure_visible(const Context& context, WaitKind wait, std::uint64_t
   return rows;
 }
 
-// ---- query round trip --------------------------------------------------------------
+// The measured span of a row's rounds: from the first measured round's start to the last
+// round's end.
+struct Span {
+  std::int64_t from_ns = 0;
+  std::int64_t to_ns = 0;
+  double per_second(std::uint64_t count) const {
+    const double seconds = static_cast<double>(to_ns - from_ns) / 1e9;
+    return seconds > 0 ? static_cast<double>(count) / seconds : 0;
+  }
+};
 
-// The writer idles (block) while the client asks `get` of a key the view holds, one
-// query in flight; the reader waits per `wait`.
-ResultRow measure_query(const Context& context, WaitKind wait, std::uint64_t warmup,
-                        std::uint64_t samples) {
-  // Moved before the processes start, so none of them is disturbed mid-row.
-  harness::pin_to_cpu(context.cpus.idle_writer_client);
-  LiveRow row(context, WaitKind::block, wait, "query");
-  const std::string key = fmt::format("c{}-key-0000", kClientIndex);
-  LatencyRecorder recorder(samples);
-  std::uint64_t errors = 0;
-  std::int64_t measured_from = 0;
-  std::int64_t measured_to = 0;
-  {
-    Progress progress(fmt::format("queries, reader {} wait", to_string(wait)), warmup + samples);
-    for (std::uint64_t index = 0; index < warmup + samples; ++index) {
-      const std::int64_t stamp = monotonic_ns();
-      if (index == warmup) measured_from = stamp;
-      const QueryReply reply = row.queries.query({"get", key});
-      measured_to = monotonic_ns();
-      if (index >= warmup) recorder.record(measured_to - stamp);
-      if (reply.stale || reply.error || !reply.result || *reply.result == "null") ++errors;
-      if (index % kCheckEvery == 0) {
-        row.check_running();
-        progress.update(index);
-      }
+// warmup + samples rounds of `round(index, stamp)`, which does one (stamp: its start) and
+// returns when it ended; progress and a look at the processes every kCheckEvery rounds.
+template <class Round>
+Span run_rounds(LiveRow& row, const std::string& what, std::uint64_t warmup, std::uint64_t samples,
+                Round&& round) {
+  Span span;
+  Progress progress(what, warmup + samples);
+  for (std::uint64_t index = 0; index < warmup + samples; ++index) {
+    const std::int64_t stamp = monotonic_ns();
+    if (index == warmup) span.from_ns = stamp;
+    span.to_ns = round(index, stamp);
+    if (index % kCheckEvery == 0) {
+      row.check_running();
+      progress.update(index);
     }
   }
-  row.stop();
-  harness::pin_to_cpu(context.cpus.client);
+  return span;
+}
 
+// A query row's result: its figures are the caller's.
+ResultRow query_row(WaitKind wait, const std::string& key, std::string mode) {
   ResultRow out;
   out.system = "evring-reader";
   out.payload_bytes = key.size();
   out.wait = std::string(to_string(wait));
-  out.mode = "query-round-trip";
+  out.mode = std::move(mode);
+  return out;
+}
+
+// ---- query round trip --------------------------------------------------------------
+
+// The writer idles (block) while the client asks `get` of a key the view holds, one
+// query in flight; the reader waits per `wait`.
+ResultRow measure_query(const Context& context, WaitKind wait, QueryPath path, std::uint64_t warmup,
+                        std::uint64_t samples) {
+  // Moved before the processes start, so none of them is disturbed mid-row.
+  harness::pin_to_cpu(context.cpus.idle_writer_client);
+  LiveRow row(context, WaitKind::block, wait, "query");
+  if (path == QueryPath::socket) {
+    row.queries = QueryClient::connect(row.launch.instance, row.reader.id(), QueryPath::socket);
+  }
+  const std::string key = fmt::format("c{}-key-0000", kClientIndex);
+  LatencyRecorder recorder(samples);
+  std::uint64_t errors = 0;
+  const Span span =
+      run_rounds(row, fmt::format("queries, reader {} wait", to_string(wait)), warmup, samples,
+                 [&](std::uint64_t index, std::int64_t stamp) {
+                   const QueryReply reply = row.queries.query({"get", key});
+                   const std::int64_t end = monotonic_ns();
+                   if (index >= warmup) recorder.record(end - stamp);
+                   if (reply.stale || reply.error || !reply.result || *reply.result == "null")
+                     ++errors;
+                   return end;
+                 });
+  row.stop();
+  harness::pin_to_cpu(context.cpus.client);
+  ResultRow out = query_row(
+      wait, key, path == QueryPath::socket ? "query-round-trip-socket" : "query-round-trip-shm");
   out.latency = recorder.summarize();
   out.samples = out.latency->samples;
-  const double seconds = static_cast<double>(measured_to - measured_from) / 1e9;
-  out.msgs_per_s = seconds > 0 ? static_cast<double>(out.samples) / seconds : 0;
+  out.msgs_per_s = span.per_second(out.samples);
   out.errors = errors;
   return out;
+}
+
+// ---- queries/s from concurrent clients ----------------------------------------------
+
+constexpr unsigned kConcurrentClients = 4;
+constexpr std::int64_t kLoadNs = 1'000'000'000;
+
+// kConcurrentClients threads of this process, each with its own QueryClient on `path`,
+// ask `get` one in flight each for kLoadNs; the writer idles. The row's rate is the sum.
+ResultRow measure_query_load(const Context& context, WaitKind wait, QueryPath path) {
+  harness::pin_to_cpu(context.cpus.idle_writer_client);
+  LiveRow row(context, WaitKind::block, wait, "load");
+  const std::string key = fmt::format("c{}-key-0000", kClientIndex);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> answered{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::vector<std::thread> clients;
+  const std::int64_t start = monotonic_ns();
+  for (unsigned i = 0; i < kConcurrentClients; ++i) {
+    clients.emplace_back([&] {
+      QueryClient client = QueryClient::connect(row.launch.instance, row.reader.id(), path);
+      std::uint64_t mine = 0;
+      // relaxed: a stop request orders nothing.
+      while (!stop.load(std::memory_order_relaxed)) {
+        const QueryReply reply = client.query({"get", key});
+        if (reply.stale || !reply.result) errors.fetch_add(1, std::memory_order_relaxed);
+        ++mine;
+      }
+      // relaxed: read after join(), which orders it.
+      answered.fetch_add(mine, std::memory_order_relaxed);
+    });
+  }
+  while (monotonic_ns() - start < kLoadNs) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    row.check_running();
+  }
+  stop.store(true, std::memory_order_relaxed);
+  for (std::thread& client : clients) client.join();
+  const std::int64_t elapsed = monotonic_ns() - start;
+  row.stop();
+  harness::pin_to_cpu(context.cpus.client);
+  ResultRow out = query_row(
+      wait, key, path == QueryPath::socket ? "queries-4-clients-socket" : "queries-4-clients-shm");
+  out.samples = answered.load(std::memory_order_relaxed);
+  out.msgs_per_s = static_cast<double>(out.samples) * 1e9 / static_cast<double>(elapsed);
+  out.errors = errors.load(std::memory_order_relaxed);
+  return out;
+}
+
+// ---- command to subscriber ---------------------------------------------------------
+
+struct SubscribeRows {
+  ResultRow applied;     // submit to the view applying it, by the reader's own stamp
+  ResultRow subscriber;  // submit to the subscriber reading the change line
+};
+
+// One put of the watched key in flight: submit it, then read the subscription until its
+// change line comes (progress lines are passed over). The writer yields on the core this
+// process shares; the reader waits per `wait`.
+SubscribeRows measure_subscribe(const Context& context, WaitKind wait, std::uint64_t warmup,
+                                std::uint64_t samples) {
+  // This process shares the writer's core, not the reader's (a spinning reader would hold
+  // it for whole slices); both yield between looks, so neither holds it from the other (a
+  // block writer would spin 50 us after each command before it let the subscriber run).
+  harness::pin_to_cpu(context.cpus.idle_writer_client);
+  LiveRow row(context, WaitKind::yield, wait, "subscribe");
+  // The key LiveRow's first put wrote; each put of it changes its version, so its result.
+  const std::vector<std::byte> put = encode_put_commands(kClientIndex).front();
+  const std::string key = fmt::format("c{}-key-0000", kClientIndex);
+  const std::vector<std::string_view> words{"get", key};
+  Subscription subscription = Subscription::open(row.launch.instance, row.reader.id(), words);
+  if (!subscription.next(std::chrono::seconds(10))) {
+    throw Error(ErrorCode::io, "evring-reader sent no snapshot to the subscription");
+  }
+  LatencyRecorder applied(samples);
+  LatencyRecorder seen(samples);
+  std::uint64_t errors = 0;
+  // Sent, not submitted: the reply and the change line are looked for side by side, so the
+  // subscriber's figure does not wait for the reply.
+  const auto round = [&](std::uint64_t index, std::int64_t stamp) {
+    row.client.send(put);
+    const std::uint64_t expected = row.last_seq + 1;
+    std::int64_t seen_ns = 0;
+    bool replied = false;
+    while (seen_ns == 0 || !replied) {
+      if (!replied) {
+        if (const std::optional<TicketedReply> got = row.client.try_receive()) {
+          replied = true;
+          if (!got->reply.accepted() || got->reply.seq != expected) ++errors;
+        }
+      }
+      if (seen_ns != 0) continue;
+      const std::optional<WatchLine> line = subscription.next(std::chrono::milliseconds(0));
+      if (!line) {
+        if (monotonic_ns() - stamp > kSampleTimeoutNs) {
+          throw Error(ErrorCode::io,
+                      fmt::format("seq {} reached no subscriber within 10 s", expected));
+        }
+        sched_yield();  // to the writer, on this core
+        continue;
+      }
+      if (line->kind == WatchLine::Kind::reset) ++errors;
+      if (line->kind == WatchLine::Kind::change && line->seq >= expected) seen_ns = monotonic_ns();
+    }
+    row.last_seq = expected;
+    const std::optional<std::int64_t> at = applied_at(row.slot, expected);
+    if (index >= warmup) {
+      seen.record(seen_ns - stamp);
+      if (at) applied.record(*at - stamp);
+    }
+    return seen_ns;
+  };
+  const Span span = run_rounds(row, fmt::format("command to subscriber, {} wait", to_string(wait)),
+                               warmup, samples, round);
+  row.stop();
+  harness::pin_to_cpu(context.cpus.client);
+  SubscribeRows rows;
+  for (ResultRow* out : {&rows.applied, &rows.subscriber}) {
+    out->system = "evring-reader";
+    out->payload_bytes = key.size();
+    out->wait = std::string(to_string(wait));
+    out->mode = out == &rows.applied ? "command-to-view" : "command-to-subscriber";
+    out->latency = out == &rows.applied ? applied.summarize() : seen.summarize();
+    out->samples = out->latency->samples;
+    out->msgs_per_s = span.per_second(out->samples);
+    out->errors = errors;
+  }
+  return rows;
 }
 
 // ---- catch-up from the journal -----------------------------------------------------
@@ -608,15 +767,35 @@ void print_query_table(const std::vector<ResultRow>& rows, const ResultRow& floo
       crossings({cpus.idle_writer_client, cpus.reader, cpus.idle_writer_client});
   TextTable table(kLatencyHeaders);
   table.add_row(latency_cells("floor (one way)", "-", "-", floor));
+  const auto path = [](const ResultRow& row) {
+    return row.mode.ends_with("socket") ? std::string("socket") : std::string("shm");
+  };
   for (const ResultRow& row : rows) {
-    table.add_row(latency_cells("query (round trip)", row.wait, "block", row));
+    table.add_row(latency_cells("query (round trip)", row.wait, path(row), row));
   }
   for (const ResultRow& row : rows) {
-    std::vector<std::string> cells{fmt::format("query / {}x floor", floors), row.wait, "block"};
+    std::vector<std::string> cells{fmt::format("query / {}x floor", floors), row.wait, path(row)};
     for (std::string& cell : ratio_cells(row, floor, floors)) cells.push_back(cell);
     table.add_row(std::move(cells));
   }
   table.print(stdout);
+}
+
+void print_subscribe_table(const std::vector<SubscribeRows>& rows) {
+  TextTable table(kLatencyHeaders);
+  for (const SubscribeRows& row : rows) {
+    table.add_row(latency_cells("applied in view", row.applied.wait, "-", row.applied));
+    table.add_row(latency_cells("seen by subscriber", row.subscriber.wait, "shm", row.subscriber));
+  }
+  table.print(stdout);
+  for (const SubscribeRows& row : rows) {
+    const double ratio =
+        static_cast<double>(row.subscriber.latency->p50_ns) /
+        static_cast<double>(std::max<std::int64_t>(row.applied.latency->p50_ns, 1));
+    fmt::print(
+        "  command to subscriber p50 / command to view p50, {} wait: {:.2f}x (target <= 2x): {}\n",
+        row.subscriber.wait, ratio, ratio <= 2.0 ? "met" : "NOT met");
+  }
 }
 
 void print_catch_up_table(const CatchUpRows& rows, unsigned rounds) {
@@ -751,16 +930,54 @@ std::vector<ResultRow> measure_all(const ViewsOptions& options) {
   std::vector<ResultRow> queries;
   if (options.parts.query) {
     fmt::print(
-        "\nquery: `get` of a key in the kv view over the reader's socket, one in flight, {} "
-        "samples after {} warm-up; the writer idles (--wait block); wait: the reader's --wait; "
-        "the client (CPU {}) blocks in its socket read\n",
+        "\nquery: `get` of a key in the kv view, one in flight, {} samples after {} warm-up; "
+        "the writer idles (--wait block); wait: the reader's --wait; client (CPU {}): shm = "
+        "through the reader's query segment (the client spins 20 us, then sleeps), socket = "
+        "over its socket (the client blocks in its read)\n",
         options.samples, warmup, cpus.idle_writer_client);
     harness::flush_stdio();
-    for (WaitKind wait : options.waits) {
-      queries.push_back(measure_query(here, wait, warmup, options.samples));
+    for (const QueryPath path : {QueryPath::fastest, QueryPath::socket}) {
+      for (WaitKind wait : options.waits) {
+        queries.push_back(measure_query(here, wait, path, warmup, options.samples));
+      }
     }
     print_query_table(queries, floor, cpus);
     rows.insert(rows.end(), queries.begin(), queries.end());
+    fmt::print(
+        "\nqueries/s: {} client threads (CPU {}), each its own connection, one query in "
+        "flight each, for {} s; the writer idles\n",
+        kConcurrentClients, cpus.idle_writer_client, kLoadNs / 1'000'000'000);
+    harness::flush_stdio();
+    TextTable load({"reader wait", "path", "queries", "queries/s", "errors"});
+    for (const QueryPath path : {QueryPath::fastest, QueryPath::socket}) {
+      for (WaitKind wait : options.waits) {
+        const ResultRow loaded = measure_query_load(here, wait, path);
+        load.add_row({loaded.wait, path == QueryPath::socket ? "socket" : "shm",
+                      std::to_string(loaded.samples), format_count(loaded.msgs_per_s),
+                      std::to_string(loaded.errors)});
+        rows.push_back(loaded);
+      }
+    }
+    load.print(stdout);
+  }
+
+  if (options.parts.subscribe) {
+    fmt::print(
+        "\nsubscribe: a subscription (evring watch) to `get` of one key; one put of it in "
+        "flight, {} samples after {} warm-up, timed from the submit to the view applying it "
+        "(the reader's stamp) and to the subscriber (this process, CPU {}) reading its change "
+        "line; the writer (--wait yield) shares that core; wait: the reader's --wait\n",
+        options.samples, warmup, cpus.idle_writer_client);
+    harness::flush_stdio();
+    std::vector<SubscribeRows> subscribed;
+    for (WaitKind wait : options.waits) {
+      subscribed.push_back(measure_subscribe(here, wait, warmup, options.samples));
+    }
+    print_subscribe_table(subscribed);
+    for (const SubscribeRows& row : subscribed) {
+      rows.push_back(row.applied);
+      rows.push_back(row.subscriber);
+    }
   }
 
   std::optional<CatchUpRows> catch_up;

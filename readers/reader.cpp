@@ -19,7 +19,7 @@
 #include "evring/codec.hpp"
 #include "evring/error.hpp"
 #include "plugin/view_plugin.hpp"
-#include "query/query_server.hpp"
+#include "query_host.hpp"
 #include "shm/registry.hpp"
 #include "stream/event_stream.hpp"
 #include "sys/paths.hpp"
@@ -30,8 +30,9 @@ namespace evring::reader {
 namespace {
 
 constexpr std::int64_t kSecondNs = 1'000'000'000;
-constexpr std::int64_t kTickNs = 100'000'000;  // heartbeat, checkpoints, progress
-constexpr std::size_t kEventBatch = 4096;      // events between looks at the queries
+constexpr std::int64_t kTickNs = 100'000'000;       // heartbeat, checkpoints, progress
+constexpr std::size_t kEventBatch = 4096;           // events between looks at the queries
+constexpr std::int64_t kSpinnerWaitNs = 1'000'000;  // a spinning reader with no live ring
 ViewPlugin load_view(const ReaderOptions& options) {
   if (const evring_view_v1* table = find_builtin_view(options.view)) {
     return ViewPlugin::from_table(table, "built-in view " + options.view, options.view_config);
@@ -91,9 +92,9 @@ struct Reader::State {
   std::string id;
   fs::path checkpoint_dir;
   fs::path dead_letter;
-  std::shared_ptr<WaitInterrupt> interrupt;  // the query thread's, across streams
+  std::shared_ptr<WaitInterrupt> interrupt;  // the query host's, across streams
   std::unique_ptr<EventFeed> stream;         // this machine's instance, or a remote stream
-  std::unique_ptr<QueryServer> queries;
+  std::unique_ptr<QueryHost> queries;
 
   std::uint64_t applied_seq = 0;  // the last seq applied (or restored from a checkpoint)
   std::int64_t applied_publish_ns = 0;
@@ -102,10 +103,6 @@ struct Reader::State {
   std::uint64_t checkpoint_seq = 0;
   std::int64_t checkpoint_ns = 0;
 
-  // Queries waiting for the view to reach their `after`, by it; and their earliest deadline.
-  std::multimap<std::uint64_t, QueryRequest> parked;
-  std::int64_t next_deadline = INT64_MAX;
-
   // Catch-up progress.
   bool catching_up = false;
   std::int64_t catch_up_start_ns = 0;
@@ -113,7 +110,7 @@ struct Reader::State {
   std::int64_t next_progress_ns = 0;
   bool said_writer_gone = false;
 
-  std::string scratch;  // reused for query replies and errors
+  std::string scratch;  // reused for the view's errors
 
   State(const ReaderOptions& opts, const ReaderLog& logger, ViewPlugin plugin)
       : options(opts), log(logger), view(std::move(plugin)) {}
@@ -126,8 +123,6 @@ struct Reader::State {
   void apply(const Event& event);
   void set_aside(const Event& event, const std::string& error);
   void tell_view_its_domain();
-  void answer(QueryRequest& request);
-  void answer_parked(std::int64_t now);
   void tick(std::int64_t now);
 };
 
@@ -180,9 +175,14 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
   const fs::path socket =
       options.socket.empty() ? query_socket_path(options.instance, s.id) : options.socket;
   const bool granted = options.group != kCreatorGroup;
-  s.queries = QueryServer::start(
-      socket, granted ? options.mode | S_IRGRP | S_IWGRP : options.mode,
-      [interrupt = s.interrupt] { interrupt->trigger(); }, options.group);
+  QueryHostOptions host;
+  host.instance = options.instance;
+  host.reader_id = s.id;
+  host.socket = socket;
+  host.mode = granted ? options.mode | S_IRGRP | S_IWGRP : options.mode;
+  host.group = options.group;
+  host.wait = options.wait;
+  s.queries = std::make_unique<QueryHost>(host, s.interrupt);
   s.checkpoint_ns = monotonic_ns();
   s.log(LogLevel::info,
         fmt::format("reader {} (view {}) of instance {}: {}, queries on {}", s.id, s.view.name(),
@@ -240,6 +240,7 @@ void Reader::State::rebuild(const Error& why) {
   // The checkpoints of the old history would outrank those of the new one.
   remove_checkpoints(checkpoint_dir);
   stream->start(1);
+  queries->view_rebuilt(view, monotonic_ns());
 }
 
 std::uint64_t Reader::State::restore_checkpoint() {
@@ -294,50 +295,6 @@ void Reader::State::set_aside(const Event& event, const std::string& error) {
   ++skipped;
   log(LogLevel::warn,
       fmt::format("event seq {} set aside in {}: {}", event.seq, dead_letter.string(), error));
-}
-
-void Reader::State::answer(QueryRequest& request) {
-  if (request.after_seq > applied_seq) {
-    if (monotonic_ns() >= request.deadline_ns) {
-      queries->reply(request, fmt::format(R"({{"stale":true,"as_of_seq":{}}})", applied_seq));
-      return;
-    }
-    next_deadline = std::min(next_deadline, request.deadline_ns);
-    const std::uint64_t after = request.after_seq;
-    parked.emplace(after, std::move(request));
-    return;
-  }
-  const std::vector<std::string_view> words(request.words.begin(), request.words.end());
-  switch (view.query(words, scratch)) {
-    case QueryOutcome::answered:
-      queries->reply(request, fmt::format(R"({{"as_of_seq":{},"result":{}}})", applied_seq,
-                                          scratch.empty() ? "null" : scratch));
-      break;
-    case QueryOutcome::malformed:
-    case QueryOutcome::failed:
-      queries->reply(request, fmt::format(R"({{"as_of_seq":{},"error":{}}})", applied_seq,
-                                          json_string(scratch)));
-      break;
-  }
-}
-
-void Reader::State::answer_parked(std::int64_t now) {
-  while (!parked.empty() && parked.begin()->first <= applied_seq) {
-    QueryRequest request = std::move(parked.begin()->second);
-    parked.erase(parked.begin());
-    answer(request);
-  }
-  if (now < next_deadline) return;
-  next_deadline = INT64_MAX;
-  for (auto it = parked.begin(); it != parked.end();) {
-    if (now >= it->second.deadline_ns) {
-      queries->reply(it->second, fmt::format(R"({{"stale":true,"as_of_seq":{}}})", applied_seq));
-      it = parked.erase(it);
-    } else {
-      next_deadline = std::min(next_deadline, it->second.deadline_ns);
-      ++it;
-    }
-  }
 }
 
 void Reader::State::tick(std::int64_t now) {
@@ -397,7 +354,6 @@ void Reader::State::tick(std::int64_t now) {
 void Reader::run(const std::atomic<bool>& stop) {
   State& s = *state_;
   std::array<Event, kReplayBatch> events;
-  QueryRequest request;
   std::int64_t next_tick = 0;
   // relaxed: a stop request orders nothing; seeing it one loop later is fine.
   while (!stop.load(std::memory_order_relaxed)) {
@@ -429,19 +385,23 @@ void Reader::run(const std::atomic<bool>& stop) {
         slot->position_seq.store(s.applied_seq, std::memory_order_release);
       }
     }
-    bool answered = false;
-    while (s.queries->next(request)) {
-      s.answer(request);
-      answered = true;
-    }
-    if (answered) now = monotonic_ns();
-    if (!s.parked.empty()) s.answer_parked(now);
+    s.queries->serve(s.view, s.applied_seq, now);
     if (now >= next_tick) {
       s.tick(now);
+      s.queries->heartbeat(s.view, s.applied_seq, now);
       next_tick = now + kTickNs;
     }
     if (applied == 0) {
-      const std::int64_t until = std::min(next_tick, s.next_deadline);
+      // A spinning reader with a live ring looks again at once: the ring's wait would see
+      // a query only every few hundred pauses, which is microseconds.
+      if (s.options.wait == WaitKind::spin && s.stream->attached() && s.stream->writer_alive() &&
+          !s.stream->catching_up()) {
+        cpu_relax();
+        continue;
+      }
+      std::int64_t until = std::min(next_tick, s.queries->next_deadline());
+      // Its socket has no thread to cut the wait short (query_host.hpp): look again soon.
+      if (s.options.wait == WaitKind::spin) until = std::min(until, now + kSpinnerWaitNs);
       s.stream->wait(s.options.wait, std::max<std::int64_t>(until - now, 0));
     }
   }

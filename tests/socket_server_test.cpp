@@ -111,10 +111,11 @@ class SocketServerTest : public ::testing::Test {
     options.in_use = "a test server listens on {}: pick another path";
     return options;
   }
-  void start_server() {
+  void start_server(bool consumer_polls = false) {
     net::ServerOptions options;
     options.listener = listener_options();
     options.wake_consumer = [this] { framing_.wake(); };
+    options.consumer_polls = consumer_polls;
     server_.emplace(std::move(options), framing_);
     server_->start();
   }
@@ -182,6 +183,47 @@ TEST_F(SocketServerTest, RepliesGoOutInRequestOrderWhateverOrderTheyAreGiven) {
   const std::vector<std::string> lines = read_lines(client, kRequests);
   ASSERT_EQ(lines.size(), kRequests);
   for (std::size_t i = 0; i < kRequests; ++i) EXPECT_EQ(lines[i], "re " + std::to_string(i));
+}
+
+// consumer_polls: no socket thread; each poll() of the consumer accepts, reads, and sends
+// what was answered, in request order as the thread would.
+TEST_F(SocketServerTest, AConsumerThatPollsServesWithoutASocketThread) {
+  start_server(/*consumer_polls=*/true);
+  const int client = connect_client();
+  send_all(client, "a\nb\nc\n");
+  std::vector<Lines::Request> requests;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (requests.size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    server_->poll();
+    std::vector<Lines::Request> more = framing_.take_until(3, 1ms);
+    requests.insert(requests.end(), more.begin(), more.end());
+  }
+  ASSERT_EQ(requests.size(), 3u) << "poll() did not take what the client sent";
+  server_->reply(requests[2].ticket, "re c");
+  server_->reply(requests[0].ticket, "re a");
+  server_->reply(requests[1].ticket, "re b");
+  std::thread polling([&] {
+    for (int i = 0; i < 200; ++i) {
+      server_->poll();
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  const std::vector<std::string> lines = read_lines(client, 3);
+  polling.join();
+  EXPECT_EQ(lines, (std::vector<std::string>{"re a", "re b", "re c"}));
+  // Nothing is sent without a poll: a reply given now waits for the next one.
+  send_all(client, "d\n");
+  requests.clear();
+  while (requests.empty() && std::chrono::steady_clock::now() < deadline) {
+    server_->poll();
+    requests = framing_.take_until(4, 1ms);
+  }
+  ASSERT_EQ(requests.size(), 1u);
+  server_->reply(requests[0].ticket, "re d");
+  pollfd ready{client, POLLIN, 0};
+  EXPECT_EQ(::poll(&ready, 1, 50), 0) << "a reply went out without a poll";
+  server_->poll();
+  EXPECT_EQ(read_lines(client, 1), std::vector<std::string>{"re d"});
 }
 
 TEST_F(SocketServerTest, AClientWithTooManyRequestsInFlightIsNotReadUntilTheyAreAnswered) {

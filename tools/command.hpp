@@ -23,5 +23,6 @@ Command add_query_command(CLI::App& parent);
 Command add_rm_command(CLI::App& parent);
 Command add_stat_command(CLI::App& parent);
 Command add_tail_command(CLI::App& parent);
+Command add_watch_command(CLI::App& parent);
 
 }  // namespace evring::tools

@@ -48,6 +48,7 @@ constexpr std::string_view kSegmentPrefix = "evring.";
 // The parts of an instance's segments: segment_name(instance, part).
 constexpr std::string_view kSegmentParts[] = {"ring", "registry", "intake"};
 constexpr std::string_view kSocketSuffix = ".sock";
+constexpr std::string_view kQuerySegmentInfix = ".query.";  // query_shm::segment_part()
 
 constexpr const char* kLsFooter = R"(Examples:
   evring ls
@@ -88,9 +89,14 @@ struct InstanceFiles {
   std::set<std::uint64_t> readers;  // pids of its readers that run
 };
 
-// The instance a /dev/shm file name belongs to: "evring.<name>.<part>".
+// The instance a /dev/shm file name belongs to: "evring.<name>.<part>", or a reader's
+// query segment "evring.<name>.query.<reader id>".
 std::optional<std::string> instance_of_segment(const std::string& file) {
   if (!file.starts_with(kSegmentPrefix)) return std::nullopt;
+  if (const std::size_t query = file.find(kQuerySegmentInfix, kSegmentPrefix.size());
+      query != std::string::npos && query > kSegmentPrefix.size()) {
+    return file.substr(kSegmentPrefix.size(), query - kSegmentPrefix.size());
+  }
   for (const std::string_view part : kSegmentParts) {
     const std::string suffix = "." + std::string(part);
     if (file.size() > kSegmentPrefix.size() + suffix.size() && file.ends_with(suffix)) {

@@ -17,6 +17,7 @@ namespace {
 constexpr const char* kFooter = R"(Examples:
   evring cmd --name orders deposit alice 100   # submit a command: prints seq=<n>
   evring query --name orders --reader bank-1 --after 42 balance alice   # ask a reader's view
+  evring watch --name orders --reader bank-1 balance alice   # the result, then each change
   evring stat --name orders --watch    # writer and readers, live: alive, lag, rates
   evring stat --name orders --json     # one snapshot for scripts (or --prometheus)
   evring tail --name orders            # events as they come, until Ctrl-C
@@ -38,10 +39,11 @@ int main(int argc, char** argv) {
   CLI::App app{"evring: the command-line tool of the evring event runtime."};
   app.footer(kFooter);
   app.require_subcommand(1, 1);
-  const std::vector<Command> commands{
-      add_cmd_command(app),  add_query_command(app),  add_stat_command(app),
-      add_tail_command(app), add_demo_command(app),   add_ls_command(app),
-      add_rm_command(app),   add_bridge_command(app), add_gateway_command(app)};
+  const std::vector<Command> commands{add_cmd_command(app),    add_query_command(app),
+                                      add_watch_command(app),  add_stat_command(app),
+                                      add_tail_command(app),   add_demo_command(app),
+                                      add_ls_command(app),     add_rm_command(app),
+                                      add_bridge_command(app), add_gateway_command(app)};
 
   if (const auto status = evring::cli::parse_command_line(app, "evring", argc, argv)) {
     return *status;

@@ -102,14 +102,27 @@ enum ReaderColumn : std::size_t {
   kLappedColumn,
   kReplaysColumn,
   kWaitColumn,
+  kSubscriptionsColumn,
 };
+
+// "2" live subscriptions, "2 (1 reset)" when subscribers overflowed; "-" without a segment.
+std::string subscriptions_text(const ReaderRow& row) {
+  if (!row.queries) return "-";
+  std::string text = std::to_string(row.queries->subscriptions);
+  if (row.queries->subscriber_resets != 0) {
+    text += fmt::format(" ({} reset{})", row.queries->subscriber_resets,
+                        row.queries->subscriber_resets == 1 ? "" : "s");
+  }
+  return text;
+}
 
 std::string reader_table(const Snapshot& s, std::size_t width) {
   // Some reader lags: the slowest is the one to look at. All caught up: no one is.
   bool some_lag = false;
   for (const ReaderRow& row : s.readers) some_lag = some_lag || row.lag_events > 0;
   std::vector<std::vector<std::string>> rows{{"", "ID", "VIEW", "PID", "STATE", "POSITION", "LAG",
-                                              "LAG TIME", "EVENTS/S", "LAPPED", "REPLAYS", "WAIT"}};
+                                              "LAG TIME", "EVENTS/S", "LAPPED", "REPLAYS", "WAIT",
+                                              "SUBS"}};
   for (const ReaderRow& row : s.readers) {
     rows.push_back({row.slowest && some_lag ? "*" : " ", row.info.id, row.info.view,
                     std::to_string(row.info.pid), std::string(to_string(row.health)),
@@ -117,11 +130,11 @@ std::string reader_table(const Snapshot& s, std::size_t width) {
                     row.lag_ns ? duration_text(*row.lag_ns) : std::string("-"),
                     row.events_per_s ? fmt::format("{:.0f}", *row.events_per_s) : std::string("-"),
                     std::to_string(row.info.lapped_count), std::to_string(row.info.replay_count),
-                    std::string(to_string(row.info.wait))});
+                    std::string(to_string(row.info.wait)), subscriptions_text(row)});
   }
-  const TableLayout layout{
-      {kIdColumn, kViewColumn},
-      {kWaitColumn, kReplaysColumn, kLappedColumn, kPidColumn, kLagTimeColumn}};
+  const TableLayout layout{{kIdColumn, kViewColumn},
+                           {kSubscriptionsColumn, kWaitColumn, kReplaysColumn, kLappedColumn,
+                            kPidColumn, kLagTimeColumn}};
   return table(rows, width, layout);
 }
 
@@ -299,6 +312,12 @@ nlohmann::ordered_json render_json(const Snapshot& s) {
         {"events_per_s",
          row.events_per_s ? nlohmann::ordered_json(*row.events_per_s) : nlohmann::ordered_json()},
         {"slowest", row.slowest},
+        {"subscriptions", row.queries ? nlohmann::ordered_json(row.queries->subscriptions)
+                                      : nlohmann::ordered_json()},
+        {"subscriber_resets", row.queries ? nlohmann::ordered_json(row.queries->subscriber_resets)
+                                          : nlohmann::ordered_json()},
+        {"shm_queries",
+         row.queries ? nlohmann::ordered_json(row.queries->queries) : nlohmann::ordered_json()},
     });
   }
   return {{"instance", s.instance},
@@ -357,6 +376,13 @@ std::string render_prometheus(const Snapshot& s) {
     }
     out.add("evring_reader_lapped_total", "counter", "Times the ring overwrote unread events.",
             labels, number(row.info.lapped_count));
+    if (row.queries) {
+      out.add("evring_reader_subscriptions", "gauge", "Live subscriptions (evring watch).", labels,
+              number(row.queries->subscriptions));
+      out.add("evring_reader_subscriber_resets_total", "counter",
+              "Subscribers reset because their buffer overflowed.", labels,
+              number(row.queries->subscriber_resets));
+    }
     out.add("evring_reader_replays_total", "counter", "Catch-ups from the journal.", labels,
             number(row.info.replay_count));
   }

@@ -162,6 +162,7 @@ Snapshot make_snapshot(const std::string& instance, const Sample& first, const S
       row.lag_ns = std::max<std::int64_t>(now - info.position_publish_ns, 0);
     }
     row.events_per_s = applied_rate(first, last, info);
+    if (info.alive) row.queries = query_shm::read_query_counts(s.instance, info.id);
     s.readers.push_back(std::move(row));
   }
   ReaderRow* slowest = nullptr;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "query/query_segment.hpp"
 #include "shm/registry.hpp"
 #include "shm/shared_segment.hpp"
 
@@ -54,6 +55,7 @@ struct ReaderRow {
   std::optional<std::int64_t> lag_ns;  // unknown while the reader has applied nothing
   std::optional<double> events_per_s;  // applied between the two samples, if in both
   bool slowest = false;
+  std::optional<query_shm::QueryCounts> queries;  // from its query segment, if any
 };
 
 struct RingView {

@@ -1,8 +1,14 @@
-// Queries to a reader's view over a Unix socket, and read-your-writes.
+// Queries to a reader's view, read-your-writes, and live subscriptions.
 //
-// Each evring-reader listens on <runtime folder>/<instance>.<reader id>.sock
-// (query_socket_path) and answers each query between events, so the view needs no locks
-// and the writer never waits.
+// Each evring-reader answers on two paths, between events on the view's own thread, so
+// the view needs no locks and the writer never waits:
+//   shared memory  its query segment /dev/shm/evring.<instance>.query.<reader id>, for a
+//                  client that may map it (the reader's user, or its --group): a query
+//                  crosses no thread but the view's. QueryClient uses it when it can.
+//   socket         <runtime folder>/<instance>.<reader id>.sock (query_socket_path), for
+//                  everyone the reader's socket mode lets in (another user, a container),
+//                  and for a reply too large for the segment.
+// Both give the same replies. On the socket the wire format is:
 //
 // Wire format: one JSON object per line each way.
 //   request  {"words": ["get", "alice"], "after": 42, "timeout_ms": 1000}
@@ -39,25 +45,77 @@ struct QueryReply {
   std::string raw;  // the whole reply line
 };
 
+enum class QueryPath {
+  fastest,  // the reader's query segment when this process may map it, else the socket
+  socket,   // the socket only
+};
+
 class QueryClient {
  public:
-  // Throws Error(no_instance) "instance N has no reader with id R" (listing the live
+  // Throws Error(no_reader) "instance N has no reader with id R" (listing the live
   // readers of the instance from its registry when there is one) when nothing listens.
-  static QueryClient connect(const std::string& instance, const std::string& reader_id);
+  static QueryClient connect(const std::string& instance, const std::string& reader_id,
+                             QueryPath path = QueryPath::fastest);
   QueryClient(QueryClient&&) noexcept;
   QueryClient& operator=(QueryClient&&) noexcept;
   ~QueryClient();
 
   // Waits for the reply; with after_seq, the reader answers once its view has applied
   // that seq, or {"stale": true} after `timeout`. Throws Error(io) if the reader goes away.
+  // On the shared-memory path the client spins some microseconds, then sleeps.
   QueryReply query(std::span<const std::string_view> words, std::uint64_t after_seq = 0,
                    std::chrono::milliseconds timeout = std::chrono::seconds(5));
   QueryReply query(std::initializer_list<std::string_view> words, std::uint64_t after_seq = 0,
                    std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Whether queries go through the reader's query segment.
+  bool shared_memory() const noexcept;
 
  private:
   struct State;
   explicit QueryClient(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// One line of a subscription (docs/views.md has the semantics), as the reader sent it.
+struct WatchLine {
+  enum class Kind {
+    snapshot,  // {"as_of_seq": S, "result": R}: the result as of S
+    change,    // {"seq": S, "prev_seq": P, "result": R}: as of S, and unlike as of P
+    progress,  // {"progress_seq": S, "prev_seq": P}: no change in (P, S]
+    reset,     // {"reset": "why", "prev_seq": P}: the chain breaks; a snapshot follows
+  };
+  Kind kind = Kind::snapshot;
+  std::uint64_t seq = 0;       // S (a reset: its P)
+  std::uint64_t prev_seq = 0;  // P (a snapshot: 0)
+  std::optional<std::string> result;
+  std::string reason;  // a reset's
+  std::string raw;     // the whole line
+};
+
+// A live subscription to one query of a reader's view: a snapshot, then a line for each
+// change, with progress at least every second. Needs the reader's query segment (the
+// reader's user, or its --group). One thread.
+class Subscription {
+ public:
+  // from_seq 0: a snapshot first; else the last seq seen, to resume exactly after it (or
+  // get a reset and a fresh snapshot when the reader cannot). Throws Error(no_reader) when
+  // the reader is not running, Error(permission_denied) when its segment cannot be
+  // mapped, Error(resource) when all its slots are taken.
+  static Subscription open(const std::string& instance, const std::string& reader_id,
+                           std::span<const std::string_view> words, std::uint64_t from_seq = 0);
+  Subscription(Subscription&&) noexcept;
+  Subscription& operator=(Subscription&&) noexcept;
+  ~Subscription();  // ends it
+
+  // The next line, waiting at most `timeout`; std::nullopt if none came. Throws
+  // Error(io) when the reader goes away (open again with from_seq = last_seq() to go on).
+  std::optional<WatchLine> next(std::chrono::milliseconds timeout);
+  // The seq the last line said (a snapshot's, change's or progress's): where to resume.
+  std::uint64_t last_seq() const noexcept;
+
+ private:
+  struct State;
+  explicit Subscription(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };
 

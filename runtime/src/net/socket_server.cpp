@@ -1,3 +1,6 @@
+// The socket server's loop (socket_server.hpp tells the design). Over 500 lines for a reason: its
+// rounds, whether on its own thread or polled by the consumer, flow control and the stop all
+// work on the one connection state, which splitting would have to expose.
 #include "net/socket_server.hpp"
 
 #include <algorithm>
@@ -102,7 +105,8 @@ struct SocketServer::Loop {
   std::uint64_t next_serial = 1;
   bool reading = true;
   bool listener_paused = false;
-  bool queued = false;  // since the last wake_consumer()
+  bool queued = false;                // since the last wake_consumer()
+  std::vector<std::uint64_t> polled;  // poll()'s connections with replies
   std::unique_ptr<char[]> read_buffer = std::make_unique<char[]>(kReadChunk);
 
   Loop(ServerOptions opts, Framing& f)
@@ -134,6 +138,9 @@ struct SocketServer::Loop {
   }
 
   void run() noexcept;
+  // One round's work around the wait: the replies, then what epoll reported.
+  void settle_replies(std::vector<std::uint64_t>& touched);
+  void handle(const epoll_event* events, int ready);
   void take_replies(std::vector<std::uint64_t>& touched);
   void accept_all();
   bool read_from(Connection& c);
@@ -343,6 +350,54 @@ void SocketServer::Loop::stop_reading() {
   mark_taking_stopped();
 }
 
+// Replies first in a round: they free flow control and complete what clients wait for.
+void SocketServer::Loop::settle_replies(std::vector<std::uint64_t>& touched) {
+  touched.clear();
+  take_replies(touched);
+  for (const std::uint64_t id : touched) {
+    if (const auto found = connections.find(id); found != connections.end()) {
+      settle(found->second);  // may also take requests that waited for room
+    }
+  }
+}
+
+void SocketServer::Loop::handle(const epoll_event* events, int ready) {
+  if (listener_paused && ready == 0 && reading) watch_listener(true);
+  for (int i = 0; i < ready; ++i) {
+    const std::uint64_t key = events[i].data.u64;
+    if (key == kListenerKey) {
+      if (reading) accept_all();
+      continue;
+    }
+    if (key == kEventKey) {
+      std::uint64_t count = 0;
+      [[maybe_unused]] const ssize_t got = ::read(event.get(), &count, sizeof count);
+      continue;
+    }
+    const auto found = connections.find(key);
+    if (found == connections.end()) continue;  // closed earlier in this round
+    Connection& c = found->second;
+    const std::uint32_t what = events[i].events;
+    if ((what & (EPOLLHUP | EPOLLERR)) != 0) {
+      // Gone both ways: no reply can reach it. What it sent completely is still taken
+      // if the protocol says so.
+      if (options.take_all_on_hangup) {
+        while (reading && !c.broken && !c.eof && read_from(c) && !c.eof) {
+          take_requests(c, true);
+        }
+        take_requests(c, true);
+      }
+      close_connection(c);
+      continue;
+    }
+    if ((what & EPOLLIN) != 0 && !read_from(c)) {
+      close_connection(c);
+      continue;
+    }
+    settle(c);
+  }
+}
+
 void SocketServer::Loop::run() noexcept {
   // Signals (SIGINT, SIGTERM) are for the consumer's process; this thread never handles them.
   sigset_t signals;
@@ -358,14 +413,7 @@ void SocketServer::Loop::run() noexcept {
       const Phase now_phase = phase.load(std::memory_order_acquire);
       if (now_phase != Phase::running && reading) stop_reading();
 
-      // Replies first: they free flow control and complete what clients wait for.
-      touched.clear();
-      take_replies(touched);
-      for (const std::uint64_t id : touched) {
-        if (const auto found = connections.find(id); found != connections.end()) {
-          settle(found->second);  // may also take requests that waited for room
-        }
-      }
+      settle_replies(touched);
 
       int timeout_ms = listener_paused ? kPausedListenerMs : -1;
       if (now_phase == Phase::finishing) {
@@ -389,40 +437,7 @@ void SocketServer::Loop::run() noexcept {
         if (errno == EINTR) continue;
         throw Error(ErrorCode::io, "epoll_wait: " + errno_text(errno));
       }
-      if (listener_paused && ready == 0 && reading) watch_listener(true);
-      for (int i = 0; i < ready; ++i) {
-        const std::uint64_t key = events[i].data.u64;
-        if (key == kListenerKey) {
-          if (reading) accept_all();
-          continue;
-        }
-        if (key == kEventKey) {
-          std::uint64_t count = 0;
-          [[maybe_unused]] const ssize_t got = ::read(event.get(), &count, sizeof count);
-          continue;
-        }
-        const auto found = connections.find(key);
-        if (found == connections.end()) continue;  // closed earlier in this round
-        Connection& c = found->second;
-        const std::uint32_t what = events[i].events;
-        if ((what & (EPOLLHUP | EPOLLERR)) != 0) {
-          // Gone both ways: no reply can reach it. What it sent completely is still taken
-          // if the protocol says so.
-          if (options.take_all_on_hangup) {
-            while (reading && !c.broken && !c.eof && read_from(c) && !c.eof) {
-              take_requests(c, true);
-            }
-            take_requests(c, true);
-          }
-          close_connection(c);
-          continue;
-        }
-        if ((what & EPOLLIN) != 0 && !read_from(c)) {
-          close_connection(c);
-          continue;
-        }
-        settle(c);
-      }
+      handle(events.data(), ready);
       wake_if_queued();
     }
   } catch (const std::exception& e) {
@@ -452,8 +467,19 @@ SocketServer::~SocketServer() {
 }
 
 void SocketServer::start() {
+  if (loop_->options.consumer_polls) return;
   // The Loop stays where it is (behind the unique_ptr), so the thread may hold on to it.
   if (!loop_->thread.joinable()) loop_->thread = std::thread([l = loop_.get()] { l->run(); });
+}
+
+void SocketServer::poll() {
+  Loop& l = *loop_;
+  if (!l.reading) return;
+  std::array<epoll_event, 64> events;
+  l.settle_replies(l.polled);
+  const int ready = ::epoll_wait(l.epoll.get(), events.data(), static_cast<int>(events.size()), 0);
+  // A paused listener comes back when a connection closes (there is no timed round here).
+  if (ready > 0) l.handle(events.data(), ready);
 }
 
 void SocketServer::reply(const Ticket& to, std::string reply) {
@@ -465,6 +491,7 @@ void SocketServer::reply(const Ticket& to, std::string reply) {
 
 void SocketServer::stop_taking() {
   Loop& l = *loop_;
+  if (l.options.consumer_polls && l.reading) l.stop_reading();
   if (!l.thread.joinable()) return;
   // relaxed: only this thread (the consumer) writes the phase.
   if (l.phase.load(std::memory_order_relaxed) == Phase::running) {
@@ -481,6 +508,11 @@ void SocketServer::stop(std::int64_t finish_ns) {
     l.finish_ns = finish_ns;
     l.set_phase(Phase::finishing);
     l.thread.join();
+  } else if (l.options.consumer_polls && l.reading) {
+    // What the socket thread would do at its end, bar waiting for slow clients.
+    l.stop_reading();
+    std::vector<std::uint64_t> touched;
+    l.settle_replies(touched);
   }
   l.connections.clear();
   l.listener.close();

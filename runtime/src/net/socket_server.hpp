@@ -10,7 +10,8 @@
 //                    Ticket), puts each reply back in its request's place and writes the
 //                    replies of a connection in the order of its requests.
 //   consumer thread  the one thread that answers (a reader's view thread, the writer's
-//                    apply thread): reply(), stop_taking(), stop().
+//                    apply thread): reply(), stop_taking(), stop(). With consumer_polls
+//                    there is no socket thread: the consumer runs its rounds in poll().
 //
 // Every request carries a Ticket that names its connection and its place there. The
 // consumer may answer in any order (a query parked until its `after` is applied answers
@@ -91,6 +92,10 @@ struct ServerOptions {
   // On a hang-up: take every whole request the client sent (commands: they were submitted
   // and are decided) rather than drop them (queries: nobody is there to read the answers).
   bool take_all_on_hangup = false;
+  // No socket thread: the consumer calls poll() between its own work (a spinning reader's
+  // view thread, whose core a socket thread would have to share), so a request crosses no
+  // thread and no wake-up. wake_consumer is then never called.
+  bool consumer_polls = false;
   LogSink log;       // may be empty
   std::string name;  // "socket intake": what log lines start with
 };
@@ -104,8 +109,12 @@ class SocketServer {
   SocketServer(const SocketServer&) = delete;
   SocketServer& operator=(const SocketServer&) = delete;
 
-  // Starts the socket thread (once what wake_consumer calls is ready).
+  // Starts the socket thread (once what wake_consumer calls is ready); with
+  // consumer_polls, nothing.
   void start();
+  // Consumer thread, with consumer_polls: one round without waiting. Sends the replies
+  // given so far, accepts, reads and lets the framing take what came.
+  void poll();
 
   // Consumer thread. The reply to the request under `to`, in wire form up to seal();
   // dropped if its connection has closed.

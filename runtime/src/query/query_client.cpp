@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <optional>
 #include <utility>
 
 #include <poll.h>
@@ -14,6 +15,7 @@
 #include "evring/codec.hpp"
 #include "evring/error.hpp"
 #include "net/unix_socket.hpp"
+#include "query/query_segment.hpp"
 #include "query/query_wire.hpp"
 #include "shm/registry.hpp"
 #include "sys/paths.hpp"
@@ -29,6 +31,7 @@ using namespace query_wire;
 // The client waits this much longer than the timeout it asked for: the reader answers
 // stale at the timeout, and the reply still has to come back.
 constexpr std::int64_t kClientGraceMs = 5000;
+constexpr std::int64_t kSpinBeforePollNs = 20'000;
 
 }  // namespace
 
@@ -54,17 +57,31 @@ fs::path query_socket_path(const std::string& instance, const std::string& reade
 // ---- QueryClient ---------------------------------------------------------------------
 
 struct QueryClient::State {
-  net::Fd socket;
+  std::optional<query_shm::QuerySlot> slot;  // the reader's query segment, when we may map it
+  net::Fd socket;                            // connected at once without a slot, else lazily
   std::string instance;
   std::string reader_id;
   fs::path path;
   std::string input;  // read, not yet a whole reply line
+
+  void connect_socket();
+  QueryReply ask_socket(std::span<const std::string_view> words, std::uint64_t after_seq,
+                        std::uint64_t timeout_ms);
+  // nullopt: the reply is too large for the segment, or the words for its request area.
+  std::optional<QueryReply> ask_segment(std::span<const std::string_view> words,
+                                        std::uint64_t after_seq, std::uint64_t timeout_ms);
 
   [[noreturn]] void throw_closed() const {
     throw Error(ErrorCode::io, "reader \"" + reader_id + "\" of instance \"" + instance +
                                    "\" closed the connection: it stopped or crashed; check it "
                                    "with evring stat --name " +
                                    instance + " and restart it");
+  }
+  [[noreturn]] void throw_no_answer(std::int64_t wait_ms) const {
+    throw Error(ErrorCode::io, "reader \"" + reader_id + "\" of instance \"" + instance +
+                                   "\" did not answer within " + std::to_string(wait_ms) +
+                                   " ms: it may be stuck; check it with evring stat --name " +
+                                   instance);
   }
 };
 
@@ -89,40 +106,49 @@ std::string what_readers_there_are(const std::string& instance, const std::strin
 
 }  // namespace
 
-QueryClient QueryClient::connect(const std::string& instance, const std::string& reader_id) {
+QueryClient QueryClient::connect(const std::string& instance, const std::string& reader_id,
+                                 QueryPath path) {
   auto state = std::make_unique<State>();
   state->instance = instance;
   state->reader_id = reader_id;
   state->path = query_socket_path(instance, reader_id);
-  const sockaddr_un address =
-      net::unix_address(state->path, "query socket",
-                        "choose a shorter --id, or set XDG_RUNTIME_DIR to a shorter folder");
+  if (path == QueryPath::fastest) state->slot = query_shm::QuerySlot::claim(instance, reader_id);
+  if (!state->slot) state->connect_socket();
+  return QueryClient(std::move(state));
+}
+
+void QueryClient::State::connect_socket() {
+  const sockaddr_un address = net::unix_address(
+      path, "query socket", "choose a shorter --id, or set XDG_RUNTIME_DIR to a shorter folder");
   int err = 0;
-  state->socket = net::connect_unix(address, err);
-  if (!state->socket.valid()) {
-    const std::string path = state->path.string();
+  socket = net::connect_unix(address, err);
+  if (!socket.valid()) {
+    const std::string where = path.string();
     if (err == ENOENT || err == ECONNREFUSED) {
       throw Error(ErrorCode::no_reader,
                   "instance \"" + instance + "\" has no reader with id \"" + reader_id +
-                      "\": nothing listens on " + path +
+                      "\": nothing listens on " + where +
                       (err == ECONNREFUSED ? " (the socket file is a dead reader's)" : "") + "; " +
                       what_readers_there_are(instance, reader_id));
     }
     if (err == EACCES || err == EPERM) {
       throw Error(ErrorCode::permission_denied,
-                  "cannot connect to " + path + ": " + errno_text(err) +
+                  "cannot connect to " + where + ": " + errno_text(err) +
                       " (run as the reader's user, or start the reader with a socket mode "
                       "that lets you in)");
     }
-    throw Error(ErrorCode::io, "cannot connect to " + path + ": " + errno_text(err));
+    throw Error(ErrorCode::io, "cannot connect to " + where + ": " + errno_text(err));
   }
-  return QueryClient(std::move(state));
 }
 
 QueryClient::QueryClient(std::unique_ptr<State> state) : state_(std::move(state)) {}
 QueryClient::QueryClient(QueryClient&&) noexcept = default;
 QueryClient& QueryClient::operator=(QueryClient&&) noexcept = default;
 QueryClient::~QueryClient() = default;
+
+bool QueryClient::shared_memory() const noexcept {
+  return state_->slot.has_value();
+}
 
 QueryReply QueryClient::query(std::initializer_list<std::string_view> words,
                               std::uint64_t after_seq, std::chrono::milliseconds timeout) {
@@ -140,6 +166,51 @@ QueryReply QueryClient::query(std::span<const std::string_view> words, std::uint
   }
   const std::uint64_t timeout_ms =
       std::clamp<std::int64_t>(timeout.count(), 0, static_cast<std::int64_t>(kMaxTimeoutMs));
+  if (s.slot) {
+    if (std::optional<QueryReply> reply = s.ask_segment(words, after_seq, timeout_ms)) {
+      return std::move(*reply);
+    }
+    if (!s.socket.valid()) s.connect_socket();
+  }
+  return s.ask_socket(words, after_seq, timeout_ms);
+}
+
+std::optional<QueryReply> QueryClient::State::ask_segment(std::span<const std::string_view> words,
+                                                          std::uint64_t after_seq,
+                                                          std::uint64_t timeout_ms) {
+  using namespace query_shm;
+  if (!slot->send(RequestKind::query, words, after_seq, static_cast<std::uint32_t>(timeout_ms))) {
+    return std::nullopt;
+  }
+  const std::int64_t wait_ms = static_cast<std::int64_t>(timeout_ms) + kClientGraceMs;
+  const RecordHeader* record = nullptr;
+  try {
+    record = slot->wait_record(monotonic_ns() + wait_ms * 1'000'000);
+  } catch (const Error&) {
+    throw_closed();
+  }
+  if (record == nullptr) throw_no_answer(wait_ms);
+  const RecordHeader header = *record;
+  QueryReply reply;
+  reply.raw = slot->text(*record);
+  slot->consume(*record);
+  if (header.kind == RecordKind::too_large) return std::nullopt;
+  reply.as_of_seq = header.as_of_seq;
+  reply.stale = header.status == QueryStatus::stale;
+  const std::string_view part =
+      std::string_view(reply.raw).substr(header.result_offset, header.result_bytes);
+  if (header.status == QueryStatus::answered) {
+    reply.result = std::string(part);
+  } else if (header.status == QueryStatus::error) {
+    const json message = json::parse(part, nullptr, false);
+    reply.error = message.is_string() ? message.get<std::string>() : std::string(part);
+  }
+  return reply;
+}
+
+QueryReply QueryClient::State::ask_socket(std::span<const std::string_view> words,
+                                          std::uint64_t after_seq, std::uint64_t timeout_ms) {
+  State& s = *this;
   json request = json::object();
   json& array = request["words"] = json::array();
   for (const std::string_view word : words) array.push_back(std::string(word));
@@ -164,29 +235,32 @@ QueryReply QueryClient::query(std::span<const std::string_view> words, std::uint
 
   const std::int64_t wait_ms = static_cast<std::int64_t>(timeout_ms) + kClientGraceMs;
   const std::int64_t deadline = monotonic_ns() + wait_ms * 1'000'000;
+  // A reply usually comes within microseconds: look without sleeping first, since a
+  // sleeping client's wake-up would cost more than the whole answer.
+  const std::int64_t spin_until = monotonic_ns() + kSpinBeforePollNs;
   std::size_t end = std::string::npos;
   for (std::size_t scanned = 0; (end = s.input.find('\n', scanned)) == std::string::npos;) {
     scanned = s.input.size();
-    const std::int64_t left_ns = deadline - monotonic_ns();
-    if (left_ns <= 0) {
-      throw Error(ErrorCode::io, "reader \"" + s.reader_id + "\" of instance \"" + s.instance +
-                                     "\" did not answer within " + std::to_string(wait_ms) +
-                                     " ms: it may be stuck; check it with evring stat --name " +
-                                     s.instance);
+    const std::int64_t now = monotonic_ns();
+    const std::int64_t left_ns = deadline - now;
+    if (left_ns <= 0) s.throw_no_answer(wait_ms);
+    int flags = MSG_DONTWAIT;
+    if (now >= spin_until) {
+      pollfd ready{s.socket.get(), POLLIN, 0};
+      const int polled = ::poll(&ready, 1, static_cast<int>(left_ns / 1'000'000 + 1));
+      if (polled < 0 && errno != EINTR) {
+        throw Error(ErrorCode::io, "poll on " + s.path.string() + ": " + errno_text(errno));
+      }
+      if (polled <= 0) continue;
+      flags = 0;
     }
-    pollfd ready{s.socket.get(), POLLIN, 0};
-    const int polled = ::poll(&ready, 1, static_cast<int>(left_ns / 1'000'000 + 1));
-    if (polled < 0 && errno != EINTR) {
-      throw Error(ErrorCode::io, "poll on " + s.path.string() + ": " + errno_text(errno));
-    }
-    if (polled <= 0) continue;
     std::array<char, 4096> chunk;
-    const ssize_t got = ::recv(s.socket.get(), chunk.data(), chunk.size(), 0);
+    const ssize_t got = ::recv(s.socket.get(), chunk.data(), chunk.size(), flags);
     if (got > 0) {
       s.input.append(chunk.data(), static_cast<std::size_t>(got));
     } else if (got == 0 || errno == ECONNRESET) {
       s.throw_closed();
-    } else if (errno != EINTR && errno != EAGAIN) {
+    } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
       throw Error(ErrorCode::io,
                   "cannot read a reply from " + s.path.string() + ": " + errno_text(errno));
     }

@@ -141,7 +141,8 @@ struct QueryServer::State {
 };
 
 std::unique_ptr<QueryServer> QueryServer::start(const fs::path& path, mode_t mode,
-                                                std::function<void()> wake, gid_t group) {
+                                                std::function<void()> wake, gid_t group,
+                                                bool consumer_polls) {
   auto state = std::make_unique<State>();
   net::ServerOptions options;
   options.listener.path = path;
@@ -155,6 +156,7 @@ std::unique_ptr<QueryServer> QueryServer::start(const fs::path& path, mode_t mod
   options.listener.long_path_fix =
       "choose a shorter --id, or set XDG_RUNTIME_DIR to a shorter folder";
   options.wake_consumer = std::move(wake);
+  options.consumer_polls = consumer_polls;
   options.name = "query socket";
   state->server.emplace(std::move(options), state->framing);
   state->server->start();
@@ -174,6 +176,10 @@ bool QueryServer::next(QueryRequest& out) {
 
 void QueryServer::reply(const QueryRequest& to, std::string json) {
   state_->server->reply(to.ticket, std::move(json));
+}
+
+net::SocketServer& QueryServer::server() noexcept {
+  return *state_->server;
 }
 
 const fs::path& QueryServer::path() const noexcept {

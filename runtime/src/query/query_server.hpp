@@ -36,9 +36,11 @@ class QueryServer {
   // is Error(writer_running) "another reader ... uses this id". `wake` is the server's
   // wake_consumer (net/socket_server.hpp, WAKING): called on the socket thread after
   // requests were queued, so a sleeping view thread can wake up.
+  // With consumer_polls there is no socket thread: the view thread calls poll() between
+  // events (a spinning reader), and `wake` is never called.
   static std::unique_ptr<QueryServer> start(const std::filesystem::path& path, mode_t mode,
-                                            std::function<void()> wake,
-                                            gid_t group = kCreatorGroup);
+                                            std::function<void()> wake, gid_t group = kCreatorGroup,
+                                            bool consumer_polls = false);
   ~QueryServer();  // stops the thread, closes connections, removes the socket file
 
   // View thread: the next request, if any (a malformed line is answered by the socket
@@ -46,12 +48,15 @@ class QueryServer {
   bool next(QueryRequest& out);
   // View thread: the reply line (without its newline) for `to`; dropped if it has gone.
   void reply(const QueryRequest& to, std::string json);
+  // View thread, with consumer_polls: sends the replies given, takes the requests sent.
+  void poll() { server().poll(); }
 
   const std::filesystem::path& path() const noexcept;
 
  private:
   struct State;
   explicit QueryServer(std::unique_ptr<State> state);
+  net::SocketServer& server() noexcept;
   std::unique_ptr<State> state_;
 };
 
