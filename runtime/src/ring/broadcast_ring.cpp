@@ -302,11 +302,11 @@ bool RingReader::successor_named() const {
 PollResult RingReader::sleep_while_writer_gone(RecordBuffer& out, std::int64_t timeout_ns) {
   // Nothing will be published on this ring again: sleep instead of polling, woken early by
   // a trigger of the interrupt (a query), and look for a new writer when it ends. No flag
-  // raised: nobody will ring, and the interrupt wakes the bell's word by itself.
-  if (!interrupt_->take()) {
-    const std::uint32_t seen = doorbell_->listen();
-    doorbell_->sleep(seen, std::min(timeout_ns, kWriterLookIntervalNs));
-  }
+  // raised: nobody will ring, and the interrupt bumps the bell's word itself. The bell is
+  // read before the interrupt is looked at: a trigger between the two then changes the word
+  // and the sleep returns at once, rather than after the look interval.
+  const std::uint32_t seen = doorbell_->listen();
+  if (!interrupt_->take()) doorbell_->sleep(seen, std::min(timeout_ns, kWriterLookIntervalNs));
   return poll(out);
 }
 
