@@ -27,11 +27,6 @@ namespace {
 constexpr std::int64_t kSecondNs = 1'000'000'000;
 constexpr std::string_view kSnapshotKind = "model";
 
-std::string rate(std::uint64_t count, std::int64_t ns) {
-  if (ns <= 0) return "-";
-  return fmt::format("{:.2f} M", static_cast<double>(count) * 1e3 / static_cast<double>(ns));
-}
-
 DomainPlugin load_domain(const WriterOptions& options) {
   if (const evring_domain_v1* table = find_builtin_domain(options.domain)) {
     return DomainPlugin::from_table(table, "built-in domain " + options.domain,
@@ -283,9 +278,10 @@ void Writer::State::replay_journal(std::uint64_t from_seq, std::uint64_t to_seq)
       const std::int64_t now = monotonic_ns();
       if (now >= next_report) {
         log(LogLevel::info,
-            fmt::format("replaying the journal: {}/{} events ({:.0f}%), {} events/s", done, total,
-                        100.0 * static_cast<double>(done) / static_cast<double>(total),
-                        rate(done, now - start)));
+            fmt::format("replaying the journal: {}/{} events ({:.0f}%), {} events/s, {}", done,
+                        total, 100.0 * static_cast<double>(done) / static_cast<double>(total),
+                        rate_text(done, now - start),
+                        time_left_text(total - done, done, now - start)));
         next_report = now + kSecondNs;
       }
     }
@@ -298,7 +294,7 @@ void Writer::State::replay_journal(std::uint64_t from_seq, std::uint64_t to_seq)
   const std::int64_t took = monotonic_ns() - start;
   log(LogLevel::info,
       fmt::format("replayed {} events (seq {} to {}) in {:.3f} s: {} events/s", total, from_seq,
-                  to_seq, static_cast<double>(took) / 1e9, rate(total, took)));
+                  to_seq, static_cast<double>(took) / 1e9, rate_text(total, took)));
 }
 
 void Writer::State::take_snapshot() {

@@ -17,6 +17,11 @@
 //     // Optional: told the instance's domain after construction, before any event; its
 //     // table (describe, type_name) is nullptr when the reader could not load it.
 //     void set_domain(std::string_view name, const evring_domain_v1* table);
+//     // Optional: a run of events at once (ABI version 2's on_events), to look ahead at
+//     // the events to come, e.g. prefetch the state they touch. Applies them in order,
+//     // setting `applied` to how many it has applied; what it throws is then about
+//     // events[applied]. Without it, the run is applied with on_event, one at a time.
+//     void on_events(std::span<const evring::Event> events, std::size_t& applied);
 //   };
 //   EVRING_EXPORT_VIEW(Count)
 //
@@ -25,8 +30,11 @@
 // Header-only: a plugin links nothing of evring.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +49,15 @@ namespace evring {
 
 namespace detail {
 
+inline Event event_of(const evring_event& event) noexcept {
+  return Event{event.seq, event.type, event.publish_ns,
+               std::span(static_cast<const std::byte*>(event.payload), event.size)};
+}
+
+// How many events a view's on_events sees at once: a run of the host's is handed over in
+// pieces this long, converted to evring::Event on the stack.
+inline constexpr std::size_t kEventRun = 64;
+
 template <class View>
 struct ViewAdapter {
   static void* create(const char* config, evring_sink* error) noexcept {
@@ -54,9 +71,41 @@ struct ViewAdapter {
   static void destroy(void* view) noexcept { delete static_cast<View*>(view); }
   static int on_event(void* view, const evring_event* event, evring_sink* error) noexcept {
     return guarded_strict(error, [&] {
-      static_cast<View*>(view)->on_event(
-          Event{event->seq, event->type, event->publish_ns,
-                std::span(static_cast<const std::byte*>(event->payload), event->size)});
+      static_cast<View*>(view)->on_event(event_of(*event));
+      return EVRING_OK;
+    });
+  }
+  static int on_events(void* view, const evring_event* events, std::size_t count,
+                       std::size_t* applied, evring_sink* error) noexcept {
+    *applied = 0;
+    return guarded_strict(error, [&] {
+      auto& self = *static_cast<View*>(view);
+      if constexpr (requires(std::span<const Event> run, std::size_t & done) {
+                      self.on_events(run, done);
+                    }) {
+        // Left unset until filled: a whole array of Event set to its defaults first would
+        // cost a run as much as converting it.
+        union Run {
+          Run() noexcept {}
+          Event events[kEventRun];
+        } run;
+        while (*applied < count) {
+          const std::size_t length = std::min(count - *applied, kEventRun);
+          for (std::size_t i = 0; i < length; ++i) {
+            std::construct_at(&run.events[i], event_of(events[*applied + i]));
+          }
+          std::size_t done = 0;
+          try {
+            self.on_events(std::span<const Event>(run.events, length), done);
+          } catch (...) {
+            *applied += done;
+            throw;
+          }
+          *applied += length;
+        }
+      } else {
+        for (; *applied < count; ++*applied) self.on_event(event_of(events[*applied]));
+      }
       return EVRING_OK;
     });
   }
@@ -110,10 +159,10 @@ template <class View>
 const evring_view_v1* view_table() noexcept {
   using Adapter = detail::ViewAdapter<View>;
   static const evring_view_v1 table{
-      EVRING_VIEW_ABI_VERSION, sizeof(evring_view_v1),   View::name,
-      &Adapter::create,        &Adapter::destroy,        &Adapter::on_event,
-      &Adapter::query,         &Adapter::snapshot,       &Adapter::restore,
-      Adapter::domain_entry,   Adapter::set_domain_entry};
+      EVRING_VIEW_ABI_VERSION, sizeof(evring_view_v1),    View::name,
+      &Adapter::create,        &Adapter::destroy,         &Adapter::on_event,
+      &Adapter::query,         &Adapter::snapshot,        &Adapter::restore,
+      Adapter::domain_entry,   Adapter::set_domain_entry, &Adapter::on_events};
   return &table;
 }
 

@@ -21,7 +21,8 @@ void check_table(const evring_domain_v1* table, const std::string& origin) {
     throw Error(ErrorCode::invalid_argument,
                 origin + ": its " + EVRING_DOMAIN_ENTRY_SYMBOL + "() returned no table");
   }
-  detail::check_abi_version(table->abi_version, EVRING_DOMAIN_ABI_VERSION, origin, kDomainKind);
+  detail::check_abi_version(table->abi_version, EVRING_DOMAIN_ABI_VERSION,
+                            EVRING_DOMAIN_ABI_VERSION, origin, kDomainKind);
   if (table->table_bytes < EVRING_DOMAIN_V1_REQUIRED_BYTES || table->name == nullptr ||
       table->create == nullptr || table->destroy == nullptr || table->handle == nullptr ||
       table->apply == nullptr || table->parse == nullptr || table->describe == nullptr ||
