@@ -22,7 +22,8 @@ using namespace journal_file;
 
 namespace {
 // How far ahead of the record walked next_batch asks for the segment's bytes.
-constexpr std::size_t kWalkAhead = 1024;
+constexpr std::size_t kWalkAhead = 2048;
+constexpr std::size_t kCacheLine = 64;
 }  // namespace
 
 struct JournalReader::State {
@@ -167,15 +168,20 @@ std::size_t JournalReader::next_batch(std::span<JournalRecord> out) {
   std::array<std::size_t, kReplayBatch> offsets;
   std::size_t walked = 0;
   std::size_t offset = s.offset;
+  std::size_t asked = offset + kWalkAhead;  // the lines before it, the last call asked for
   // Records before from_seq (where skip_toward could not reach) are next()'s to pass over.
   while (1 + walked < wanted && s.next_seq + walked >= s.from_seq) {
     std::size_t crc_bytes = 0;
     const std::size_t after = walk_record(s.segment, offset, s.next_seq + walked, out[1 + walked],
                                           stored[walked], crc_bytes);
     if (after == 0) break;
-    // The walk goes through memory faster than the hardware's prefetcher looks ahead
-    // (it stops at each 4 KiB page): ask for the records a few lines on ourselves.
-    __builtin_prefetch(s.segment.data() + std::min(after + kWalkAhead, s.segment.size() - 1));
+    // Each step waits for the header before it (its length says where the next one is),
+    // so the walk waits for memory unless the lines ahead are asked for: every line up to
+    // kWalkAhead bytes on (the hardware's prefetcher stops at each 4 KiB page).
+    for (const std::size_t until = std::min(after + kWalkAhead, s.segment.size()); asked < until;
+         asked += kCacheLine) {
+      __builtin_prefetch(s.segment.data() + asked);
+    }
     offsets[walked] = offset;
     covered[walked] = {s.segment.data() + offset + sizeof(std::uint32_t), crc_bytes};
     offset = after;
