@@ -260,6 +260,7 @@ void Writer::State::replay_journal(std::uint64_t from_seq, std::uint64_t to_seq)
   const std::uint64_t total = to_seq - from_seq + 1;
   JournalReader reader = JournalReader::open(journal_dir, from_seq);
   std::array<JournalRecord, kReplayBatch> records;
+  std::array<evring_event, kReplayBatch> run;
   std::uint64_t done = 0;
   const std::int64_t start = monotonic_ns();
   std::int64_t next_report = start + kSecondNs;
@@ -268,8 +269,14 @@ void Writer::State::replay_journal(std::uint64_t from_seq, std::uint64_t to_seq)
         std::span(records.data(),
                   static_cast<std::size_t>(std::min<std::uint64_t>(records.size(), total - done))));
     if (count == 0) break;
+    // The run in one call, so the domain can look ahead at the state it touches.
+    for (std::size_t i = 0; i < count; ++i) {
+      const JournalRecord& record = records[i];
+      run[i] = evring_event{record.seq,        record.type,           0,
+                            record.publish_ns, record.payload.data(), record.payload.size()};
+    }
+    domain.apply_events(std::span(run.data(), count));
     for (const JournalRecord& record : std::span(records.data(), count)) {
-      domain.apply(record.seq, record.type, record.payload);
       if (!record.meta.empty()) window.remember(as_text(record.meta), record.seq);
     }
     const std::uint64_t before = done;

@@ -80,16 +80,7 @@ class BankView {
   // come: their slots 8 events on, their nodes 4 on.
   void on_events(std::span<const Event> events, std::size_t& applied) {
     look_ahead::apply_run(
-        balances_, events, applied,
-        [](const Event& event, look_ahead::Looked::Keys& keys) noexcept -> std::size_t {
-          // Every bank event starts with an account; a transfer's second field is the other.
-          std::size_t offset = 0;
-          keys[0].bytes = look_ahead::peek_text(event, offset);
-          if (keys[0].bytes.empty()) return 0;
-          if (event.type != static_cast<std::uint32_t>(bank::EventType::transferred)) return 1;
-          keys[1].bytes = look_ahead::peek_text(event, offset);
-          return keys[1].bytes.empty() ? 1 : 2;
-        },
+        balances_, events, applied, bank::peek_accounts,
         [this](const Event& event, const look_ahead::Looked& looked) { apply(event, looked); },
         [](const Account&) noexcept {});  // a balance lives in its node
   }

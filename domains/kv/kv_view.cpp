@@ -70,12 +70,7 @@ class KvView {
   // on, the node of the one 4 on, the value bytes of the one 2 on (a put rewrites them).
   void on_events(std::span<const Event> events, std::size_t& applied) {
     look_ahead::apply_run(
-        entries_, events, applied,
-        [](const Event& event, look_ahead::Looked::Keys& keys) noexcept {
-          std::size_t offset = 0;
-          keys[0].bytes = look_ahead::peek_text(event, offset);  // both kv events start with it
-          return keys[0].bytes.empty() ? 0 : 1;
-        },
+        entries_, events, applied, kv::peek_key,
         [this](const Event& event, const look_ahead::Looked& looked) { apply(event, looked); },
         [](const Node& node) noexcept { __builtin_prefetch(node.value.value.data(), 1); });
   }

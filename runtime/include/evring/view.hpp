@@ -30,11 +30,8 @@
 // Header-only: a plugin links nothing of evring.
 #pragma once
 
-#include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,15 +45,6 @@
 namespace evring {
 
 namespace detail {
-
-inline Event event_of(const evring_event& event) noexcept {
-  return Event{event.seq, event.type, event.publish_ns,
-               std::span(static_cast<const std::byte*>(event.payload), event.size)};
-}
-
-// How many events a view's on_events sees at once: a run of the host's is handed over in
-// pieces this long, converted to evring::Event on the stack.
-inline constexpr std::size_t kEventRun = 64;
 
 template <class View>
 struct ViewAdapter {
@@ -75,39 +63,16 @@ struct ViewAdapter {
       return EVRING_OK;
     });
   }
+  static constexpr bool kTakesRuns =
+      requires(View & view, std::span<const Event> run, std::size_t& done) {
+    view.on_events(run, done);
+  };
   static int on_events(void* view, const evring_event* events, std::size_t count,
                        std::size_t* applied, evring_sink* error) noexcept {
-    *applied = 0;
-    return guarded_strict(error, [&] {
-      auto& self = *static_cast<View*>(view);
-      if constexpr (requires(std::span<const Event> run, std::size_t & done) {
-                      self.on_events(run, done);
-                    }) {
-        // Left unset until filled: a whole array of Event set to its defaults first would
-        // cost a run as much as converting it.
-        union Run {
-          Run() noexcept {}
-          Event events[kEventRun];
-        } run;
-        while (*applied < count) {
-          const std::size_t length = std::min(count - *applied, kEventRun);
-          for (std::size_t i = 0; i < length; ++i) {
-            std::construct_at(&run.events[i], event_of(events[*applied + i]));
-          }
-          std::size_t done = 0;
-          try {
-            self.on_events(std::span<const Event>(run.events, length), done);
-          } catch (...) {
-            *applied += done;
-            throw;
-          }
-          *applied += length;
-        }
-      } else {
-        for (; *applied < count; ++*applied) self.on_event(event_of(events[*applied]));
-      }
-      return EVRING_OK;
-    });
+    return guarded_run<kTakesRuns>(
+        *static_cast<View*>(view), events, count, applied, error,
+        [](auto& self, auto run, std::size_t& done) { self.on_events(run, done); },
+        [](auto& self, const Event& event) { self.on_event(event); });
   }
   static int query(const void* view, const char* const* words, std::size_t count, evring_sink* json,
                    evring_sink* error) noexcept {

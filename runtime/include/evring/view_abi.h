@@ -34,16 +34,6 @@ extern "C" {
 #define EVRING_VIEW_ABI_OLDEST_VERSION 1u /* the oldest a host of this header still loads */
 #define EVRING_VIEW_ENTRY_SYMBOL "evring_view_entry"
 
-/* One event. payload is valid only during the call. */
-typedef struct evring_event {
-  uint64_t seq;
-  uint32_t type;
-  uint32_t reserved;  /* 0 */
-  int64_t publish_ns; /* the writer's CLOCK_MONOTONIC when it published the event */
-  const void* payload;
-  size_t size;
-} evring_event;
-
 typedef struct evring_view_v1 {
   uint32_t abi_version; /* EVRING_VIEW_ABI_VERSION the plugin was built with */
   uint32_t table_bytes; /* sizeof(evring_view_v1) as the plugin saw it */

@@ -1,5 +1,6 @@
 #include "plugin/domain_plugin.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -128,10 +129,34 @@ void DomainPlugin::apply(std::uint64_t seq, std::uint32_t type,
   std::string error;
   TextSink sink(error, kPluginMessageLimit);
   if (table_->apply(model_.get(), type, payload.data(), payload.size(), &sink.sink) != EVRING_OK) {
-    throw Error(ErrorCode::corrupt, "domain " + origin_ + " cannot apply event seq " +
-                                        std::to_string(seq) + " (type " + std::to_string(type) +
-                                        "): " + (error.empty() ? "no reason given" : error));
+    throw_cannot_apply(seq, type, error);
   }
+}
+
+void DomainPlugin::throw_cannot_apply(std::uint64_t seq, std::uint32_t type,
+                                      const std::string& error) const {
+  throw Error(ErrorCode::corrupt, "domain " + origin_ + " cannot apply event seq " +
+                                      std::to_string(seq) + " (type " + std::to_string(type) +
+                                      "): " + (error.empty() ? "no reason given" : error));
+}
+
+void DomainPlugin::apply_events(std::span<const evring_event> events) {
+  if (table_->apply_events == nullptr) {
+    for (const evring_event& event : events) {
+      apply(event.seq, event.type,
+            std::span(static_cast<const std::byte*>(event.payload), event.size));
+    }
+    return;
+  }
+  std::string error;
+  TextSink sink(error, kPluginMessageLimit);
+  std::size_t applied = 0;
+  if (events.empty() || table_->apply_events(model_.get(), events.data(), events.size(), &applied,
+                                             &sink.sink) == EVRING_OK) {
+    return;
+  }
+  const evring_event& failed = events[std::min(applied, events.size() - 1)];
+  throw_cannot_apply(failed.seq, failed.type, error);
 }
 
 bool DomainPlugin::parse(std::span<const std::string_view> words, std::vector<std::byte>& command,
