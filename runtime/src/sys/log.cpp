@@ -1,5 +1,6 @@
 #include "sys/log.hpp"
 
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -31,6 +32,12 @@ std::string printed(const char* format, Args... args) {
 std::string rate_text(std::uint64_t count, std::int64_t ns) {
   if (ns <= 0) return "-";
   return printed("%.2f M", static_cast<double>(count) * 1e3 / static_cast<double>(ns));
+}
+
+std::int64_t thread_cpu_ns() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
 }
 
 std::string time_left_text(std::uint64_t left, std::uint64_t count, std::int64_t ns) {

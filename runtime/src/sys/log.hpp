@@ -29,6 +29,9 @@ LogSink stderr_log(std::string program, LogLevel threshold);
 // will take at that pace as "about 1.5 s left" ("about 3 min left"; empty before any
 // pace is known).
 std::string rate_text(std::uint64_t count, std::int64_t ns);
+// The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID), in ns: beside the wall clock, a
+// rate that does not count the time others had the core.
+std::int64_t thread_cpu_ns() noexcept;
 std::string time_left_text(std::uint64_t left, std::uint64_t count, std::int64_t ns);
 
 }  // namespace evring
