@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,7 +60,7 @@ constexpr long kPollSleepNs = 20'000;
 
 // What the issue asks of these figures.
 constexpr std::int64_t kVisibleTargetNs = 3'000;  // command to visible in the view, p50
-constexpr double kCatchUpTargetPerS = 10e6;       // events/s from the journal into kv
+constexpr double kCatchUpTargetPerS = 20e6;       // events/s from the journal into kv
 
 // Where the three processes run.
 struct Placement {
@@ -173,6 +174,14 @@ class ReaderProcess {
 
   void stop(std::int64_t deadline_ns) { exec_.stop(deadline_ns); }
   harness::ChildProcess& process() noexcept { return exec_.process(); }
+  // The CPU time the reader has had so far (/proc/PID/schedstat, in ns), for a rate that
+  // does not count the time others had its core; std::nullopt where the kernel keeps none.
+  std::optional<std::int64_t> cpu_ns() {
+    std::ifstream stat(fmt::format("/proc/{}/schedstat", exec_.process().pid()));
+    std::int64_t on_cpu = 0;
+    if (!(stat >> on_cpu) || on_cpu <= 0) return std::nullopt;
+    return on_cpu;
+  }
   const std::string& id() const noexcept { return id_; }
 
  private:
@@ -622,6 +631,9 @@ struct CatchUpRows {
   ResultRow start;       // spawn to the reader's slot claimed (its stream open)
   ResultRow catch_up;    // slot claimed to the view at the journal's last event
   ResultRow with_start;  // spawn to the view at the journal's last event
+  // The events over the CPU time the reader had from its spawn to the last event (start
+  // included): on a shared machine, what it would do with a core of its own.
+  std::optional<double> per_cpu_second;
 };
 
 // A writer on a journal of kv events (idle: block); then, per round, a new reader from
@@ -639,6 +651,7 @@ CatchUpRows measure_catch_up(const Context& context) {
   LatencyRecorder starts(options.catch_up_rounds);
   std::vector<double> rates;
   std::vector<double> with_start;
+  std::vector<double> per_cpu_second;
   for (unsigned round = 0; round < options.catch_up_rounds; ++round) {
     const std::int64_t spawned = monotonic_ns();
     ReaderProcess reader(context, launch.instance, fmt::format("catch-up-{}", round), "start",
@@ -658,8 +671,11 @@ CatchUpRows measure_catch_up(const Context& context) {
         {&reader.process(), &writer.process()}, claimed + kReplayTimeoutNs,
         fmt::format("evring-reader {} to catch up to seq {}", reader.id(), built.events));
     const std::int64_t done = monotonic_ns();
+    const std::optional<std::int64_t> cpu = reader.cpu_ns();
     progress.finish();
     reader.stop(monotonic_ns() + kStopTimeoutNs);
+    if (cpu)
+      per_cpu_second.push_back(static_cast<double>(built.events) * 1e9 / static_cast<double>(*cpu));
     if (applied_seq(slot) != built.events && applied_seq(slot) != 0) {
       // 0: the slot was released at the stop. Anything else past the journal is a bug.
       throw Error(ErrorCode::corrupt, fmt::format("evring-reader applied seq {} of a journal of {}",
@@ -694,6 +710,7 @@ CatchUpRows measure_catch_up(const Context& context) {
     out->msgs_per_s = median(plain ? rates : with_start);
     out->bytes_per_s = out->msgs_per_s * record_bytes;
   }
+  if (!per_cpu_second.empty()) rows.per_cpu_second = median(per_cpu_second);
   return rows;
 }
 
@@ -800,12 +817,17 @@ void print_subscribe_table(const std::vector<SubscribeRows>& rows) {
 
 void print_catch_up_table(const CatchUpRows& rows, unsigned rounds) {
   TextTable table({"view", "events", "event bytes", "reader start (median)", "events/s",
-                   "events/s with start", "rounds"});
-  table.add_row({"kv", std::to_string(rows.catch_up.samples),
-                 fmt::format("{} B", rows.catch_up.payload_bytes),
-                 format_ns(rows.start.latency->p50_ns), format_count(rows.catch_up.msgs_per_s),
-                 format_count(rows.with_start.msgs_per_s), std::to_string(rounds)});
+                   "events/s with start", "per CPU second", "rounds"});
+  table.add_row(
+      {"kv", std::to_string(rows.catch_up.samples),
+       fmt::format("{} B", rows.catch_up.payload_bytes), format_ns(rows.start.latency->p50_ns),
+       format_count(rows.catch_up.msgs_per_s), format_count(rows.with_start.msgs_per_s),
+       rows.per_cpu_second ? format_count(*rows.per_cpu_second) : "-", std::to_string(rounds)});
   table.print(stdout);
+  fmt::print(
+      "(per CPU second: the events over the CPU time the reader had from its spawn to the "
+      "last event, /proc/PID/schedstat; apart from the wall-clock rates when others share its "
+      "core)\n");
 }
 
 const char* verdict(bool met) {

@@ -152,10 +152,15 @@ class FlatStringMap {
 
   std::size_t size() const noexcept { return size_; }
 
+  // The hash a search for `key` starts from: for a caller that looks ahead (prefetch_slot,
+  // prefetch_node) and then finds with it.
+  static std::size_t hash_of(std::string_view key) noexcept { return detail::hash_key(key); }
+
   // The node of `key`, or nullptr.
-  Node* find(std::string_view key) const noexcept {
+  Node* find(std::string_view key) const noexcept { return find(key, hash_of(key)); }
+  // The same, given hash_of(key).
+  Node* find(std::string_view key, std::size_t hash) const noexcept {
     if (size_ == 0) return nullptr;
-    const std::size_t hash = hash_of(key);
     for (std::size_t i = hash & mask();; i = (i + 1) & mask()) {
       const Slot& slot = slots_[i];
       if (slot.node == nullptr) return nullptr;
@@ -163,6 +168,25 @@ class FlatStringMap {
           detail::same_bytes(slot.node->key.data(), key.data(), key.size())) {
         return slot.node;
       }
+    }
+  }
+
+  // Asks the cache for the slot where a search for `hash` starts, some events before the
+  // search: a lookup's misses are dependent (slot, then node), so only looking ahead
+  // overlaps them.
+  void prefetch_slot(std::size_t hash) const noexcept {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash & mask()]);
+  }
+  // The node in that slot now (nullptr for an empty one), which may be another key's: in a
+  // map at most half full, most keys sit in their home slot. Valid until the next change.
+  const Node* home_node(std::size_t hash) const noexcept {
+    return slots_.empty() ? nullptr : slots_[hash & mask()].node;
+  }
+  // Asks for that node's lines, once its slot is likely cached.
+  void prefetch_node(std::size_t hash) const noexcept {
+    if (const Node* node = home_node(hash)) {
+      __builtin_prefetch(node);
+      __builtin_prefetch(reinterpret_cast<const char*>(node) + sizeof(Node) - 1);
     }
   }
 
@@ -237,7 +261,6 @@ class FlatStringMap {
   };
   using Slots = std::vector<Slot, detail::PageAllocator<Slot>>;
 
-  static std::size_t hash_of(std::string_view key) noexcept { return detail::hash_key(key); }
   std::size_t mask() const noexcept { return slots_.size() - 1; }
 
   void place(const Slot& slot) noexcept {

@@ -78,11 +78,6 @@ std::string hex(std::span<const std::byte> bytes) {
   return out;
 }
 
-std::string rate(std::uint64_t count, std::int64_t ns) {
-  if (ns <= 0) return "-";
-  return fmt::format("{:.2f} M", static_cast<double>(count) * 1e3 / static_cast<double>(ns));
-}
-
 }  // namespace
 
 struct Reader::State {
@@ -120,7 +115,9 @@ struct Reader::State {
   StreamOptions stream_options() const;
   // The instance's history started again: an empty view, rebuilt from seq 1 of it.
   void rebuild(const Error& why);
-  void apply(const Event& event);
+  // Applies a run of events in one call to the view where it takes runs.
+  void apply(std::span<const Event> events);
+  void advance(const Event& last, std::size_t count);
   void set_aside(const Event& event, const std::string& error);
   void tell_view_its_domain();
   void tick(std::int64_t now);
@@ -259,23 +256,41 @@ void Reader::State::write_checkpoint() {
                                    static_cast<double>(checkpoint_ns - start) / 1e6));
 }
 
-void Reader::State::apply(const Event& event) {
-  const evring_event raw{event.seq,        event.type,           0,
-                         event.publish_ns, event.payload.data(), event.payload.size()};
-  if (!view.on_event(raw, scratch)) {
+void Reader::State::apply(std::span<const Event> events) {
+  std::array<evring_event, kReplayBatch> run;
+  while (!events.empty()) {
+    const std::size_t count = std::min(events.size(), run.size());
+    for (std::size_t i = 0; i < count; ++i) {
+      const Event& event = events[i];
+      run[i] = evring_event{event.seq,        event.type,           0,
+                            event.publish_ns, event.payload.data(), event.payload.size()};
+    }
+    std::size_t applied = 0;
+    const bool all = view.on_events(std::span(run.data(), count), applied, scratch);
+    if (applied != 0) advance(events[applied - 1], applied);
+    if (all) {
+      events = events.subspan(count);
+      continue;
+    }
+    const Event& poison = events[applied];
     if (options.on_error == OnError::stop) {
       throw Error(ErrorCode::plugin_failed,
                   fmt::format("view {} failed on event seq {} (type {}): {}. The reader stopped "
                               "before it; the view is as of seq {}. Fix the view, or restart "
                               "with --on-error skip to set such events aside in {}",
-                              view.origin(), event.seq, event.type, scratch, applied_seq,
+                              view.origin(), poison.seq, poison.type, scratch, applied_seq,
                               dead_letter.string()));
     }
-    set_aside(event, scratch);
+    set_aside(poison, scratch);
+    advance(poison, 1);
+    events = events.subspan(applied + 1);
   }
-  applied_seq = event.seq;
-  applied_publish_ns = event.publish_ns;
-  ++applied_total;
+}
+
+void Reader::State::advance(const Event& last, std::size_t count) {
+  applied_seq = last.seq;
+  applied_publish_ns = last.publish_ns;
+  applied_total += count;
 }
 
 void Reader::State::set_aside(const Event& event, const std::string& error) {
@@ -330,13 +345,19 @@ void Reader::State::tick(std::int64_t now) {
       log(LogLevel::info,
           fmt::format("caught up: {} events from the journal in {:.2f} s ({} events/s)", done,
                       static_cast<double>(now - catch_up_start_ns) / 1e9,
-                      rate(done, now - catch_up_start_ns)));
+                      rate_text(done, now - catch_up_start_ns)));
     }
   } else if (catching_up && now >= next_progress_ns) {
     const std::uint64_t done = applied_total - catch_up_start_count;
+    const std::uint64_t head = stream->head_seq();
+    // The head as the ring last said: the writer may be publishing more meanwhile.
+    std::string left = head > applied_seq
+                           ? time_left_text(head - applied_seq, done, now - catch_up_start_ns)
+                           : std::string();
+    if (!left.empty()) left.insert(0, ", ");
     log(LogLevel::info,
-        fmt::format("catching up from the journal: at seq {} of {} ({} events/s)", applied_seq,
-                    stream->head_seq(), rate(done, now - catch_up_start_ns)));
+        fmt::format("catching up from the journal: at seq {} of {} ({} events/s{})", applied_seq,
+                    head, rate_text(done, now - catch_up_start_ns), left));
     next_progress_ns = now + kSecondNs;
   }
   // (A stream that never had a writer said so at start.)
@@ -362,7 +383,7 @@ void Reader::run(const std::atomic<bool>& stop) {
       while (applied < kEventBatch) {
         const std::size_t count = s.stream->next_batch(events);
         if (count == 0) break;
-        for (std::size_t i = 0; i < count; ++i) s.apply(events[i]);
+        s.apply(std::span<const Event>(events.data(), count));
         applied += count;
       }
     } catch (const Error& e) {

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -45,6 +46,29 @@ TEST(Crc32c, ContinuingOverTwoPiecesEqualsOnePass) {
   for (std::size_t split = 0; split <= bytes.size(); ++split) {
     const std::uint32_t first = detail::crc32c(0, bytes.data(), split);
     EXPECT_EQ(detail::crc32c(first, bytes.data() + split, bytes.size() - split), whole) << split;
+  }
+}
+
+// Four at a time, in step while all four have 8 bytes, then each on its own: buffers of
+// every length near those steps, in runs of every count around four, against one at a time.
+TEST(Crc32c, EachOfARunEqualsItsOwnCrc) {
+  std::array<unsigned char, 300> bytes{};
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<unsigned char>(i * 91 + 7);
+  for (std::size_t count = 0; count <= 11; ++count) {
+    for (std::size_t shift = 0; shift < 40; ++shift) {
+      std::vector<detail::CrcInput> inputs;
+      for (std::size_t i = 0; i < count; ++i) {
+        // Lengths that differ within a run, so one buffer ends before the others.
+        inputs.push_back({bytes.data() + i * 3 + shift % 8, (shift * 7 + i * 13) % 90});
+      }
+      std::vector<std::uint32_t> out(count);
+      detail::crc32c_each(inputs, out.data());
+      for (std::size_t i = 0; i < count; ++i) {
+        EXPECT_EQ(out[i], bitwise_crc32c(static_cast<const unsigned char*>(inputs[i].data),
+                                         inputs[i].bytes))
+            << "count " << count << ", shift " << shift << ", input " << i;
+      }
+    }
   }
 }
 

@@ -7,6 +7,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -92,6 +94,33 @@ TEST(PluginAbi, TheStatsViewNamesTypesAsTheDomainDoesAfterEveryFreshStart) {
   stats.restore(stats.snapshot());  // a fresh view object: it must be told the domain again
   ASSERT_EQ(stats.query({}, reply), QueryOutcome::answered) << reply;
   EXPECT_NE(reply.find(R"("by_type":{"deleted":2,"77":1})"), std::string::npos) << reply;
+}
+
+// A run with a poison event in the middle, through a version 2 table (one on_events call)
+// and the same view as a version 1 table (on_event per event): the same verdict either
+// way, the events before the poison one applied, none after it.
+TEST(PluginAbi, APoisonEventInARunStopsItThereForBothAbiVersions) {
+  evring_view_v1 version_one = *kv_view();
+  version_one.abi_version = 1;
+  for (const evring_view_v1* table :
+       {kv_view(), static_cast<const evring_view_v1*>(&version_one)}) {
+    ViewPlugin view = ViewPlugin::from_table(table, "kv view", "");
+    EXPECT_EQ(view.takes_runs(), table->abi_version >= 2);
+    const auto first = kv::encode(kv::PutEvent{"a", "1", 1});
+    const auto last = kv::encode(kv::PutEvent{"b", "2", 1});
+    const std::vector<evring_event> run{
+        {1, static_cast<std::uint32_t>(kv::EventType::put), 0, 0, first.data(), first.size()},
+        {2, 77, 0, 0, first.data(), first.size()},  // no kv event has type 77
+        {3, static_cast<std::uint32_t>(kv::EventType::put), 0, 0, last.data(), last.size()}};
+    std::size_t applied = 99;
+    std::string error;
+    EXPECT_FALSE(view.on_events(run, applied, error));
+    EXPECT_EQ(applied, 1u) << "ABI version " << table->abi_version;
+    EXPECT_NE(error.find("kv event type 77 is unknown"), std::string::npos) << error;
+    std::string reply;
+    ASSERT_EQ(view.query(std::vector<std::string_view>{"count"}, reply), QueryOutcome::answered);
+    EXPECT_EQ(reply, "1") << "ABI version " << table->abi_version;
+  }
 }
 
 }  // namespace

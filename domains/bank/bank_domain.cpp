@@ -75,7 +75,8 @@ class BankModel {
   // Checks each event against the state it lands on: an event out of step with the model
   // means the history (or the snapshot it was replayed onto) is not this model's, and the
   // host must stop rather than carry on with a state nobody decided.
-  void apply(std::uint32_t type, std::span<const std::byte> payload) {
+  void apply(std::uint32_t type, std::span<const std::byte> payload,
+             const look_ahead::Looked& looked = {}) {
     switch (static_cast<bank::EventType>(type)) {
       case bank::EventType::opened: {
         const bank::OpenedEvent event = bank::decode_opened_event(payload);
@@ -89,7 +90,7 @@ class BankModel {
       }
       case bank::EventType::deposited: {
         const bank::DepositedEvent event = bank::decode_deposited_event(payload);
-        std::int64_t& balance = account(event.account, "deposited");
+        std::int64_t& balance = account(event.account, "deposited", looked);
         if (balance > kMaxBalance - event.amount || balance + event.amount != event.balance) {
           out_of_step("deposited", event.account, balance, event.balance);
         }
@@ -98,7 +99,7 @@ class BankModel {
       }
       case bank::EventType::withdrawn: {
         const bank::WithdrawnEvent event = bank::decode_withdrawn_event(payload);
-        std::int64_t& balance = account(event.account, "withdrawn");
+        std::int64_t& balance = account(event.account, "withdrawn", looked);
         if (balance - event.amount != event.balance) {
           out_of_step("withdrawn", event.account, balance, event.balance);
         }
@@ -107,8 +108,8 @@ class BankModel {
       }
       case bank::EventType::transferred: {
         const bank::TransferredEvent event = bank::decode_transferred_event(payload);
-        std::int64_t& from = account(event.from, "transferred");
-        std::int64_t& to = account(event.to, "transferred");
+        std::int64_t& from = account(event.from, "transferred", looked);
+        std::int64_t& to = account(event.to, "transferred", looked);
         if (from - event.amount != event.from_balance) {
           out_of_step("transferred", event.from, from, event.from_balance);
         }
@@ -123,6 +124,17 @@ class BankModel {
     throw std::runtime_error("bank event type " + std::to_string(type) +
                              " is unknown (known: 1 opened, 2 deposited, 3 withdrawn, "
                              "4 transferred)");
+  }
+
+  // The writer's replay: as apply for each, looking ahead at the accounts of the events to
+  // come (look_ahead.hpp), their slots and nodes.
+  void apply_events(std::span<const Event> events, std::size_t& applied) {
+    look_ahead::apply_run(
+        balances_, events, applied, bank::peek_accounts,
+        [this](const Event& event, const look_ahead::Looked& looked) {
+          apply(event.type, event.payload, looked);
+        },
+        [](const Node&) noexcept {});  // a balance lives in its node
   }
 
   static std::vector<std::byte> parse(std::span<const std::string_view> words) {
@@ -196,8 +208,9 @@ class BankModel {
     }
   }
 
-  std::int64_t& account(std::string_view holder, std::string_view event) {
-    Node* found = balances_.find(holder);
+  std::int64_t& account(std::string_view holder, std::string_view event,
+                        const look_ahead::Looked& looked) {
+    Node* found = look_ahead::find(balances_, holder, looked);
     if (found == nullptr) {
       throw std::runtime_error("bank " + std::string(event) + " event for account " +
                                json_string(holder) +

@@ -57,11 +57,12 @@ class KvModel {
   // Checks each event against the state it lands on: an event out of step with the model
   // means the history (or the snapshot it was replayed onto) is not this model's, and the
   // host must stop rather than carry on with a state nobody decided.
-  void apply(std::uint32_t type, std::span<const std::byte> payload) {
+  void apply(std::uint32_t type, std::span<const std::byte> payload,
+             const look_ahead::Looked& looked = {}) {
     switch (static_cast<kv::EventType>(type)) {
       case kv::EventType::put: {
         const kv::PutEvent event = kv::decode_put_event(payload);
-        Node* entry = entries_.find(event.key);
+        Node* entry = look_ahead::find(entries_, event.key, looked);
         const std::uint64_t expected = entry == nullptr ? 1 : entry->value.version + 1;
         if (event.version != expected) out_of_step("put", event.key, event.version, expected);
         if (entry == nullptr) {
@@ -75,7 +76,7 @@ class KvModel {
       }
       case kv::EventType::deleted: {
         const kv::DeletedEvent event = kv::decode_deleted_event(payload);
-        const Node* entry = entries_.find(event.key);
+        const Node* entry = look_ahead::find(entries_, event.key, looked);
         const std::uint64_t current = entry == nullptr ? 0 : entry->value.version;
         if (entry == nullptr || event.version != current) {
           out_of_step("deleted", event.key, event.version, current);
@@ -86,6 +87,17 @@ class KvModel {
     }
     throw std::runtime_error("kv event type " + std::to_string(type) +
                              " is unknown (known: 1 put, 2 deleted)");
+  }
+
+  // The writer's replay: as apply for each, looking ahead at the keys of the events to
+  // come (look_ahead.hpp), their slots, nodes and value bytes.
+  void apply_events(std::span<const Event> events, std::size_t& applied) {
+    look_ahead::apply_run(
+        entries_, events, applied, kv::peek_key,
+        [this](const Event& event, const look_ahead::Looked& looked) {
+          apply(event.type, event.payload, looked);
+        },
+        [](const Node& node) noexcept { __builtin_prefetch(node.value.value.data(), 1); });
   }
 
   static std::vector<std::byte> parse(std::span<const std::string_view> words) {

@@ -11,7 +11,9 @@
 #include <string_view>
 
 #include "evring/codec.hpp"
+#include "evring/event.hpp"
 #include "flat_string_map.hpp"
+#include "look_ahead.hpp"
 #include "state_snapshot.hpp"
 
 namespace evring::kv {
@@ -39,5 +41,13 @@ void put_entries(ByteWriter& out, const Nodes& in_key_order) {
 // them).
 Entries get_entries(ByteReader& in, std::size_t snapshot_bytes, std::string_view what,
                     const std::function<void(const EntryNode&)>& added = {});
+
+// The key a kv event names, for looking ahead along a run (look_ahead.hpp): both kv events
+// start with it.
+inline std::size_t peek_key(const Event& event, look_ahead::Looked::Keys& keys) noexcept {
+  std::size_t offset = 0;
+  keys[0].bytes = look_ahead::peek_text(event, offset);
+  return keys[0].bytes.empty() ? 0 : 1;
+}
 
 }  // namespace evring::kv

@@ -11,6 +11,10 @@
 //     static std::string describe(std::uint32_t type, std::span<const std::byte> payload);
 //     std::vector<std::byte> snapshot() const;
 //     void restore(std::span<const std::byte> bytes);
+//     // Optional: a run of events at once (the writer's replay), to look ahead at the
+//     // state the next ones touch; sets `applied` as it goes, what it throws is about
+//     // events[applied]. Without it, a run is applied with apply(), one at a time.
+//     void apply_events(std::span<const evring::Event> events, std::size_t& applied);
 //   };
 //   EVRING_EXPORT_DOMAIN(Counter)
 //
@@ -29,6 +33,7 @@
 
 #include "evring/codec.hpp"
 #include "evring/domain_abi.h"
+#include "evring/event.hpp"
 #include "evring/plugin_helper.hpp"
 
 namespace evring {
@@ -79,6 +84,17 @@ struct DomainAdapter {
                                         std::span(static_cast<const std::byte*>(payload), size));
       return EVRING_OK;
     });
+  }
+  static constexpr bool kTakesRuns =
+      requires(Model & model, std::span<const Event> run, std::size_t& done) {
+    model.apply_events(run, done);
+  };
+  static int apply_events(void* model, const evring_event* events, std::size_t count,
+                          std::size_t* applied, evring_sink* error) noexcept {
+    return guarded_run<kTakesRuns>(
+        *static_cast<Model*>(model), events, count, applied, error,
+        [](auto& self, auto run, std::size_t& done) { self.apply_events(run, done); },
+        [](auto& self, const Event& event) { self.apply(event.type, event.payload); });
   }
   static int parse(const char* const* words, std::size_t count, evring_sink* command,
                    evring_sink* error) noexcept {
@@ -132,7 +148,8 @@ const evring_domain_v1* domain_table() noexcept {
       EVRING_DOMAIN_ABI_VERSION, sizeof(evring_domain_v1), Model::name,
       &Adapter::create,          &Adapter::destroy,        &Adapter::handle,
       &Adapter::apply,           &Adapter::parse,          &Adapter::describe,
-      &Adapter::snapshot,        &Adapter::restore,        Adapter::type_name_entry};
+      &Adapter::snapshot,        &Adapter::restore,        Adapter::type_name_entry,
+      &Adapter::apply_events};
   return &table;
 }
 

@@ -67,6 +67,14 @@ typedef struct evring_domain_v1 {
   /* The name of an event type ("deposited"), static and NUL-terminated, or NULL for a type
    * the domain does not know. Shown by the stats view; any thread. */
   const char* (*type_name)(uint32_t type);
+
+  /* Applies events[0] to events[count - 1] (count >= 1, consecutive seqs) in order, as
+   * count calls of apply() would: the writer's replay at start hands runs of the journal,
+   * so a model can look ahead (prefetch the state the next events touch). EVRING_OK when
+   * all are applied; EVRING_FAILED with a message when one fails, *applied then saying how
+   * many were applied before it. NULL: the host calls apply() for each. */
+  int (*apply_events)(void* model, const evring_event* events, size_t count, size_t* applied,
+                      evring_sink* error);
 } evring_domain_v1;
 
 /* The table as the first release of version 1 had it: every entry before type_name. */

@@ -27,6 +27,17 @@ typedef struct evring_sink {
   int (*write)(void* context, const void* data, size_t size);
 } evring_sink;
 
+/* One event, as the view ABI's on_event(s) and the domain ABI's apply_events get it.
+ * payload is valid only during the call. */
+typedef struct evring_event {
+  uint64_t seq;
+  uint32_t type;
+  uint32_t reserved;  /* 0 */
+  int64_t publish_ns; /* the writer's CLOCK_MONOTONIC when it published the event */
+  const void* payload;
+  size_t size;
+} evring_event;
+
 #ifdef __cplusplus
 }
 #endif

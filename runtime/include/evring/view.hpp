@@ -17,6 +17,11 @@
 //     // Optional: told the instance's domain after construction, before any event; its
 //     // table (describe, type_name) is nullptr when the reader could not load it.
 //     void set_domain(std::string_view name, const evring_domain_v1* table);
+//     // Optional: a run of events at once (ABI version 2's on_events), to look ahead at
+//     // the events to come, e.g. prefetch the state they touch. Applies them in order,
+//     // setting `applied` to how many it has applied; what it throws is then about
+//     // events[applied]. Without it, the run is applied with on_event, one at a time.
+//     void on_events(std::span<const evring::Event> events, std::size_t& applied);
 //   };
 //   EVRING_EXPORT_VIEW(Count)
 //
@@ -54,11 +59,20 @@ struct ViewAdapter {
   static void destroy(void* view) noexcept { delete static_cast<View*>(view); }
   static int on_event(void* view, const evring_event* event, evring_sink* error) noexcept {
     return guarded_strict(error, [&] {
-      static_cast<View*>(view)->on_event(
-          Event{event->seq, event->type, event->publish_ns,
-                std::span(static_cast<const std::byte*>(event->payload), event->size)});
+      static_cast<View*>(view)->on_event(event_of(*event));
       return EVRING_OK;
     });
+  }
+  static constexpr bool kTakesRuns =
+      requires(View & view, std::span<const Event> run, std::size_t& done) {
+    view.on_events(run, done);
+  };
+  static int on_events(void* view, const evring_event* events, std::size_t count,
+                       std::size_t* applied, evring_sink* error) noexcept {
+    return guarded_run<kTakesRuns>(
+        *static_cast<View*>(view), events, count, applied, error,
+        [](auto& self, auto run, std::size_t& done) { self.on_events(run, done); },
+        [](auto& self, const Event& event) { self.on_event(event); });
   }
   static int query(const void* view, const char* const* words, std::size_t count, evring_sink* json,
                    evring_sink* error) noexcept {
@@ -110,10 +124,10 @@ template <class View>
 const evring_view_v1* view_table() noexcept {
   using Adapter = detail::ViewAdapter<View>;
   static const evring_view_v1 table{
-      EVRING_VIEW_ABI_VERSION, sizeof(evring_view_v1),   View::name,
-      &Adapter::create,        &Adapter::destroy,        &Adapter::on_event,
-      &Adapter::query,         &Adapter::snapshot,       &Adapter::restore,
-      Adapter::domain_entry,   Adapter::set_domain_entry};
+      EVRING_VIEW_ABI_VERSION, sizeof(evring_view_v1),    View::name,
+      &Adapter::create,        &Adapter::destroy,         &Adapter::on_event,
+      &Adapter::query,         &Adapter::snapshot,        &Adapter::restore,
+      Adapter::domain_entry,   Adapter::set_domain_entry, &Adapter::on_events};
   return &table;
 }
 

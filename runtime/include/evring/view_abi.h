@@ -9,11 +9,17 @@
  *
  * Versions: a shared library exports EVRING_VIEW_ENTRY_SYMBOL, a function returning a table
  * whose first two fields (abi_version, table_bytes) keep their place in every version. The
- * host refuses a table whose abi_version is not its own, naming both. Within a version,
- * entries are only ever added at the end, as optional ones: a plugin built against an
- * older header has a shorter table (its table_bytes says so, at least
- * EVRING_VIEW_V1_REQUIRED_BYTES) and still loads, its host treating the entries it lacks
- * as NULL. */
+ * host loads tables of every version from EVRING_VIEW_ABI_OLDEST_VERSION to its own and
+ * refuses others, naming both. Each version only adds entries at the end, as optional
+ * ones, and the table keeps its version 1 name (evring_view_v1), so a plugin written for
+ * version 1 still compiles, loads and runs: a table shorter than this header's (its
+ * table_bytes says so, at least EVRING_VIEW_V1_REQUIRED_BYTES), or of an older version, has
+ * its host treat the entries it lacks as NULL.
+ *
+ *   version 1  on_event, one event per call
+ *   version 2  on_events, a run of events per call (catch-up from the journal hands over
+ *              runs of up to a few dozen), so a view can look ahead: prefetch the state the
+ *              next events touch while it applies this one */
 #ifndef EVRING_VIEW_ABI_H
 #define EVRING_VIEW_ABI_H
 
@@ -24,18 +30,9 @@
 extern "C" {
 #endif
 
-#define EVRING_VIEW_ABI_VERSION 1u
+#define EVRING_VIEW_ABI_VERSION 2u
+#define EVRING_VIEW_ABI_OLDEST_VERSION 1u /* the oldest a host of this header still loads */
 #define EVRING_VIEW_ENTRY_SYMBOL "evring_view_entry"
-
-/* One event. payload is valid only during the call. */
-typedef struct evring_event {
-  uint64_t seq;
-  uint32_t type;
-  uint32_t reserved;  /* 0 */
-  int64_t publish_ns; /* the writer's CLOCK_MONOTONIC when it published the event */
-  const void* payload;
-  size_t size;
-} evring_event;
 
 typedef struct evring_view_v1 {
   uint32_t abi_version; /* EVRING_VIEW_ABI_VERSION the plugin was built with */
@@ -70,6 +67,16 @@ typedef struct evring_view_v1 {
    * cannot read that domain. Not called when the reader cannot learn the domain. */
   int (*set_domain)(void* view, const char* name, const evring_domain_v1* domain,
                     evring_sink* error);
+
+  /* Version 2 (NULL in a version 1 table, and optional in version 2). */
+
+  /* Applies events[0] to events[count - 1] (count >= 1, consecutive seqs) in order, as count
+   * calls of on_event would; the host calls it instead of on_event, also for one event.
+   * EVRING_OK when all are applied. EVRING_FAILED with a message when one fails: *applied
+   * then says how many were applied before it (events[*applied] is the poison event; the
+   * ones after it were not applied). Payloads are valid only during the call. */
+  int (*on_events)(void* view, const evring_event* events, size_t count, size_t* applied,
+                   evring_sink* error);
 } evring_view_v1;
 
 /* The table as the first release of version 1 had it: every entry before domain. */

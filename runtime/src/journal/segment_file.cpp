@@ -151,6 +151,48 @@ std::string RecordScan::reason() const {
   return "no damage";
 }
 
+RecordScan judge_record(const MappedFile& file, std::size_t offset, std::uint64_t expected_seq) {
+  RecordScan scan;
+  if (offset + sizeof(JournalRecordHeader) > file.size()) return scan;  // no room: end
+  const JournalRecordHeader header = load_header(file, offset);
+  if (is_zero(header)) return scan;  // the end: see FORMAT in journal.hpp
+  scan.kind = RecordScan::bad;
+  scan.expected_seq = expected_seq;
+  if (header.seq == 0) {
+    scan.damage = RecordScan::Damage::uncommitted;
+    return scan;
+  }
+  if (header.meta_bytes > kJournalMaxMetaBytes) {
+    scan.damage = RecordScan::Damage::metadata_too_long;
+    scan.seen = header.meta_bytes;
+    return scan;
+  }
+  const std::size_t total = JournalWriter::record_bytes(header.meta_bytes, header.payload_bytes);
+  if (offset + total > file.size()) {
+    scan.damage = RecordScan::Damage::past_the_end;
+    return scan;
+  }
+  if (header.crc != record_crc(header, file.data() + offset + sizeof header)) {
+    scan.damage = RecordScan::Damage::checksum;
+    return scan;
+  }
+  if (header.seq != expected_seq) {
+    scan.damage = RecordScan::Damage::sequence;
+    scan.seen = header.seq;
+    return scan;
+  }
+  // Committed since the walk looked (the writer appends while readers read): it is whole.
+  const std::byte* body = file.data() + offset + sizeof header;
+  scan.kind = RecordScan::found;
+  scan.record = {header.seq,
+                 header.type,
+                 header.publish_ns,
+                 {body, header.meta_bytes},
+                 {body + header.meta_bytes, header.payload_bytes}};
+  scan.next_offset = offset + total;
+  return scan;
+}
+
 Position skip_toward(const MappedFile& file, std::uint64_t first_seq, std::uint64_t seq) {
   const Position start{sizeof(JournalSegmentHeader), first_seq};
   Position at = start;

@@ -130,50 +130,50 @@ inline JournalRecordHeader load_header(const MappedFile& file, std::size_t offse
   return header;
 }
 
+// The record at `offset` if it is committed, whole and the one due (`expected_seq`), its
+// checksum not yet checked: fills `out` and `crc_bytes` (what its CRC covers, from
+// offset + 4) and returns the offset after it; 0 when it is not (scan_record says why).
+// The scan without its checksum, so that a replay can check a run's checksums at once.
+inline std::size_t walk_record(const MappedFile& file, std::size_t offset,
+                               std::uint64_t expected_seq, JournalRecord& out,
+                               std::uint32_t& stored_crc, std::size_t& crc_bytes) {
+  if (offset + sizeof(JournalRecordHeader) > file.size()) return 0;
+  const JournalRecordHeader header = load_header(file, offset);
+  if (header.seq != expected_seq || header.meta_bytes > kJournalMaxMetaBytes) return 0;
+  const std::size_t total = JournalWriter::record_bytes(header.meta_bytes, header.payload_bytes);
+  if (offset + total > file.size()) return 0;
+  const std::byte* body = file.data() + offset + sizeof header;
+  out.seq = header.seq;
+  out.type = header.type;
+  out.publish_ns = header.publish_ns;
+  out.meta = {body, header.meta_bytes};
+  out.payload = {body + header.meta_bytes, header.payload_bytes};
+  stored_crc = header.crc;
+  // In the file the header's fields after the CRC run on into the body: one span.
+  crc_bytes =
+      sizeof header - sizeof header.crc + std::size_t{header.meta_bytes} + header.payload_bytes;
+  return offset + total;
+}
+
+// The verdict on the bytes at `offset` when walk_record or the checksum refused them.
+// Cold: only at the end of a segment, or at damage.
+RecordScan judge_record(const MappedFile& file, std::size_t offset, std::uint64_t expected_seq);
+
 inline RecordScan scan_record(const MappedFile& file, std::size_t offset,
                               std::uint64_t expected_seq) {
-  RecordScan scan;
-  if (offset + sizeof(JournalRecordHeader) > file.size()) return scan;  // no room: end
-  const JournalRecordHeader header = load_header(file, offset);
-  if (is_zero(header)) return scan;  // the end: see FORMAT in journal.hpp
-  scan.kind = RecordScan::bad;
-  scan.expected_seq = expected_seq;
-  if (header.seq == 0) {
-    scan.damage = RecordScan::Damage::uncommitted;
+  JournalRecord record;
+  std::uint32_t stored_crc = 0;
+  std::size_t crc_bytes = 0;
+  const std::size_t next = walk_record(file, offset, expected_seq, record, stored_crc, crc_bytes);
+  if (next != 0 &&
+      stored_crc == detail::crc32c(0, file.data() + offset + sizeof stored_crc, crc_bytes)) {
+    RecordScan scan;
+    scan.kind = RecordScan::found;
+    scan.record = record;
+    scan.next_offset = next;
     return scan;
   }
-  if (header.meta_bytes > kJournalMaxMetaBytes) {
-    scan.damage = RecordScan::Damage::metadata_too_long;
-    scan.seen = header.meta_bytes;
-    return scan;
-  }
-  const std::size_t total = JournalWriter::record_bytes(header.meta_bytes, header.payload_bytes);
-  if (offset + total > file.size()) {
-    scan.damage = RecordScan::Damage::past_the_end;
-    return scan;
-  }
-  const std::byte* body = file.data() + offset + sizeof header;
-  // record_crc's value in one pass: in the file the header's fields after the CRC run on
-  // into the body, and on the short records of a replay the split costs a tenth of a scan.
-  if (header.crc != detail::crc32c(0, file.data() + offset + sizeof header.crc,
-                                   sizeof header - sizeof header.crc +
-                                       std::size_t{header.meta_bytes} + header.payload_bytes)) {
-    scan.damage = RecordScan::Damage::checksum;
-    return scan;
-  }
-  if (header.seq != expected_seq) {
-    scan.damage = RecordScan::Damage::sequence;
-    scan.seen = header.seq;
-    return scan;
-  }
-  scan.kind = RecordScan::found;
-  scan.record = {header.seq,
-                 header.type,
-                 header.publish_ns,
-                 {body, header.meta_bytes},
-                 {body + header.meta_bytes, header.payload_bytes}};
-  scan.next_offset = offset + total;
-  return scan;
+  return judge_record(file, offset, expected_seq);
 }
 // A place in a segment: the offset where the record `seq` is due.
 struct Position {

@@ -1,5 +1,6 @@
 #include "plugin/domain_plugin.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -21,7 +22,8 @@ void check_table(const evring_domain_v1* table, const std::string& origin) {
     throw Error(ErrorCode::invalid_argument,
                 origin + ": its " + EVRING_DOMAIN_ENTRY_SYMBOL + "() returned no table");
   }
-  detail::check_abi_version(table->abi_version, EVRING_DOMAIN_ABI_VERSION, origin, kDomainKind);
+  detail::check_abi_version(table->abi_version, EVRING_DOMAIN_ABI_VERSION,
+                            EVRING_DOMAIN_ABI_VERSION, origin, kDomainKind);
   if (table->table_bytes < EVRING_DOMAIN_V1_REQUIRED_BYTES || table->name == nullptr ||
       table->create == nullptr || table->destroy == nullptr || table->handle == nullptr ||
       table->apply == nullptr || table->parse == nullptr || table->describe == nullptr ||
@@ -127,10 +129,34 @@ void DomainPlugin::apply(std::uint64_t seq, std::uint32_t type,
   std::string error;
   TextSink sink(error, kPluginMessageLimit);
   if (table_->apply(model_.get(), type, payload.data(), payload.size(), &sink.sink) != EVRING_OK) {
-    throw Error(ErrorCode::corrupt, "domain " + origin_ + " cannot apply event seq " +
-                                        std::to_string(seq) + " (type " + std::to_string(type) +
-                                        "): " + (error.empty() ? "no reason given" : error));
+    throw_cannot_apply(seq, type, error);
   }
+}
+
+void DomainPlugin::throw_cannot_apply(std::uint64_t seq, std::uint32_t type,
+                                      const std::string& error) const {
+  throw Error(ErrorCode::corrupt, "domain " + origin_ + " cannot apply event seq " +
+                                      std::to_string(seq) + " (type " + std::to_string(type) +
+                                      "): " + (error.empty() ? "no reason given" : error));
+}
+
+void DomainPlugin::apply_events(std::span<const evring_event> events) {
+  if (table_->apply_events == nullptr) {
+    for (const evring_event& event : events) {
+      apply(event.seq, event.type,
+            std::span(static_cast<const std::byte*>(event.payload), event.size));
+    }
+    return;
+  }
+  std::string error;
+  TextSink sink(error, kPluginMessageLimit);
+  std::size_t applied = 0;
+  if (events.empty() || table_->apply_events(model_.get(), events.data(), events.size(), &applied,
+                                             &sink.sink) == EVRING_OK) {
+    return;
+  }
+  const evring_event& failed = events[std::min(applied, events.size() - 1)];
+  throw_cannot_apply(failed.seq, failed.type, error);
 }
 
 bool DomainPlugin::parse(std::span<const std::string_view> words, std::vector<std::byte>& command,

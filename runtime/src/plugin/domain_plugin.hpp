@@ -102,6 +102,9 @@ class DomainPlugin {
   Verdict handle(std::span<const std::byte> command, EventBatch& events, std::string& reason) const;
   // Applies one event; throws Error(corrupt) naming seq and the domain's message.
   void apply(std::uint64_t seq, std::uint32_t type, std::span<const std::byte> payload);
+  // Applies a run of events, in one call where the domain takes runs (apply_events);
+  // throws like apply() naming the event that failed, those before it applied.
+  void apply_events(std::span<const evring_event> events);
   // Words to command bytes; false with the reason in `error` when they do not parse.
   bool parse(std::span<const std::string_view> words, std::vector<std::byte>& command,
              std::string& error) const;
@@ -114,6 +117,8 @@ class DomainPlugin {
   void reset();
 
  private:
+  [[noreturn]] void throw_cannot_apply(std::uint64_t seq, std::uint32_t type,
+                                       const std::string& error) const;
   DomainPlugin(DomainDescriber describer, std::string origin, std::string config);
 
   DomainDescriber describer_;

@@ -39,13 +39,16 @@ PluginEntry load_plugin_entry(const std::filesystem::path& given, const PluginKi
   return PluginEntry{std::move(library), entry};
 }
 
-void check_abi_version(std::uint32_t found, std::uint32_t ours, const std::string& origin,
-                       const PluginKind& kind) {
-  if (found != ours) {
+void check_abi_version(std::uint32_t found, std::uint32_t oldest, std::uint32_t ours,
+                       const std::string& origin, const PluginKind& kind) {
+  if (found < oldest || found > ours) {
     throw Error(ErrorCode::incompatible,
                 origin + " was built for " + std::string(kind.name) + " ABI version " +
-                    std::to_string(found) + ", but this evring speaks version " +
-                    std::to_string(ours) + ": rebuild it against this evring's headers");
+                    std::to_string(found) + ", but this evring speaks " +
+                    (oldest == ours
+                         ? "version " + std::to_string(ours)
+                         : "versions " + std::to_string(oldest) + " to " + std::to_string(ours)) +
+                    ": rebuild it against this evring's headers");
   }
 }
 

@@ -36,9 +36,10 @@ struct PluginEntry {
 // library cannot be loaded or lacks the entry point.
 PluginEntry load_plugin_entry(const std::filesystem::path& path, const PluginKind& kind);
 
-// Throws Error(incompatible) naming both versions when they differ.
-void check_abi_version(std::uint32_t found, std::uint32_t ours, const std::string& origin,
-                       const PluginKind& kind);
+// Throws Error(incompatible) naming both when `found` is not one of the versions from
+// `oldest` to `ours` that this host loads.
+void check_abi_version(std::uint32_t found, std::uint32_t oldest, std::uint32_t ours,
+                       const std::string& origin, const PluginKind& kind);
 
 // A plugin's table at this evring's size: the entries a shorter one (built against an older
 // header) lacks are NULL, so the host reads every field without looking at table_bytes.

@@ -1,5 +1,7 @@
 #include "plugin/view_plugin.hpp"
 
+#include <algorithm>
+
 #include "evring/error.hpp"
 #include "plugin/plugin_library.hpp"
 
@@ -15,7 +17,8 @@ void check_table(const evring_view_v1* table, const std::string& origin) {
     throw Error(ErrorCode::invalid_argument,
                 origin + ": its " + EVRING_VIEW_ENTRY_SYMBOL + "() returned no table");
   }
-  detail::check_abi_version(table->abi_version, EVRING_VIEW_ABI_VERSION, origin, kViewKind);
+  detail::check_abi_version(table->abi_version, EVRING_VIEW_ABI_OLDEST_VERSION,
+                            EVRING_VIEW_ABI_VERSION, origin, kViewKind);
   if (table->table_bytes < EVRING_VIEW_V1_REQUIRED_BYTES || table->name == nullptr ||
       table->create == nullptr || table->destroy == nullptr || table->on_event == nullptr ||
       table->query == nullptr || table->snapshot == nullptr || table->restore == nullptr) {
@@ -24,6 +27,14 @@ void check_table(const evring_view_v1* table, const std::string& origin) {
                     " has an incomplete view table (a function or its name is missing): "
                     "build it with evring/view.hpp's EVRING_EXPORT_VIEW");
   }
+}
+
+// At this evring's size; a version 1 table has no on_events, whatever lies past its
+// set_domain.
+std::shared_ptr<const evring_view_v1> host_copy(const evring_view_v1* table) {
+  auto copy = std::const_pointer_cast<evring_view_v1>(detail::full_size_copy(table));
+  if (table->abi_version < 2) copy->on_events = nullptr;
+  return copy;
 }
 
 }  // namespace
@@ -43,7 +54,7 @@ ViewPlugin ViewPlugin::from_table(const evring_view_v1* table, const std::string
 
 ViewPlugin::ViewPlugin(std::shared_ptr<void> library, const evring_view_v1* table,
                        std::string origin, std::string config)
-    : table_(detail::full_size_copy(table)),
+    : table_(host_copy(table)),
       origin_(origin),
       view_(std::move(library),
             PluginLifecycle{table->create, table->destroy, table->snapshot, table->restore},
@@ -76,6 +87,30 @@ bool ViewPlugin::on_event(const evring_event& event, std::string& error) {
   error.clear();
   detail::TextSink sink(error, detail::kPluginMessageLimit);
   if (table_->on_event(view_.get(), &event, &sink.sink) == EVRING_OK) return true;
+  if (error.empty()) error = "the view failed without a reason";
+  return false;
+}
+
+bool ViewPlugin::on_events(std::span<const evring_event> events, std::size_t& applied,
+                           std::string& error) {
+  applied = 0;
+  if (events.empty()) return true;
+  if (table_->on_events == nullptr) {
+    for (const evring_event& event : events) {
+      if (!on_event(event, error)) return false;
+      ++applied;
+    }
+    return true;
+  }
+  error.clear();
+  detail::TextSink sink(error, detail::kPluginMessageLimit);
+  if (table_->on_events(view_.get(), events.data(), events.size(), &applied, &sink.sink) ==
+      EVRING_OK) {
+    applied = events.size();
+    return true;
+  }
+  // A view that claims more than it was given is not believed past the run.
+  applied = std::min(applied, events.size() - 1);
   if (error.empty()) error = "the view failed without a reason";
   return false;
 }

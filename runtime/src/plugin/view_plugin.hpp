@@ -46,6 +46,12 @@ class ViewPlugin {
 
   // Applies one event; false with the view's message in `error` (a poison event).
   bool on_event(const evring_event& event, std::string& error);
+  // Applies a run of events (in one call for a version 2 view, else one by one): true when
+  // all were applied; false with the view's message when events[applied] failed, the ones
+  // before it applied and the ones after it not.
+  bool on_events(std::span<const evring_event> events, std::size_t& applied, std::string& error);
+  // Whether the view takes a run per call (ABI version 2's on_events).
+  bool takes_runs() const noexcept { return table_->on_events != nullptr; }
   // Answers a query: `out` holds the JSON value when answered, the reason otherwise.
   QueryOutcome query(std::span<const std::string_view> words, std::string& out) const;
   std::vector<std::byte> snapshot() const { return view_.snapshot(); }

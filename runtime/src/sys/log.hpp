@@ -4,6 +4,7 @@
 // sharing a terminal or a log file do not interleave mid-line.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -22,5 +23,15 @@ using LogSink = std::function<void(LogLevel level, std::string_view text)>;
 
 // Prints the lines at or above `threshold` to stderr.
 LogSink stderr_log(std::string program, LogLevel threshold);
+
+// For the progress lines of long runs (the writer's replay, a reader's catch-up): `count`
+// events in `ns` as "12.34 M" (events/s; "-" for no time), and the time the `left` events
+// will take at that pace as "about 1.5 s left" ("about 3 min left"; empty before any
+// pace is known).
+std::string rate_text(std::uint64_t count, std::int64_t ns);
+// The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID), in ns: beside the wall clock, a
+// rate that does not count the time others had the core.
+std::int64_t thread_cpu_ns() noexcept;
+std::string time_left_text(std::uint64_t left, std::uint64_t count, std::int64_t ns);
 
 }  // namespace evring
