@@ -111,11 +111,17 @@ class FakeView {
       }
       if (stop_) return;
       woken_ = false;
-      const std::uint64_t applied = applied_;
+      std::uint64_t applied = applied_;
       lock.unlock();
 
       QueryRequest request;
       while (server_->next(request)) {
+        // As of what the view has when it takes the request, as a reader answers: a
+        // request sent after advance() may arrive in a pass that began before it.
+        {
+          std::lock_guard fresh(mutex_);
+          applied = applied_;
+        }
         ++seen_;
         last_deadline_ns_ = request.deadline_ns;
         if (request.after_seq > applied) {
