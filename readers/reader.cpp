@@ -60,6 +60,9 @@ std::string pick_id(const std::string& instance, std::string_view view) {
     // No writer yet, so no reader is registered: the first number is free.
     if (e.code() != ErrorCode::no_instance && e.code() != ErrorCode::writer_gone) throw;
   }
+  for (const remote::RemoteReaderInfo& reader : remote::remote_readers(instance)) {
+    if (reader.reader.alive) taken.insert(reader.reader.id);
+  }
   for (int n = 1;; ++n) {
     std::string id = fmt::format("{}-{}", view, n);
     if (!taken.contains(id)) return id;
@@ -121,6 +124,7 @@ struct Reader::State {
   std::uint64_t restore_checkpoint();
   void write_checkpoint();
   StreamOptions stream_options() const;
+  std::unique_ptr<EventFeed> open_stream() const;
   // The instance's history started again: an empty view, rebuilt from seq 1 of it.
   void rebuild(const Error& why);
   void apply(const Event& event);
@@ -143,7 +147,7 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
       options.dead_letter.empty() ? s.checkpoint_dir / "dead-letter.jsonl" : options.dead_letter;
 
   s.interrupt = std::make_shared<WaitInterrupt>();
-  s.stream = open_feed(options.source, s.stream_options());
+  s.stream = s.open_stream();
   s.tell_view_its_domain();
   if (!s.stream->attached()) {
     s.log(LogLevel::info,
@@ -212,6 +216,13 @@ StreamOptions Reader::State::stream_options() const {
   return result;
 }
 
+std::unique_ptr<EventFeed> Reader::State::open_stream() const {
+  // Who may read the remote status, as who may query (the socket's mode).
+  const bool granted = options.group != kCreatorGroup;
+  const mode_t readable = (options.mode & 0600) | (granted ? S_IRGRP : 0);
+  return open_feed(options.source, stream_options(), readable, options.group);
+}
+
 // Before any event: a view of another domain is refused now, not at its first event. The
 // domain is loaded only for a view that asks for it (tail, stats: describe, type names).
 void Reader::State::tell_view_its_domain() {
@@ -236,7 +247,7 @@ void Reader::State::rebuild(const Error& why) {
   applied_seq = checkpoint_seq = 0;
   applied_publish_ns = 0;
   stream.reset();  // frees its registry slot for the new stream
-  stream = open_feed(options.source, stream_options());
+  stream = open_stream();
   // The checkpoints of the old history would outrank those of the new one.
   remove_checkpoints(checkpoint_dir);
   stream->start(1);

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include <gtest/gtest.h>
 
@@ -23,6 +25,13 @@ InstanceCleanup::~InstanceCleanup() {
   SharedSegment::remove(segment_name(instance_, "ring"));
   SharedSegment::remove(segment_name(instance_, "registry"));
   SharedSegment::remove(segment_name(instance_, "intake"));
+  // Those a remote reader killed -9 left (remote/remote_status.hpp).
+  const std::string remote_prefix = segment_name(instance_, "remote-");
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(remote_prefix)) SharedSegment::remove(name);
+  }
 }
 
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {

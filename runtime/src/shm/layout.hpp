@@ -19,7 +19,7 @@ inline constexpr std::size_t kCacheLine = 64;
 // shared between processes built by different compilers must not depend on it.
 inline constexpr std::size_t kFalseSharingRange = 128;
 
-enum class SegmentKind : std::uint32_t { ring = 1, registry = 2, intake = 3 };
+enum class SegmentKind : std::uint32_t { ring = 1, registry = 2, intake = 3, remote_reader = 4 };
 
 // Lifecycle of a segment, stored in SegmentPreamble::state.
 enum class SegmentState : std::uint32_t {
