@@ -394,13 +394,21 @@ void Reader::State::tick(std::int64_t now) {
     next_progress_ns = now + kSecondNs;
   }
   // (A stream that never had a writer said so at start.)
+  const bool remote = !options.source.empty();  // there, "alive" means the server answers
   if (stream->attached() && !stream->writer_alive() && !said_writer_gone) {
     log(LogLevel::warn,
-        fmt::format("the writer of instance {} is gone; answering queries as of seq {} until a "
-                    "new writer starts",
-                    options.instance, applied_seq));
+        remote ? fmt::format("the NATS server at {} is unreachable; answering queries as of seq "
+                             "{}, and resuming when it is back",
+                             options.source, applied_seq)
+               : fmt::format("the writer of instance {} is gone; answering queries as of seq {} "
+                             "until a new writer starts",
+                             options.instance, applied_seq));
     said_writer_gone = true;
-  } else if (stream->writer_alive()) {
+  } else if (stream->writer_alive() && said_writer_gone) {
+    if (remote) {
+      log(LogLevel::info, fmt::format("the NATS server at {} is back: resuming after seq {}",
+                                      options.source, applied_seq));
+    }
     said_writer_gone = false;
   }
 }
