@@ -39,8 +39,8 @@ std::unique_ptr<JetStreamFeed> JetStreamFeed::open(const FeedOptions& options) {
     if (info->Config->SubjectsLen > 0) feed->subject_ = info->Config->Subjects[0];
   }
   if (!options.identity.id.empty()) {
-    feed->status_ = RemoteStatus::create(options.instance, options.identity, feed->source(),
-                                         options.status_mode, options.status_group);
+    feed->status_.emplace(RemoteStatus::create(options.instance, options.identity, feed->source(),
+                                               options.status_mode, options.status_group));
     feed->publish_status(true);
   }
   return feed;

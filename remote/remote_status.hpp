@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "shm/layout.hpp"
@@ -48,8 +49,11 @@ class RemoteStatus {
   // Throws Error(writer_running) when a live reader of that id holds it.
   static RemoteStatus create(const std::string& instance, const ReaderIdentity& identity,
                              const std::string& source, mode_t mode, gid_t group);
-  RemoteStatus(RemoteStatus&&) noexcept = default;
-  RemoteStatus& operator=(RemoteStatus&&) noexcept = default;
+  // The moved-from one owns nothing, and removes nothing.
+  RemoteStatus(RemoteStatus&& other) noexcept
+      : segment_(std::exchange(other.segment_, std::nullopt)),
+        layout_(std::exchange(other.layout_, nullptr)) {}
+  RemoteStatus& operator=(RemoteStatus&&) = delete;
   ~RemoteStatus();
 
   RemoteStatusLayout& layout() const noexcept { return *layout_; }
