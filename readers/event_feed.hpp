@@ -55,12 +55,14 @@ class FeedOf final : public EventFeed {
   std::unique_ptr<Stream> stream_;
 };
 
-// `source` empty: the instance on this machine; nats://HOST:PORT[/STREAM]: that stream.
-inline std::unique_ptr<EventFeed> open_feed(const std::string& source,
-                                            const StreamOptions& options) {
+// `source` empty: the instance on this machine; nats://HOST:PORT[/STREAM]: that stream, with
+// a status segment for evring stat of `status_mode` and `status_group` (remote_status.hpp).
+inline std::unique_ptr<EventFeed> open_feed(const std::string& source, const StreamOptions& options,
+                                            mode_t status_mode, gid_t status_group) {
   if (source.empty()) return std::make_unique<FeedOf<EventStream>>(EventStream::open(options));
   return std::make_unique<FeedOf<remote::JetStreamFeed>>(remote::JetStreamFeed::open(
-      remote::FeedOptions{source, options.instance, options.interrupt}));
+      remote::FeedOptions{source, options.instance, options.interrupt, options.identity,
+                          status_mode, status_group}));
 }
 
 }  // namespace evring::reader

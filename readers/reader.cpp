@@ -61,6 +61,9 @@ std::string pick_id(const std::string& instance, std::string_view view) {
     // No writer yet, so no reader is registered: the first number is free.
     if (e.code() != ErrorCode::no_instance && e.code() != ErrorCode::writer_gone) throw;
   }
+  for (const remote::RemoteReaderInfo& reader : remote::remote_readers(instance)) {
+    if (reader.reader.alive) taken.insert(reader.reader.id);
+  }
   for (int n = 1;; ++n) {
     std::string id = fmt::format("{}-{}", view, n);
     if (!taken.contains(id)) return id;
@@ -113,6 +116,7 @@ struct Reader::State {
   std::uint64_t restore_checkpoint();
   void write_checkpoint();
   StreamOptions stream_options() const;
+  std::unique_ptr<EventFeed> open_stream() const;
   // The instance's history started again: an empty view, rebuilt from seq 1 of it.
   void rebuild(const Error& why);
   // Applies a run of events in one call to the view where it takes runs.
@@ -135,7 +139,7 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
       options.dead_letter.empty() ? s.checkpoint_dir / "dead-letter.jsonl" : options.dead_letter;
 
   s.interrupt = std::make_shared<WaitInterrupt>();
-  s.stream = open_feed(options.source, s.stream_options());
+  s.stream = s.open_stream();
   s.tell_view_its_domain();
   if (!s.stream->attached()) {
     s.log(LogLevel::info,
@@ -209,6 +213,13 @@ StreamOptions Reader::State::stream_options() const {
   return result;
 }
 
+std::unique_ptr<EventFeed> Reader::State::open_stream() const {
+  // Who may read the remote status, as who may query (the socket's mode).
+  const bool granted = options.group != kCreatorGroup;
+  const mode_t readable = (options.mode & 0600) | (granted ? S_IRGRP : 0);
+  return open_feed(options.source, stream_options(), readable, options.group);
+}
+
 // Before any event: a view of another domain is refused now, not at its first event. The
 // domain is loaded only for a view that asks for it (tail, stats: describe, type names).
 void Reader::State::tell_view_its_domain() {
@@ -233,7 +244,7 @@ void Reader::State::rebuild(const Error& why) {
   applied_seq = checkpoint_seq = 0;
   applied_publish_ns = 0;
   stream.reset();  // frees its registry slot for the new stream
-  stream = open_feed(options.source, stream_options());
+  stream = open_stream();
   // The checkpoints of the old history would outrank those of the new one.
   remove_checkpoints(checkpoint_dir);
   stream->start(1);
@@ -361,13 +372,21 @@ void Reader::State::tick(std::int64_t now) {
     next_progress_ns = now + kSecondNs;
   }
   // (A stream that never had a writer said so at start.)
+  const bool remote = !options.source.empty();  // there, "alive" means the server answers
   if (stream->attached() && !stream->writer_alive() && !said_writer_gone) {
     log(LogLevel::warn,
-        fmt::format("the writer of instance {} is gone; answering queries as of seq {} until a "
-                    "new writer starts",
-                    options.instance, applied_seq));
+        remote ? fmt::format("the NATS server at {} is unreachable; answering queries as of seq "
+                             "{}, and resuming when it is back",
+                             options.source, applied_seq)
+               : fmt::format("the writer of instance {} is gone; answering queries as of seq {} "
+                             "until a new writer starts",
+                             options.instance, applied_seq));
     said_writer_gone = true;
-  } else if (stream->writer_alive()) {
+  } else if (stream->writer_alive() && said_writer_gone) {
+    if (remote) {
+      log(LogLevel::info, fmt::format("the NATS server at {} is back: resuming after seq {}",
+                                      options.source, applied_seq));
+    }
     said_writer_gone = false;
   }
 }

@@ -38,6 +38,11 @@ std::unique_ptr<JetStreamFeed> JetStreamFeed::open(const FeedOptions& options) {
     feed->head_ = info->State.LastSeq;
     if (info->Config->SubjectsLen > 0) feed->subject_ = info->Config->Subjects[0];
   }
+  if (!options.identity.id.empty()) {
+    feed->status_.emplace(RemoteStatus::create(options.instance, options.identity, feed->source(),
+                                               options.status_mode, options.status_group));
+    feed->publish_status(true);
+  }
   return feed;
 }
 
@@ -98,6 +103,7 @@ bool JetStreamFeed::accept(natsMsg* msg, Event& out) {
   if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) return false;  // a status message
   const std::uint64_t seq = meta->Sequence.Stream;
   head_ = std::max(head_, seq + meta->NumPending);
+  const std::int64_t server_ns = meta->Timestamp;
   jsMsgMetaData_Destroy(meta);
   if (expected_ != 0 && seq < expected_) return false;  // delivered already
   if (expected_ != 0 && seq > expected_) {
@@ -122,6 +128,7 @@ bool JetStreamFeed::accept(natsMsg* msg, Event& out) {
                           static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
   expected_ = seq + 1;
   ++counters_.from_ring;
+  delivered_server_ns_ = server_ns;
   return true;
 }
 
@@ -147,10 +154,24 @@ std::size_t JetStreamFeed::next_batch(std::span<Event> out) {
       ++count;
     }
   }
+  if (count != 0) publish_status(false);
   return count;
 }
 
+void JetStreamFeed::publish_status(bool with_connection) {
+  if (!status_) return;
+  RemoteStatusLayout& layout = status_->layout();
+  // relaxed: lone values for evring stat (remote_status.hpp).
+  layout.stream_last_seq.store(head_, std::memory_order_relaxed);
+  layout.delivered_server_ns.store(delivered_server_ns_, std::memory_order_relaxed);
+  // cnats's status takes the connection's lock: looked at when idle, not per batch.
+  if (with_connection) {
+    layout.connected.store(link_->connected() ? 1 : 0, std::memory_order_relaxed);
+  }
+}
+
 void JetStreamFeed::wait(WaitKind, std::int64_t timeout_ns) {
+  publish_status(true);  // idle: maybe because the server is gone
   {
     const std::lock_guard lock(mutex_);
     if (!arrived_.empty()) return;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "nats_link.hpp"
+#include "remote_status.hpp"
 #include "shm/registry.hpp"
 #include "stream/event_stream.hpp"
 #include "stream_identity.hpp"
@@ -31,6 +32,10 @@ struct FeedOptions {
   std::string url;  // nats://HOST:PORT[/STREAM]
   std::string instance = "default";
   std::shared_ptr<WaitInterrupt> interrupt;  // null: the feed makes its own
+  // A reader's: its status segment for evring stat (remote_status.hpp). Empty id: none.
+  ReaderIdentity identity{"", "", WaitKind::block};
+  mode_t status_mode = 0600;
+  gid_t status_group = kCreatorGroup;
 };
 
 class JetStreamFeed final : public EventSource {
@@ -54,8 +59,11 @@ class JetStreamFeed final : public EventSource {
   bool catching_up() const noexcept { return false; }
   // Whether the server is reachable now (the writer is on another machine).
   bool writer_alive() const noexcept { return link_->connected(); }
+  // nats://HOST:PORT/STREAM, for messages.
+  std::string source() const { return link_->server() + "/" + stream_; }
   const StreamCounters& counters() const noexcept { return counters_; }
-  ReaderSlot* slot() const noexcept { return nullptr; }  // no registry on this machine
+  // In the feed's own status segment (no registry on this machine); null without one.
+  ReaderSlot* slot() const noexcept { return status_ ? &status_->layout().slot : nullptr; }
   const std::shared_ptr<WaitInterrupt>& wait_interrupt() const noexcept { return interrupt_; }
   const std::filesystem::path& journal_directory() const noexcept { return no_journal_; }
   std::optional<DomainRecord> domain() const { return identity_.domain; }
@@ -65,6 +73,9 @@ class JetStreamFeed final : public EventSource {
   static void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure);
   // Whether `msg` is the next event; throws when the stream skipped past it.
   bool accept(natsMsg* msg, Event& out);
+  // Into the status segment, if any: the stream's last seq, the server's time of the event
+  // delivered last and, `with_connection`, whether the server answers.
+  void publish_status(bool with_connection);
 
   std::unique_ptr<NatsLink> link_;
   std::string stream_;
@@ -78,6 +89,8 @@ class JetStreamFeed final : public EventSource {
   StreamCounters counters_;
   std::filesystem::path no_journal_;
   std::vector<MsgPtr> held_;  // the messages of the events handed out last
+  std::optional<RemoteStatus> status_;
+  std::int64_t delivered_server_ns_ = 0;  // the stored time of the last event, UTC ns
 
   // Filled by cnats's delivery thread, which waits while `arrived_` is full, and wakes the
   // reader only while it sleeps (a wake-up per message would cost more than the message).

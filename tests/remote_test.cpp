@@ -7,12 +7,14 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "evring/client.hpp"
 #include "evring/query_client.hpp"
@@ -23,6 +25,7 @@ namespace evring {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 std::size_t start_lines(const std::string& log) {
@@ -332,6 +335,150 @@ TEST_F(RemoteTest, GatewayAppliesACommandOnceForItsId) {
   result = cmd({"put", "c", "3"});
   EXPECT_EQ(result.exit_code, 0) << result.err << gateway.log();
   EXPECT_EQ(result.out, "seq=4\n");
+}
+
+// evring stat --json, and the row of reader `id` in it (null when it has none).
+struct StatRow {
+  nlohmann::json stat;
+  nlohmann::json row;
+};
+
+class RemoteStatTest : public RemoteTest {
+ protected:
+  StatRow stat_row(const std::string& id) const {
+    const test::ToolResult result = evring({"stat", "--name", instance, "--json"});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    StatRow out{nlohmann::json::parse(result.out), nullptr};
+    for (const nlohmann::json& row : out.stat["readers"]) {
+      if (row["id"] == id) out.row = row;
+    }
+    return out;
+  }
+
+  // Until stat's row of `id` satisfies `holds` (10 s at most); that row.
+  nlohmann::json stat_row_until(const std::string& id,
+                                const std::function<bool(const nlohmann::json&)>& holds) const {
+    nlohmann::json last;
+    test::wait_until(
+        [&] {
+          last = stat_row(id).row;
+          return !last.is_null() && holds(last);
+        },
+        10s);
+    return last;
+  }
+};
+
+TEST_F(RemoteStatTest, RemoteReaderShowsBesideTheLocalOnesAndAloneWithoutAWriter) {
+  auto bridge = start_bridge();
+  test::ReaderProcess local(instance, "local", dir(), {"--view", "kv", "--from", "start"});
+  auto remote_reader = start_remote_reader("remote", "start");
+  const std::uint64_t head = put_keys(0, 12);
+  EXPECT_EQ(query("remote", head, "count"), "12");
+
+  const nlohmann::json row =
+      stat_row_until("remote", [&](const nlohmann::json& r) { return r["position_seq"] == head; });
+  EXPECT_EQ(row["source"], server->url() + "/" + stream) << row.dump();
+  EXPECT_EQ(row["connected"], true);
+  EXPECT_EQ(row["state"], "alive");
+  EXPECT_EQ(row["view"], "kv");
+  EXPECT_EQ(row["pid"].get<std::uint64_t>(), static_cast<std::uint64_t>(remote_reader->pid()));
+  EXPECT_EQ(row["lag_events"], 0);
+  const StatRow beside = stat_row("local");
+  EXPECT_TRUE(beside.row["source"].is_null()) << beside.row.dump();
+  EXPECT_EQ(beside.stat["writer"]["head_seq"], head);
+  const test::ToolResult text = evring({"stat", "--name", instance});
+  EXPECT_THAT(text.out, HasSubstr(server->url() + "/" + stream)) << text.out;
+
+  // A second reader of that id is refused while the first runs.
+  const test::ToolResult twin =
+      test::run_tool("evring-reader",
+                     {"--name", instance, "--id", "remote", "--view", "kv", "--source",
+                      server->url(), "--checkpoint-dir", (dir() / "twin").string()},
+                     dir(), 30s);
+  EXPECT_EQ(twin.exit_code, 2);
+  EXPECT_THAT(twin.err, HasSubstr("remote reader remote of instance " + instance +
+                                  " already runs (pid " + std::to_string(remote_reader->pid())));
+
+  // No writer on this machine: the remote reader alone.
+  EXPECT_EQ(bridge->stop(), 0);
+  EXPECT_EQ(local.stop(), 0);
+  EXPECT_EQ(writer->stop(), 0);
+  const StatRow alone = stat_row("remote");
+  EXPECT_TRUE(alone.stat["writer"].is_null()) << alone.stat.dump();
+  ASSERT_EQ(alone.stat["readers"].size(), 1u) << alone.stat.dump();
+  EXPECT_EQ(alone.row["state"], "alive");
+  EXPECT_EQ(alone.row["position_seq"], head);
+  EXPECT_THAT(evring({"stat", "--name", instance}).out, HasSubstr("none on this machine"));
+
+  // Killed: its row stays, dead; started again, it replaces the row and goes on.
+  const pid_t killed = remote_reader->pid();
+  remote_reader->kill9();
+  EXPECT_EQ(stat_row("remote").row["state"], "dead");
+  remote_reader->restart();
+  const nlohmann::json again = stat_row_until("remote", [&](const nlohmann::json& r) {
+    return r["state"] == "alive" && r["position_seq"] == head;
+  });
+  EXPECT_NE(again["pid"].get<std::uint64_t>(), static_cast<std::uint64_t>(killed)) << again.dump();
+  EXPECT_EQ(stat_row("remote").stat["readers"].size(), 1u);
+
+  // Stopped: its row goes, and with nothing left stat says what it said before.
+  EXPECT_EQ(remote_reader->stop(), 0) << remote_reader->log();
+  const test::ToolResult none = evring({"stat", "--name", instance});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_THAT(none.err, HasSubstr("instance \"" + instance +
+                                  "\" has no writer: start evring-writer --name " + instance));
+}
+
+TEST_F(RemoteStatTest, RemoteReaderLagCountsAgainstTheStreamsLastSeq) {
+  auto bridge = start_bridge();
+  const std::uint64_t before = put_keys(0, 9);
+  ASSERT_TRUE(stream_reaches(before));
+  // From live, its position is 0 until the next event: 9 behind the stream, as a local
+  // reader from live is behind the writer's head.
+  auto remote_reader = start_remote_reader("live", "live");
+  const nlohmann::json behind = stat_row("live").row;
+  EXPECT_EQ(behind["position_seq"], 0) << behind.dump();
+  EXPECT_EQ(behind["lag_events"], before);
+  const std::uint64_t head = put_keys(9, 1);
+  EXPECT_EQ(query("live", head, "count"), "1");
+  const nlohmann::json caught_up =
+      stat_row_until("live", [&](const nlohmann::json& r) { return r["position_seq"] == head; });
+  EXPECT_EQ(caught_up["lag_events"], 0) << caught_up.dump();
+  EXPECT_EQ(caught_up["lag_us"], 0);
+}
+
+TEST_F(RemoteStatTest, RemoteReaderSaysItsServerIsUnreachableAndWhenItResumes) {
+  auto bridge = start_bridge();
+  auto remote_reader = start_remote_reader("remote", "start");
+  std::uint64_t head = put_keys(0, 3);
+  EXPECT_EQ(query("remote", head, "count"), "3");
+
+  server->kill9();
+  EXPECT_TRUE(test::log_shows(*remote_reader,
+                              "warning: the NATS server at " + server->url() +
+                                  " is unreachable; answering queries as of seq 3, and resuming "
+                                  "when it is back",
+                              15s))
+      << remote_reader->log();
+  EXPECT_THAT(remote_reader->log(), Not(HasSubstr("writer of instance")));
+  EXPECT_EQ(
+      stat_row_until("remote",
+                     [](const nlohmann::json& r) { return r["connected"] == false; })["connected"],
+      false);
+  EXPECT_THAT(evring({"stat", "--name", instance}).out, HasSubstr("(unreachable)"));
+
+  server->restart();
+  EXPECT_TRUE(test::log_shows(
+      *remote_reader, "the NATS server at " + server->url() + " is back: resuming after seq 3",
+      15s))
+      << remote_reader->log();
+  head = put_keys(3, 2);
+  EXPECT_EQ(query("remote", head, "count"), "5");
+  EXPECT_EQ(
+      stat_row_until("remote",
+                     [](const nlohmann::json& r) { return r["connected"] == true; })["connected"],
+      true);
 }
 
 }  // namespace

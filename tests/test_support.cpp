@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include <gtest/gtest.h>
 
@@ -23,6 +25,17 @@ InstanceCleanup::~InstanceCleanup() {
   SharedSegment::remove(segment_name(instance_, "ring"));
   SharedSegment::remove(segment_name(instance_, "registry"));
   SharedSegment::remove(segment_name(instance_, "intake"));
+  // Those a reader killed -9 left: its query segment (query/query_segment.hpp) and a remote
+  // reader's status (remote/remote_status.hpp), one per reader id.
+  const std::string query_prefix = segment_name(instance_, "query.");
+  const std::string remote_prefix = segment_name(instance_, "remote-");
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(query_prefix) || name.starts_with(remote_prefix)) {
+      SharedSegment::remove(name);
+    }
+  }
 }
 
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {

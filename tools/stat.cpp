@@ -1,6 +1,9 @@
 // evring stat: a live view of an instance, like top. Everything comes from the instance's
 // registry segment (writer status and info, one row per reader) and a read-only look at
 // its ring's config and cursor; stat claims no reader slot and never writes to either.
+// Remote readers (evring-reader --source nats://...) have no registry on their machine:
+// each keeps its own status segment (remote/remote_status.hpp), listed beside the local
+// rows, or alone when the instance has no writer here.
 //   one shot    samples twice 200 ms apart (for the rates) and prints one snapshot
 //   --watch     refreshes in place every --interval until Ctrl-C, fitted to the terminal's
 //               width (TIOCGWINSZ, else $COLUMNS, else 80)
@@ -60,13 +63,19 @@ What it shows:
            the publish time of the event at its position; 0 when caught up), lapped and
            replay (catch-ups from the journal) counts, wait strategy, and events/s applied
            between two samples. * marks the slowest live reader, when some reader lags.
+  remote   readers of a NATS stream (evring-reader --source nats://...) on this machine,
+           with or without the instance's writer here: SOURCE names the server and stream
+           (marked unreachable while the server does not answer), LAG counts against the
+           stream's last seq, LAG TIME by the server's clock (the time it stored the last
+           event delivered to the reader) against this machine's.
 --watch fits the terminal's width ($COLUMNS when there is no terminal, else 80): long ids
 are cut with "...", and on a narrow one the columns WAIT, REPLAYS, LAPPED, PID and LAG TIME
 go first (--json has them all).
 --prometheus prints counters and gauges (evring_writer_head_seq{instance="N"},
 evring_reader_lag_events{instance="N",reader="ID",view="V"}, ...) from one sample: let
 Prometheus compute the rates from the *_total counters.
-Exit status: 0, or 2 when there is no such instance or a flag is wrong.
+Exit status: 0, or 2 when there is no such instance (neither a writer nor a remote reader
+here) or a flag is wrong.
 )";
 
 constexpr std::int64_t kOneShotSampleNs = 200'000'000;

@@ -103,6 +103,7 @@ enum ReaderColumn : std::size_t {
   kReplaysColumn,
   kWaitColumn,
   kSubscriptionsColumn,
+  kSourceColumn,  // only when some reader is remote
 };
 
 // "2" live subscriptions, "2 (1 reset)" when subscribers overflowed; "-" without a segment.
@@ -116,13 +117,24 @@ std::string subscriptions_text(const ReaderRow& row) {
   return text;
 }
 
+// Where a reader's events come from, for the SOURCE column.
+std::string source_text(const ReaderRow& row) {
+  if (!row.remote) return "ring";
+  return row.remote->source + (row.remote->connected ? "" : " (unreachable)");
+}
+
 std::string reader_table(const Snapshot& s, std::size_t width) {
   // Some reader lags: the slowest is the one to look at. All caught up: no one is.
   bool some_lag = false;
-  for (const ReaderRow& row : s.readers) some_lag = some_lag || row.lag_events > 0;
+  bool some_remote = false;
+  for (const ReaderRow& row : s.readers) {
+    some_lag = some_lag || row.lag_events > 0;
+    some_remote = some_remote || row.remote.has_value();
+  }
   std::vector<std::vector<std::string>> rows{{"", "ID", "VIEW", "PID", "STATE", "POSITION", "LAG",
                                               "LAG TIME", "EVENTS/S", "LAPPED", "REPLAYS", "WAIT",
                                               "SUBS"}};
+  if (some_remote) rows.front().push_back("SOURCE");
   for (const ReaderRow& row : s.readers) {
     rows.push_back({row.slowest && some_lag ? "*" : " ", row.info.id, row.info.view,
                     std::to_string(row.info.pid), std::string(to_string(row.health)),
@@ -131,8 +143,9 @@ std::string reader_table(const Snapshot& s, std::size_t width) {
                     row.events_per_s ? fmt::format("{:.0f}", *row.events_per_s) : std::string("-"),
                     std::to_string(row.info.lapped_count), std::to_string(row.info.replay_count),
                     std::string(to_string(row.info.wait)), subscriptions_text(row)});
+    if (some_remote) rows.back().push_back(source_text(row));
   }
-  const TableLayout layout{{kIdColumn, kViewColumn},
+  const TableLayout layout{{kIdColumn, kViewColumn, kSourceColumn},
                            {kSubscriptionsColumn, kWaitColumn, kReplaysColumn, kLappedColumn,
                             kPidColumn, kLagTimeColumn}};
   return table(rows, width, layout);
@@ -174,6 +187,41 @@ class Exposition {
   std::map<std::string, std::size_t> index_;
   std::vector<std::string> families_;
 };
+
+double number(std::uint64_t value) {
+  return static_cast<double>(value);
+}
+
+void add_writer_metrics(Exposition& out, const Snapshot& s, const std::string& instance) {
+  out.add("evring_writer_up", "gauge",
+          "1 if the writer process runs and its heartbeat is fresh (under 3 s).", instance,
+          s.health == Health::alive ? 1 : 0);
+  out.add("evring_writer_incarnation", "gauge", "Writer starts of this instance so far.", instance,
+          number(s.incarnation));
+  out.add("evring_writer_head_seq", "gauge", "Seq of the last event the writer published.",
+          instance, number(s.head_seq));
+  out.add("evring_writer_events_total", "counter", "Events published by the current writer start.",
+          instance, number(s.events_total));
+  out.add("evring_writer_bytes_total", "counter",
+          "Payload bytes published by the current writer start (as of its last heartbeat).",
+          instance, number(s.bytes_total));
+  out.add("evring_writer_heartbeat_age_seconds", "gauge", "Time since the writer's heartbeat.",
+          instance, static_cast<double>(s.heartbeat_age_ns) / 1e9);
+  if (s.journal_bytes) {
+    out.add("evring_journal_bytes", "gauge", "Size on disk of the journal's segment files.",
+            instance, number(*s.journal_bytes));
+  }
+  if (s.ring) {
+    out.add("evring_ring_capacity_bytes", "gauge", "Size of the ring's data area.", instance,
+            number(s.ring->capacity));
+    out.add("evring_ring_written_bytes_total", "counter",
+            "Bytes published into the ring since it was created.", instance,
+            number(s.ring->written));
+    out.add("evring_ring_fill_ratio", "gauge",
+            "Part of the ring holding events the slowest live reader has not read (estimate).",
+            instance, s.ring->fill);
+  }
+}
 
 }  // namespace
 
@@ -220,6 +268,11 @@ std::string duration_text(std::int64_t ns) {
 }
 
 std::string render_text(const Snapshot& s, std::size_t width) {
+  if (!s.local_writer) {
+    return flow("instance", {s.instance}, width) +
+           flow("writer", {"none on this machine: remote readers only, from NATS streams"}, width) +
+           "\n" + reader_table(s, width);
+  }
   std::string out = flow(
       "instance",
       {s.instance, "domain " + (s.domain.empty() ? "?" : s.domain), "durability " + s.durability},
@@ -318,8 +371,13 @@ nlohmann::ordered_json render_json(const Snapshot& s) {
                                           : nlohmann::ordered_json()},
         {"shm_queries",
          row.queries ? nlohmann::ordered_json(row.queries->queries) : nlohmann::ordered_json()},
+        {"source",
+         row.remote ? nlohmann::ordered_json(row.remote->source) : nlohmann::ordered_json()},
+        {"connected",
+         row.remote ? nlohmann::ordered_json(row.remote->connected) : nlohmann::ordered_json()},
     });
   }
+  if (!s.local_writer) writer = nullptr;  // none on this machine
   return {{"instance", s.instance},
           {"sample_ms", static_cast<double>(s.interval_ns) / 1e6},
           {"writer", std::move(writer)},
@@ -330,35 +388,7 @@ nlohmann::ordered_json render_json(const Snapshot& s) {
 std::string render_prometheus(const Snapshot& s) {
   Exposition out;
   const std::string instance = fmt::format("instance=\"{}\"", label_value(s.instance));
-  const auto number = [](std::uint64_t value) { return static_cast<double>(value); };
-  out.add("evring_writer_up", "gauge",
-          "1 if the writer process runs and its heartbeat is fresh (under 3 s).", instance,
-          s.health == Health::alive ? 1 : 0);
-  out.add("evring_writer_incarnation", "gauge", "Writer starts of this instance so far.", instance,
-          number(s.incarnation));
-  out.add("evring_writer_head_seq", "gauge", "Seq of the last event the writer published.",
-          instance, number(s.head_seq));
-  out.add("evring_writer_events_total", "counter", "Events published by the current writer start.",
-          instance, number(s.events_total));
-  out.add("evring_writer_bytes_total", "counter",
-          "Payload bytes published by the current writer start (as of its last heartbeat).",
-          instance, number(s.bytes_total));
-  out.add("evring_writer_heartbeat_age_seconds", "gauge", "Time since the writer's heartbeat.",
-          instance, static_cast<double>(s.heartbeat_age_ns) / 1e9);
-  if (s.journal_bytes) {
-    out.add("evring_journal_bytes", "gauge", "Size on disk of the journal's segment files.",
-            instance, number(*s.journal_bytes));
-  }
-  if (s.ring) {
-    out.add("evring_ring_capacity_bytes", "gauge", "Size of the ring's data area.", instance,
-            number(s.ring->capacity));
-    out.add("evring_ring_written_bytes_total", "counter",
-            "Bytes published into the ring since it was created.", instance,
-            number(s.ring->written));
-    out.add("evring_ring_fill_ratio", "gauge",
-            "Part of the ring holding events the slowest live reader has not read (estimate).",
-            instance, s.ring->fill);
-  }
+  if (s.local_writer) add_writer_metrics(out, s, instance);
   for (const ReaderRow& row : s.readers) {
     const std::string labels = fmt::format("{},reader=\"{}\",view=\"{}\"", instance,
                                            label_value(row.info.id), label_value(row.info.view));

@@ -59,10 +59,12 @@ std::string durability_name(std::uint32_t value) {
 
 // Events/s the reader applied between the samples: the same process in the same slot in
 // both, its position not gone back (a restart from an older checkpoint).
-std::optional<double> applied_rate(const Sample& first, const Sample& last, const ReaderInfo& now) {
+// `earlier`: the first sample's rows of the same kind (local or remote) as `now`.
+std::optional<double> applied_rate(const Sample& first, const Sample& last, const ReaderInfo& now,
+                                   const std::vector<ReaderInfo>& earlier) {
   const std::int64_t interval_ns = last.taken_ns - first.taken_ns;
   if (&first == &last || interval_ns <= 0) return std::nullopt;
-  for (const ReaderInfo& before : first.readers) {
+  for (const ReaderInfo& before : earlier) {
     if (before.slot != now.slot || before.pid != now.pid || before.id != now.id) continue;
     if (before.position_seq > now.position_seq) return std::nullopt;
     return static_cast<double>(now.position_seq - before.position_seq) * 1e9 /
@@ -71,13 +73,19 @@ std::optional<double> applied_rate(const Sample& first, const Sample& last, cons
   return std::nullopt;
 }
 
-}  // namespace
+// The live row that lags most, if any.
+ReaderRow* slowest_of(std::vector<ReaderRow>& rows) {
+  ReaderRow* slowest = nullptr;
+  for (ReaderRow& row : rows) {
+    if (row.health == Health::dead) continue;
+    if (slowest == nullptr || row.lag_events > slowest->lag_events) slowest = &row;
+  }
+  return slowest;
+}
 
-Sample take_sample(const std::string& instance) {
-  validate_instance_name(instance);
-  const Registry registry = Registry::open(instance, Access::read_only);
+// The writer's fields of `sample`, from the instance's registry and ring.
+void sample_writer(const Registry& registry, const std::string& instance, Sample& sample) {
   const RegistryLayout& layout = registry.layout();
-  Sample sample;
   sample.pid = layout.preamble.owner_pid;
   sample.process_alive =
       ProcessIdentity{layout.preamble.owner_pid, layout.preamble.owner_start_ticks}.alive();
@@ -95,8 +103,31 @@ Sample take_sample(const std::string& instance) {
   sample.ring = peek_ring(instance, sample.incarnation);
   if (sample.ring) sample.head_seq = std::max(sample.head_seq, sample.ring->head_seq);
   sample.readers = registry.readers();
+}
+
+std::int64_t wall_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+Sample take_sample(const std::string& instance) {
+  validate_instance_name(instance);
+  Sample sample;
+  try {
+    sample_writer(Registry::open(instance, Access::read_only), instance, sample);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::no_instance) throw;
+    sample.local_writer = false;
+    sample.remote_readers = remote::remote_readers(instance);
+    if (sample.remote_readers.empty()) throw;  // neither: the registry's own message
+  }
+  if (sample.local_writer) sample.remote_readers = remote::remote_readers(instance);
   sample.taken_ns = monotonic_ns();
   sample.taken_wall = std::time(nullptr);
+  sample.taken_wall_ns = wall_ns();
   return sample;
 }
 
@@ -118,6 +149,7 @@ Snapshot make_snapshot(const std::string& instance, const Sample& first, const S
   const std::int64_t now = last.taken_ns;
   Snapshot s;
   s.instance = instance;
+  s.local_writer = last.local_writer;
   s.taken_wall = last.taken_wall;
   s.pid = last.pid;
   s.health = last.state == SegmentState::closed
@@ -161,16 +193,35 @@ Snapshot make_snapshot(const std::string& instance, const Sample& first, const S
     } else if (info.position_publish_ns != 0) {
       row.lag_ns = std::max<std::int64_t>(now - info.position_publish_ns, 0);
     }
-    row.events_per_s = applied_rate(first, last, info);
+    row.events_per_s = applied_rate(first, last, info, first.readers);
     if (info.alive) row.queries = query_shm::read_query_counts(s.instance, info.id);
     s.readers.push_back(std::move(row));
   }
-  ReaderRow* slowest = nullptr;
-  for (ReaderRow& row : s.readers) {
-    if (row.health == Health::dead) continue;
-    if (slowest == nullptr || row.lag_events > slowest->lag_events) slowest = &row;
+  // The slowest reader of the ring, before the remote ones join the rows.
+  const ReaderRow* slowest_local = slowest_of(s.readers);
+  const bool some_local = slowest_local != nullptr;
+  const std::uint64_t slowest_local_lag = some_local ? slowest_local->lag_events : 0;
+  std::vector<ReaderInfo> remote_before;
+  for (const remote::RemoteReaderInfo& earlier : first.remote_readers) {
+    remote_before.push_back(earlier.reader);
   }
-  if (slowest != nullptr) slowest->slowest = true;
+  for (const remote::RemoteReaderInfo& remote : last.remote_readers) {
+    ReaderRow row;
+    row.info = remote.reader;
+    row.remote = RemoteSide{remote.source, remote.connected};
+    row.health = health_of(remote.reader.alive, remote.reader.heartbeat_ns, now);
+    const std::uint64_t position = remote.reader.position_seq;
+    row.lag_events = remote.stream_last_seq > position ? remote.stream_last_seq - position : 0;
+    if (row.lag_events == 0) {
+      row.lag_ns = 0;
+    } else if (remote.delivered_server_ns != 0) {
+      // The server's time of the last event delivered, against this machine's wall clock.
+      row.lag_ns = std::max<std::int64_t>(last.taken_wall_ns - remote.delivered_server_ns, 0);
+    }
+    row.events_per_s = applied_rate(first, last, remote.reader, remote_before);
+    s.readers.push_back(std::move(row));
+  }
+  if (ReaderRow* slowest = slowest_of(s.readers)) slowest->slowest = true;
 
   if (last.ring) {
     const RingSample& ring = *last.ring;
@@ -179,9 +230,9 @@ Snapshot make_snapshot(const std::string& instance, const Sample& first, const S
     view.written = ring.tail;
     const std::uint64_t records =
         ring.head_seq >= ring.first_seq ? ring.head_seq - ring.first_seq + 1 : 0;
-    if (slowest != nullptr && records != 0 && ring.capacity != 0) {
+    if (some_local && records != 0 && ring.capacity != 0) {
       const double average = static_cast<double>(ring.tail) / static_cast<double>(records);
-      const double unread = std::min(static_cast<double>(slowest->lag_events) * average,
+      const double unread = std::min(static_cast<double>(slowest_local_lag) * average,
                                      static_cast<double>(ring.capacity));
       view.unread_bytes = static_cast<std::uint64_t>(unread);
       view.fill = unread / static_cast<double>(ring.capacity);

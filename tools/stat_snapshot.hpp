@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "query/query_segment.hpp"
+#include "remote_status.hpp"
 #include "shm/registry.hpp"
 #include "shm/shared_segment.hpp"
 
@@ -40,19 +41,31 @@ struct Sample {
   std::uint64_t head_seq = 0;  // the ring's, which is current; else the registry's
   std::optional<RingSample> ring;
   std::vector<ReaderInfo> readers;
+  // False: no registry on this machine, only remote readers (the fields above are empty).
+  bool local_writer = true;
+  std::vector<remote::RemoteReaderInfo> remote_readers;
+  std::int64_t taken_wall_ns = 0;  // against the NATS server's times of remote readers
 };
 
-// Throws Error(no_instance) when the instance has no registry.
+// Throws Error(no_instance) when the instance has neither a registry nor remote readers.
 Sample take_sample(const std::string& instance);
 
 enum class Health { alive, stalled, dead, closed };
 std::string_view to_string(Health health);
 
+// A remote reader's link to its stream (remote_status.hpp).
+struct RemoteSide {
+  std::string source;  // nats://HOST:PORT/STREAM
+  bool connected = false;
+};
+
 struct ReaderRow {
   ReaderInfo info;
+  std::optional<RemoteSide> remote;  // none: a reader of the ring on this machine
   Health health = Health::dead;
-  std::uint64_t lag_events = 0;
-  std::optional<std::int64_t> lag_ns;  // unknown while the reader has applied nothing
+  std::uint64_t lag_events = 0;  // remote: against the stream's last seq
+  // Unknown while the reader has applied nothing; remote: by the server's clock.
+  std::optional<std::int64_t> lag_ns;
   std::optional<double> events_per_s;  // applied between the two samples, if in both
   bool slowest = false;
   std::optional<query_shm::QueryCounts> queries;  // from its query segment, if any
@@ -69,6 +82,7 @@ struct Snapshot {
   std::string instance;
   std::time_t taken_wall = 0;    // of the last sample
   std::int64_t interval_ns = 0;  // between the two samples; 0: rates not measured
+  bool local_writer = true;      // false: the writer fields are empty
   std::uint64_t pid = 0;
   Health health = Health::dead;
   std::uint64_t incarnation = 0;

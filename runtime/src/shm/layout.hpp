@@ -19,7 +19,13 @@ inline constexpr std::size_t kCacheLine = 64;
 // shared between processes built by different compilers must not depend on it.
 inline constexpr std::size_t kFalseSharingRange = 128;
 
-enum class SegmentKind : std::uint32_t { ring = 1, registry = 2, intake = 3, query = 4 };
+enum class SegmentKind : std::uint32_t {
+  ring = 1,
+  registry = 2,
+  intake = 3,
+  query = 4,          // a reader's query segment (query/query_segment.hpp)
+  remote_reader = 5,  // a remote reader's status (remote/remote_status.hpp)
+};
 
 // Lifecycle of a segment, stored in SegmentPreamble::state.
 enum class SegmentState : std::uint32_t {

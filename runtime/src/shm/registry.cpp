@@ -10,16 +10,6 @@
 namespace evring {
 namespace {
 
-void copy_name(char* dst, std::size_t capacity, const std::string& src) {
-  const std::size_t n = std::min(capacity - 1, src.size());
-  std::memcpy(dst, src.data(), n);
-  std::memset(dst + n, 0, capacity - n);
-}
-
-std::string read_name(const char* src, std::size_t capacity) {
-  return std::string(src, strnlen(src, capacity));
-}
-
 // Locks the claim mutex; if its last holder died while holding it, the slot table is
 // still consistent (every write under it is a plain field store), so mark it so.
 class ClaimLock {
@@ -43,6 +33,57 @@ class ClaimLock {
 };
 
 }  // namespace
+
+void write_text_field(char* dst, std::size_t capacity, const std::string& src) {
+  const std::size_t n = std::min(capacity - 1, src.size());
+  std::memcpy(dst, src.data(), n);
+  std::memset(dst + n, 0, capacity - n);
+}
+
+std::string read_text_field(const char* src, std::size_t capacity) {
+  return std::string(src, strnlen(src, capacity));
+}
+
+void fill_slot(ReaderSlot& slot, const ReaderIdentity& identity, const ProcessIdentity& owner) {
+  // relaxed: hide the row while it is rewritten; the release store below shows it again.
+  slot.owner_pid.store(0, std::memory_order_relaxed);
+  slot.owner_start_ticks = owner.start_ticks;
+  write_text_field(slot.id, kReaderIdBytes, identity.id);
+  write_text_field(slot.view, kReaderViewBytes, identity.view);
+  slot.wait_kind = static_cast<std::uint32_t>(identity.wait);
+  // relaxed: lone counters, published by the release store below.
+  slot.position_seq.store(0, std::memory_order_relaxed);
+  slot.position_publish_ns.store(0, std::memory_order_relaxed);
+  slot.position_applied_ns.store(0, std::memory_order_relaxed);
+  slot.lapped_count.store(0, std::memory_order_relaxed);
+  slot.missed_count.store(0, std::memory_order_relaxed);
+  slot.replay_count.store(0, std::memory_order_relaxed);
+  slot.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  // release: pairs with the acquire load in read_slot(): a row seen in use is complete.
+  slot.owner_pid.store(owner.pid, std::memory_order_release);
+}
+
+ReaderInfo read_slot(const ReaderSlot& slot, std::size_t index) {
+  // acquire: pairs with the release store in fill_slot(); the row is complete.
+  const std::uint64_t pid = slot.owner_pid.load(std::memory_order_acquire);
+  ReaderInfo row;
+  row.slot = index;
+  row.pid = pid;
+  if (pid == 0) return row;  // free
+  row.alive = ProcessIdentity{pid, slot.owner_start_ticks}.alive();
+  row.id = read_text_field(slot.id, kReaderIdBytes);
+  row.view = read_text_field(slot.view, kReaderViewBytes);
+  row.wait = static_cast<WaitKind>(slot.wait_kind);
+  // relaxed: lone counters for display.
+  row.position_seq = slot.position_seq.load(std::memory_order_relaxed);
+  row.position_publish_ns = slot.position_publish_ns.load(std::memory_order_relaxed);
+  row.position_applied_ns = slot.position_applied_ns.load(std::memory_order_relaxed);
+  row.lapped_count = slot.lapped_count.load(std::memory_order_relaxed);
+  row.missed_count = slot.missed_count.load(std::memory_order_relaxed);
+  row.replay_count = slot.replay_count.load(std::memory_order_relaxed);
+  row.heartbeat_ns = slot.heartbeat_ns.load(std::memory_order_relaxed);
+  return row;
+}
 
 Registry::Registry(SharedSegment segment)
     : segment_(std::move(segment)), layout_(reinterpret_cast<RegistryLayout*>(segment_.data())) {}
@@ -106,22 +147,7 @@ ReaderSlot& Registry::claim_slot(const ReaderIdentity& identity) {
     // relaxed: under the claim mutex, which orders claims among themselves.
     const std::uint64_t pid = slot.owner_pid.load(std::memory_order_relaxed);
     if (pid != 0 && ProcessIdentity{pid, slot.owner_start_ticks}.alive()) continue;
-    // relaxed: hide the row while it is rewritten; the release store below shows it again.
-    slot.owner_pid.store(0, std::memory_order_relaxed);
-    slot.owner_start_ticks = self.start_ticks;
-    copy_name(slot.id, kReaderIdBytes, identity.id);
-    copy_name(slot.view, kReaderViewBytes, identity.view);
-    slot.wait_kind = static_cast<std::uint32_t>(identity.wait);
-    // relaxed: lone counters, published by the release store below.
-    slot.position_seq.store(0, std::memory_order_relaxed);
-    slot.position_publish_ns.store(0, std::memory_order_relaxed);
-    slot.position_applied_ns.store(0, std::memory_order_relaxed);
-    slot.lapped_count.store(0, std::memory_order_relaxed);
-    slot.missed_count.store(0, std::memory_order_relaxed);
-    slot.replay_count.store(0, std::memory_order_relaxed);
-    slot.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
-    // release: pairs with the acquire load in readers(): a row seen in use is complete.
-    slot.owner_pid.store(self.pid, std::memory_order_release);
+    fill_slot(slot, identity, self);
     return slot;
   }
   throw Error(ErrorCode::resource, "all " + std::to_string(kMaxReaders) +
@@ -139,26 +165,8 @@ void Registry::release_slot(ReaderSlot& slot) {
 std::vector<ReaderInfo> Registry::readers() const {
   std::vector<ReaderInfo> rows;
   for (std::size_t i = 0; i < kMaxReaders; ++i) {
-    const ReaderSlot& slot = layout_->slots[i];
-    // acquire: pairs with the release store in claim_slot(); the row is complete.
-    const std::uint64_t pid = slot.owner_pid.load(std::memory_order_acquire);
-    if (pid == 0) continue;
-    ReaderInfo row;
-    row.slot = i;
-    row.pid = pid;
-    row.alive = ProcessIdentity{pid, slot.owner_start_ticks}.alive();
-    row.id = read_name(slot.id, kReaderIdBytes);
-    row.view = read_name(slot.view, kReaderViewBytes);
-    row.wait = static_cast<WaitKind>(slot.wait_kind);
-    // relaxed: lone counters for display.
-    row.position_seq = slot.position_seq.load(std::memory_order_relaxed);
-    row.position_publish_ns = slot.position_publish_ns.load(std::memory_order_relaxed);
-    row.position_applied_ns = slot.position_applied_ns.load(std::memory_order_relaxed);
-    row.lapped_count = slot.lapped_count.load(std::memory_order_relaxed);
-    row.missed_count = slot.missed_count.load(std::memory_order_relaxed);
-    row.replay_count = slot.replay_count.load(std::memory_order_relaxed);
-    row.heartbeat_ns = slot.heartbeat_ns.load(std::memory_order_relaxed);
-    rows.push_back(std::move(row));
+    ReaderInfo row = read_slot(layout_->slots[i], i);
+    if (row.pid != 0) rows.push_back(std::move(row));
   }
   return rows;
 }

@@ -120,6 +120,16 @@ struct ReaderIdentity {
   WaitKind wait = WaitKind::spin;
 };
 
+// A fixed-size text field of a segment: NUL-padded, cut to capacity - 1.
+void write_text_field(char* dst, std::size_t capacity, const std::string& src);
+std::string read_text_field(const char* src, std::size_t capacity);
+
+// A slot's row, filled for `owner` (its pid stored last, with release) and read back (pid 0:
+// free). Registry's slots use them, and so does a slot kept elsewhere (a remote reader's own
+// segment, remote/remote_status.hpp).
+void fill_slot(ReaderSlot& slot, const ReaderIdentity& identity, const ProcessIdentity& owner);
+ReaderInfo read_slot(const ReaderSlot& slot, std::size_t index);
+
 // Process-local handle on a registry segment.
 class Registry {
  public:
