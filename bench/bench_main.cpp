@@ -472,6 +472,12 @@ int main(int argc, char** argv) {
       ->add_option("--stopped-rounds", throughput.stopped_rounds,
                    "rounds of the no/live/stopped reader comparison (first payload); 0 skips it")
       ->capture_default_str();
+  throughput_command
+      ->add_option("--batch", throughput.batch,
+                   "records per publish: 1 publishes one at a time, N > 1 in batches of N with "
+                   "one commit each (as the writer publishes a command's events)")
+      ->check(CLI::Range(1u, 4096u))
+      ->capture_default_str();
 
   CommandsFlags commands;
   CLI::App* commands_command = add_commands_subcommand(app, commands);

@@ -40,6 +40,8 @@ struct ThroughputOptions {
   WaitKind wait = WaitKind::spin;
   double duration_s = 1.0;      // per row
   unsigned stopped_rounds = 3;  // 0 skips the stopped-reader comparison
+  // Records per publish_batch (one commit, one stamp, one look at the doorbell); 1: publish().
+  unsigned batch = 1;
   unsigned writer_cpu = 0;
   unsigned reader_cpu = 1;
   std::uint64_t ring_bytes = kDefaultRingCapacity;

@@ -126,18 +126,32 @@ int run_counting_reader(RingReader& reader, const WriterFinish& finish, ReaderTa
   return 0;
 }
 
-// Publishes flat out for duration_s; returns the publish rate.
-double publish_flat_out(RingWriter& writer, std::uint32_t payload_bytes, double duration_s,
-                        std::vector<ChildProcess>& readers) {
-  std::vector<std::byte> payload(payload_bytes);
-  fill_pattern(0, payload);  // touch it once; each record then stamps its first word
+// Publishes flat out for duration_s, one record at a time or in batches of `batch` (one
+// commit and one stamp each); returns the publish rate.
+double publish_flat_out(RingWriter& writer, std::uint32_t payload_bytes, unsigned batch,
+                        double duration_s, std::vector<ChildProcess>& readers) {
+  std::vector<std::vector<std::byte>> payloads(batch, std::vector<std::byte>(payload_bytes));
+  std::vector<OutgoingRecord> records;
+  for (auto& payload : payloads) {
+    fill_pattern(0, payload);  // touch it once; each record then stamps its first word
+    records.push_back({kBenchRecordType, payload});
+  }
   const std::int64_t start = monotonic_ns();
   const std::int64_t end = start + static_cast<std::int64_t>(duration_s * 1e9);
   std::uint64_t published = 0;
-  for (;;) {
-    stamp_first_word(writer.next_seq(), payload);
-    writer.publish(kBenchRecordType, payload);
-    if (++published % kClockCheckEvery == 0 && monotonic_ns() >= end) break;
+  if (batch == 1) {
+    for (;;) {
+      stamp_first_word(writer.next_seq(), payloads.front());
+      writer.publish(kBenchRecordType, payloads.front());
+      if (++published % kClockCheckEvery == 0 && monotonic_ns() >= end) break;
+    }
+  } else {
+    for (;;) {
+      for (unsigned i = 0; i < batch; ++i) stamp_first_word(writer.next_seq() + i, payloads[i]);
+      writer.publish_batch(records, writer.now_ns());
+      published += batch;
+      if (published % (kClockCheckEvery * batch) < batch && monotonic_ns() >= end) break;
+    }
   }
   writer.flush();  // going idle: a reader lapped at the very end sees it (W6)
   const std::int64_t elapsed = monotonic_ns() - start;
@@ -173,7 +187,7 @@ Measurement measure(const Setup& setup, const ThroughputOptions& options) {
 
   Measurement result;
   result.writer_msgs_per_s =
-      publish_flat_out(writer, setup.payload_bytes, setup.duration_s, readers);
+      publish_flat_out(writer, setup.payload_bytes, options.batch, setup.duration_s, readers);
   // release: pairs with the readers' acquire load; every record is published before it.
   finish->final_seq.store(writer.next_seq() - 1, std::memory_order_release);
 
@@ -366,8 +380,10 @@ void compare_stopped_reader(const ThroughputOptions& options, std::vector<Result
 std::vector<ResultRow> run_throughput(const ThroughputOptions& options) {
   harness::pin_to_cpu(options.writer_cpu);
   const unsigned cores = online_cpus();
-  fmt::print("throughput: writer on CPU {}, flat out for {:.1f} s per row\n", options.writer_cpu,
-             options.duration_s);
+  fmt::print("throughput: writer on CPU {}, flat out for {:.1f} s per row, {}\n",
+             options.writer_cpu, options.duration_s,
+             options.batch == 1 ? std::string("one record per publish")
+                                : fmt::format("batches of {} records per publish", options.batch));
   for (unsigned readers : options.readers) {
     if (options.wait_auto && readers + 1 > cores) {
       fmt::print(

@@ -97,6 +97,10 @@ PollResult RingReceiver::refill() {
   std::uint64_t seq = expected_seq_;
   std::uint64_t first = at;  // the batch's first byte, for R2
   std::size_t filled = 0;
+  // Caught up (the last look found nothing): the writer is at the next line, so this batch
+  // ends at the first line's end (below). Behind it: the whole backlog, a batch at a time.
+  const bool at_the_writers_heels = caught_up_;
+  caught_up_ = false;
   for (;;) {
     const std::uint64_t offset = at & mask_;
     const std::byte* header = data_ + offset;
@@ -142,6 +146,14 @@ PollResult RingReceiver::refill() {
     ++seq;
     // A rest too short for a header ends the batch: its records are contiguous.
     if (next_boundary(at, capacity_) != at) break;
+    // So does, for a caught-up reader, a record that ends a cache line: the next commit word
+    // is on a line the writer may be writing now, and waiting for it would delay this record
+    // by a transfer between the cores. The prefetch starts that transfer without waiting on
+    // it, for the poll that comes next.
+    if (at_the_writers_heels && (at & (kCacheLine - 1)) == 0) {
+      __builtin_prefetch(data_ + (at & mask_));
+      break;
+    }
   }
   // R2.
   if (overwritten_since(first)) return on_lapped();

@@ -160,6 +160,7 @@ class RingReceiver {
   std::size_t batch_read_ = 0;
   std::size_t batch_size_ = 0;
   std::uint64_t batch_start_ = 0;
+  bool caught_up_ = false;  // the last look found nothing new (refill: where a batch ends)
 };
 
 // ---- hot path, inline --------------------------------------------------------------
@@ -167,7 +168,10 @@ class RingReceiver {
 inline PollResult RingReceiver::poll(RecordBuffer& out) {
   if (batch_read_ == batch_size_) {
     // R1's first look, inline: nothing new costs no call.
-    if (commit_word_here() == 0 && !cursor_shows_lap()) return {PollStatus::empty};
+    if (commit_word_here() == 0 && !cursor_shows_lap()) {
+      caught_up_ = true;
+      return {PollStatus::empty};
+    }
     const PollResult result = refill();
     if (result.status != PollStatus::record) return result;
   }
