@@ -2,8 +2,9 @@
 // what a client of both gets. How long a command takes from submit until the reader's
 // view applied it, by the time the reader stamps in its registry slot (same clock), and
 // until the client saw the slot say so (beside the reply's round trip, from the same
-// commands); a query's round trip over the reader's socket; and how fast a new reader
-// builds its view from the journal. Each row gets a fresh writer and reader (their own
+// commands); a query's round trip over the reader's socket; how fast a new reader
+// builds its view from the journal; and a view's event rate under subscriptions and
+// queries. Each row gets a fresh writer and reader (their own
 // instance, journal and checkpoint folder), so no row inherits another's state.
 #include <sched.h>
 #include <sys/prctl.h>
@@ -622,7 +623,7 @@ constexpr std::size_t kLoadSubscriptions = 1'000;    // to `get` of one key each
 constexpr std::uint64_t kLoadQueriesPerS = 100'000;  // asked, paced
 constexpr std::int64_t kPhaseNs = 1'000'000'000;     // each phase's measured span
 constexpr unsigned kLoadRounds = 3;
-constexpr unsigned kAskers = 4;            // query threads, one query in flight each
+constexpr unsigned kAskers = 8;            // query threads, one query in flight each
 constexpr std::size_t kFeedWindow = 64;    // commands in flight from the feeder
 constexpr double kSubscribedTarget = 0.7;  // at most 30% down
 constexpr double kQueriedTarget = 0.8;     // at most 20% down
@@ -681,6 +682,7 @@ class Feeder {
     // relaxed: see the destructor.
     while (!stop_.load(std::memory_order_relaxed)) {
       while (client.in_flight() < kFeedWindow) client.send(commands[sent++ % commands.size()]);
+      // relaxed: see accepted().
       if (client.receive().reply.accepted()) accepted_.fetch_add(1, std::memory_order_relaxed);
     }
     while (client.in_flight() > 0) client.receive();
