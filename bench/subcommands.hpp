@@ -91,6 +91,7 @@ struct ViewParts {
   bool query = true;      // query round trip, through the query segment and the socket
   bool catch_up = true;   // a new reader's catch-up from the journal
   bool subscribe = true;  // command to a subscriber (evring watch) seeing the change
+  bool load = true;       // the view's event rate under subscriptions and queries
 };
 
 // How the views client waits between looks at its reply and the reader's slot.

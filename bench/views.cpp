@@ -2,8 +2,9 @@
 // what a client of both gets. How long a command takes from submit until the reader's
 // view applied it, by the time the reader stamps in its registry slot (same clock), and
 // until the client saw the slot say so (beside the reply's round trip, from the same
-// commands); a query's round trip over the reader's socket; and how fast a new reader
-// builds its view from the journal. Each row gets a fresh writer and reader (their own
+// commands); a query's round trip over the reader's socket; how fast a new reader
+// builds its view from the journal; and a view's event rate under subscriptions and
+// queries. Each row gets a fresh writer and reader (their own
 // instance, journal and checkpoint folder), so no row inherits another's state.
 #include <sched.h>
 #include <sys/prctl.h>
@@ -625,6 +626,210 @@ SubscribeRows measure_subscribe(const Context& context, WaitKind wait, std::uint
   return rows;
 }
 
+// ---- the view's event rate under subscriptions and queries -------------------------
+
+constexpr std::size_t kLoadSubscriptions = 1'000;    // to `get` of one key each
+constexpr std::uint64_t kLoadQueriesPerS = 100'000;  // asked, paced
+constexpr std::int64_t kPhaseNs = 1'000'000'000;     // each phase's measured span
+constexpr unsigned kLoadRounds = 3;
+constexpr unsigned kAskers = 8;            // query threads, one query in flight each
+constexpr std::size_t kFeedWindow = 64;    // commands in flight from the feeder
+constexpr double kSubscribedTarget = 0.7;  // at most 30% down
+constexpr double kQueriedTarget = 0.8;     // at most 20% down
+
+// What the reader did over the phases of one kind.
+struct LoadPhase {
+  std::uint64_t events = 0;    // the reader's view applied
+  std::uint64_t accepted = 0;  // the writer accepted
+  std::int64_t elapsed_ns = 0;
+  std::int64_t reader_cpu_ns = 0;  // the reader process's CPU time (/proc/PID/schedstat)
+  double view_per_s() const {
+    return elapsed_ns > 0 ? static_cast<double>(events) * 1e9 / static_cast<double>(elapsed_ns) : 0;
+  }
+  double feed_per_s() const {
+    return elapsed_ns > 0 ? static_cast<double>(accepted) * 1e9 / static_cast<double>(elapsed_ns)
+                          : 0;
+  }
+  double cpu_ns_per_event() const {
+    return events > 0 ? static_cast<double>(reader_cpu_ns) / static_cast<double>(events) : 0;
+  }
+};
+
+struct LoadRows {
+  LoadPhase alone;
+  LoadPhase subscribed;
+  LoadPhase queried;
+  std::uint64_t lines = 0;  // subscription lines read while subscribed
+  std::uint64_t resets = 0;
+  std::uint64_t answered = 0;  // queries, while queried
+  double queries_per_s() const {
+    return queried.elapsed_ns > 0
+               ? static_cast<double>(answered) * 1e9 / static_cast<double>(queried.elapsed_ns)
+               : 0;
+  }
+};
+
+// A pipelining client keeps the writer busy from a thread of its own until it goes.
+class Feeder {
+ public:
+  // It shares a core with the writer: both yield, or either would hold it from the other.
+  explicit Feeder(const std::string& instance)
+      : client_(Client::connect(instance, ClientOptions{WaitKind::yield, 0})),
+        thread_([this] { run(client_); }) {}
+  ~Feeder() {
+    // relaxed: a stop request orders nothing; join() orders the rest.
+    stop_.store(true, std::memory_order_relaxed);
+    thread_.join();
+  }
+  // relaxed: a progress count, read for a rate.
+  std::uint64_t accepted() const noexcept { return accepted_.load(std::memory_order_relaxed); }
+
+ private:
+  void run(Client& client) {
+    const std::vector<std::vector<std::byte>> commands = encode_put_commands(kClientIndex);
+    std::uint64_t sent = 0;
+    // relaxed: see the destructor.
+    while (!stop_.load(std::memory_order_relaxed)) {
+      while (client.in_flight() < kFeedWindow) client.send(commands[sent++ % commands.size()]);
+      // relaxed: see accepted().
+      if (client.receive().reply.accepted()) accepted_.fetch_add(1, std::memory_order_relaxed);
+    }
+    while (client.in_flight() > 0) client.receive();
+  }
+
+  Client client_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> accepted_{0};
+  std::thread thread_;
+};
+
+// A process's time on a CPU so far, in ns (the first field of /proc/PID/schedstat).
+std::int64_t cpu_ns(pid_t pid) {
+  std::FILE* file = std::fopen(fmt::format("/proc/{}/schedstat", pid).c_str(), "r");
+  if (file == nullptr) return 0;
+  long long ns = 0;
+  if (std::fscanf(file, "%lld", &ns) != 1) ns = 0;
+  std::fclose(file);
+  return ns;
+}
+
+// Adds kPhaseNs of the reader's work to `into`, while the caller's load runs.
+void measure_phase(LiveRow& row, const Feeder& feeder, LoadPhase& into) {
+  const pid_t reader = row.reader.process().pid();
+  const std::uint64_t view_from = applied_seq(row.slot);
+  const std::uint64_t feed_from = feeder.accepted();
+  const std::int64_t cpu_from = cpu_ns(reader);
+  const std::int64_t from = monotonic_ns();
+  while (monotonic_ns() - from < kPhaseNs) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    row.check_running();
+  }
+  into.elapsed_ns += monotonic_ns() - from;
+  into.events += applied_seq(row.slot) - view_from;
+  into.accepted += feeder.accepted() - feed_from;
+  into.reader_cpu_ns += cpu_ns(reader) - cpu_from;
+}
+
+// One phase with kLoadSubscriptions subscriptions (one set, read by a thread).
+void subscribed_phase(LiveRow& row, const Feeder& feeder, LoadRows& rows) {
+  std::vector<SubscriptionSet::Query> watched;
+  for (std::size_t key = 0; key < kLoadSubscriptions; ++key) {
+    watched.push_back({{"get", fmt::format("c{}-key-{:04}", kClientIndex, key)}, 0});
+  }
+  SubscriptionSet set = SubscriptionSet::open(row.launch.instance, row.reader.id(), watched);
+  std::atomic<bool> stop{false};
+  std::thread subscriber([&] {
+    // relaxed: a stop request orders nothing; join() orders the counts.
+    while (!stop.load(std::memory_order_relaxed)) {
+      const std::optional<SubscriptionSet::Line> line = set.next(std::chrono::milliseconds(50));
+      if (!line) continue;
+      ++rows.lines;
+      if (line->line.kind == WatchLine::Kind::reset) ++rows.resets;
+    }
+  });
+  measure_phase(row, feeder, rows.subscribed);
+  stop.store(true, std::memory_order_relaxed);
+  subscriber.join();
+}
+
+// One phase while kAskers threads ask kLoadQueriesPerS queries between them, one in
+// flight each (a query's round trip, not the reader, would cap one thread): each
+// millisecond the ones due, back to back, then a sleep (a 10 us pace would hold the core
+// they share).
+void queried_phase(LiveRow& row, const Feeder& feeder, LoadRows& rows) {
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> answered{0};
+  std::vector<std::thread> askers;
+  for (unsigned i = 0; i < kAskers; ++i) {
+    askers.emplace_back([&] {
+      QueryClient client = QueryClient::connect(row.launch.instance, row.reader.id());
+      const std::string key = fmt::format("c{}-key-0000", kClientIndex);
+      const std::int64_t start = monotonic_ns();
+      std::uint64_t mine = 0;
+      // relaxed: a stop request orders nothing.
+      while (!stop.load(std::memory_order_relaxed)) {
+        const auto due = static_cast<std::uint64_t>(monotonic_ns() - start) * kLoadQueriesPerS /
+                         kAskers / 1'000'000'000;
+        while (mine < due) {
+          if (client.query({"get", key}).result) ++mine;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      // relaxed: read after join(), which orders it.
+      answered.fetch_add(mine, std::memory_order_relaxed);
+    });
+  }
+  measure_phase(row, feeder, rows.queried);
+  stop.store(true, std::memory_order_relaxed);
+  for (std::thread& asker : askers) asker.join();
+  rows.answered += answered.load(std::memory_order_relaxed);
+}
+
+// One writer fed flat out, one kv reader: its rate alone, with kLoadSubscriptions
+// subscriptions, and while it answers kLoadQueriesPerS queries, in kLoadRounds rounds of
+// the three, so that the machine's other work weighs on each alike.
+LoadRows measure_load(const Context& context) {
+  fmt::print(
+      "\nload: the writer (--wait yield) fed flat out by a pipelining client thread ({} in "
+      "flight), one kv reader (--wait block); its view's event rate alone, with {} "
+      "subscriptions to `get` of one key each (one SubscriptionSet, read by a thread), and "
+      "while {} threads ask {} queries/s (shm, those due each ms back to back); {} rounds of "
+      "the three, {} s each; this process's threads share the writer's CPU {}\n",
+      kFeedWindow, kLoadSubscriptions, kAskers, format_count(static_cast<double>(kLoadQueriesPerS)),
+      kLoadRounds, kPhaseNs / 1'000'000'000.0, context.cpus.idle_writer_client);
+  harness::flush_stdio();
+  harness::pin_to_cpu(context.cpus.idle_writer_client);
+  LiveRow row(context, WaitKind::yield, WaitKind::block, "load-rate");
+  LoadRows rows;
+  {
+    Feeder feeder(row.launch.instance);
+    for (unsigned round = 0; round < kLoadRounds; ++round) {
+      measure_phase(row, feeder, rows.alone);
+      subscribed_phase(row, feeder, rows);
+      queried_phase(row, feeder, rows);
+    }
+  }
+  row.stop();
+  harness::pin_to_cpu(context.cpus.client);
+  return rows;
+}
+
+void print_load(const LoadRows& rows) {
+  TextTable table(
+      {"phase", "view events/s", "writer accepted/s", "ratio to alone", "reader CPU per event"});
+  const double alone = rows.alone.view_per_s();
+  const auto add = [&](const std::string& phase, const LoadPhase& at) {
+    table.add_row({phase, format_count(at.view_per_s()), format_count(at.feed_per_s()),
+                   fmt::format("{:.2f}", alone > 0 ? at.view_per_s() / alone : 0),
+                   fmt::format("{:.0f} ns", at.cpu_ns_per_event())});
+  };
+  add("alone", rows.alone);
+  add(fmt::format("{} subscriptions", kLoadSubscriptions), rows.subscribed);
+  add(fmt::format("{} queries/s", format_count(rows.queries_per_s())), rows.queried);
+  table.print(stdout);
+  fmt::print("subscription lines read: {} ({} resets)\n", rows.lines, rows.resets);
+}
+
 // ---- catch-up from the journal -----------------------------------------------------
 
 struct CatchUpRows {
@@ -835,7 +1040,8 @@ const char* verdict(bool met) {
 }
 
 void print_targets(const std::vector<VisibleRows>& visible,
-                   const std::optional<CatchUpRows>& catch_up, const Placement& cpus) {
+                   const std::optional<CatchUpRows>& catch_up, const std::optional<LoadRows>& load,
+                   const Placement& cpus) {
   fmt::print("targets:\n");
   for (const VisibleRows& row : visible) {
     const std::int64_t p50 = row.applied.latency->p50_ns;
@@ -852,6 +1058,25 @@ void print_targets(const std::vector<VisibleRows>& visible,
         "once, what the client saw also its own waits; the applied time is the reader's own "
         "stamp, on the same clock)\n",
         cpus.client);
+  }
+  if (load) {
+    const double alone = load->alone.view_per_s();
+    const double subscribed = alone > 0 ? load->subscribed.view_per_s() / alone : 0;
+    const double queried = alone > 0 ? load->queried.view_per_s() / alone : 0;
+    fmt::print(
+        "  kv view's event rate with {} subscriptions against alone: {:.2f} (target >= {:.2f}): "
+        "{}\n",
+        kLoadSubscriptions, subscribed, kSubscribedTarget,
+        verdict(subscribed >= kSubscribedTarget));
+    // Met only at the rate asked: a client that got fewer answered proves nothing of it.
+    const bool reached = load->queries_per_s() >= 0.9 * static_cast<double>(kLoadQueriesPerS);
+    fmt::print(
+        "  kv view's event rate while it answers {} queries/s against alone: {:.2f} (target >= "
+        "{:.2f} at {} queries/s): {}{}\n",
+        format_count(load->queries_per_s()), queried, kQueriedTarget,
+        format_count(static_cast<double>(kLoadQueriesPerS)),
+        verdict(reached && queried >= kQueriedTarget),
+        reached ? "" : " (the client did not reach the rate asked)");
   }
   if (catch_up) {
     const double rate = catch_up->catch_up.msgs_per_s;
@@ -1018,8 +1243,14 @@ std::vector<ResultRow> measure_all(const ViewsOptions& options) {
     rows.push_back(catch_up->with_start);
   }
 
+  std::optional<LoadRows> load;
+  if (options.parts.load) {
+    load = measure_load(here);
+    print_load(*load);
+  }
+
   fmt::print("\n");
-  print_targets(visible, catch_up, cpus);
+  print_targets(visible, catch_up, load, cpus);
   return rows;
 }
 

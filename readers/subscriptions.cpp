@@ -110,10 +110,9 @@ void Subscriptions::write_snapshot(unsigned slot, Subscriber& who,
 
 void Subscriptions::subscribe(const ViewPlugin& view, const query_shm::SlotRequest& request,
                               std::uint64_t applied_seq, std::int64_t now) {
-  unsubscribe(request.slot);  // a slot watches one query at a time
   Tracked& query = track(view, request.words, applied_seq, now);
   ++query.subscribers;
-  Subscriber& who = subscribers_[request.slot];
+  Subscriber& who = subscribers_[{request.slot, request.serial}];
   who.query = &query;
   who.serial = request.serial;
   who.next_progress_ns = now + kProgressNs;
@@ -147,20 +146,19 @@ void Subscriptions::subscribe(const ViewPlugin& view, const query_shm::SlotReque
                                      "restarted, or that is too far back)",
                                      from));
   }
-  if (who.overflowed) {
-    auto& resets = segment_.header().subscriber_resets;
-    // relaxed: a lone counter for stat.
-    resets.store(resets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
+  if (who.overflowed) count_reset();
   count_live();
 }
 
 void Subscriptions::unsubscribe(unsigned slot) {
-  const auto found = subscribers_.find(slot);
-  if (found == subscribers_.end()) return;
-  if (--found->second.query->subscribers == 0)
-    found->second.query->unused_since_ns = monotonic_ns();
-  subscribers_.erase(found);
+  const auto first = subscribers_.lower_bound({slot, 0});
+  auto last = first;
+  for (; last != subscribers_.end() && last->first.first == slot; ++last) {
+    if (--last->second.query->subscribers == 0)
+      last->second.query->unused_since_ns = monotonic_ns();
+  }
+  if (first == last) return;
+  subscribers_.erase(first, last);
   count_live();
 }
 
@@ -171,13 +169,23 @@ bool Subscriptions::after_events(const ViewPlugin& view, std::uint64_t applied_s
   bool changed = false;
   const std::int64_t start = monotonic_ns();
   for (auto& [key, query] : tracked_) changed = evaluate(view, *query, applied_seq) || changed;
+  if (changed || joined_) tell_changes(now);
+  // The lines' cost counts too: with many subscribers it is most of it.
   const std::int64_t done = monotonic_ns();
   next_evaluation_ns_ = done + (done - start) * (kCostFactor - 1);
-  if (!changed && !joined_) return true;
+  return true;
+}
+
+void Subscriptions::tell_changes(std::int64_t now) {
   joined_ = false;
   // A subscriber is told the latest change it has not seen (its result is the query's
   // now); more than one only when a new subscriber's evaluation came in between.
-  for (auto& [slot, who] : subscribers_) {
+  for (auto& [key, who] : subscribers_) {
+    const unsigned slot = key.first;
+    if (who.overflowed) {
+      recover(slot, who);
+      continue;
+    }
     const Tracked& query = *who.query;
     if (query.changes.empty() || query.changes.back().seq <= who.told_seq) continue;
     const std::uint64_t seq = query.changes.back().seq;
@@ -188,22 +196,28 @@ bool Subscriptions::after_events(const ViewPlugin& view, std::uint64_t applied_s
       who.next_progress_ns = now + kProgressNs;
     }
   }
-  return true;
+}
+
+void Subscriptions::recover(unsigned slot, Subscriber& who) {
+  who.overflowed = false;
+  write_snapshot(slot, who, "overflow: this subscriber read too slowly");
+  if (!who.overflowed) count_reset();
+}
+
+void Subscriptions::count_reset() const {
+  auto& resets = segment_.header().subscriber_resets;
+  // relaxed: a lone counter for stat.
+  resets.store(resets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 void Subscriptions::heartbeat(const ViewPlugin& view, std::uint64_t applied_seq, std::int64_t now) {
   // Changes an evaluation skipped for cost come out now at the latest.
   next_evaluation_ns_ = 0;
   after_events(view, applied_seq, now);
-  for (auto& [slot, who] : subscribers_) {
+  for (auto& [key, who] : subscribers_) {
+    const unsigned slot = key.first;
     if (who.overflowed) {
-      who.overflowed = false;
-      auto& resets = segment_.header().subscriber_resets;
-      write_snapshot(slot, who, "overflow: this subscriber read too slowly");
-      // relaxed: a lone counter for stat.
-      if (!who.overflowed) {
-        resets.store(resets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      }
+      recover(slot, who);
       continue;
     }
     if (now < who.next_progress_ns) continue;
@@ -230,9 +244,9 @@ void Subscriptions::reset_all(const ViewPlugin& view, std::uint64_t applied_seq,
     query->evaluated_seq = query->complete_after = applied_seq;
     query->changes.clear();
   }
-  for (auto& [slot, who] : subscribers_) {
+  for (auto& [key, who] : subscribers_) {
     who.overflowed = false;
-    write_snapshot(slot, who, "the instance started a new history: the view was rebuilt");
+    write_snapshot(key.first, who, "the instance started a new history: the view was rebuilt");
     who.next_progress_ns = now + kProgressNs;
   }
 }

@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "plugin/view_plugin.hpp"
@@ -40,10 +41,12 @@ class Subscriptions {
  public:
   explicit Subscriptions(query_shm::QuerySegment& segment) noexcept : segment_(segment) {}
 
-  // A watch request: the snapshot, or the resumed chain after request.after_seq.
+  // A watch request: the snapshot, or the resumed chain after request.after_seq. A slot
+  // may carry many subscriptions (a SubscriptionSet): each is its watch request's serial,
+  // which tags its lines.
   void subscribe(const ViewPlugin& view, const query_shm::SlotRequest& request,
                  std::uint64_t applied_seq, std::int64_t now);
-  // The subscription of a slot ends (unwatch, or its client went).
+  // The subscriptions of a slot end (unwatch, or its client went).
   void unsubscribe(unsigned slot);
   // After the view applied events up to applied_seq: re-runs the tracked queries and
   // pushes the changes. False when it did not, to keep their cost under a fifth of the
@@ -80,18 +83,26 @@ class Subscriptions {
     bool overflowed = false;
   };
 
+  // A slot, and the serial of the watch request within it.
+  using SubscriberKey = std::pair<unsigned, std::uint64_t>;
+
   Tracked& track(const ViewPlugin& view, const std::vector<std::string>& words,
                  std::uint64_t applied_seq, std::int64_t now);
   bool evaluate(const ViewPlugin& view, Tracked& query, std::uint64_t applied_seq);
+  // The lines of the changes evaluate() found, to each subscriber that has not seen them.
+  void tell_changes(std::int64_t now);
   // Writes one line; false (and overflowed) when it does not fit.
   bool write(unsigned slot, Subscriber& who, const std::string& line);
   // With a reason: a reset line first (both or neither).
   void write_snapshot(unsigned slot, Subscriber& who, const std::string& reset_reason);
+  // An overflowed subscriber's one reset and fresh snapshot, once its ring has room.
+  void recover(unsigned slot, Subscriber& who);
+  void count_reset() const;
   void count_live() const;
 
   query_shm::QuerySegment& segment_;
   std::map<std::string, std::unique_ptr<Tracked>> tracked_;  // by the words, joined
-  std::map<unsigned, Subscriber> subscribers_;               // by slot
+  std::map<SubscriberKey, Subscriber> subscribers_;
   std::int64_t next_evaluation_ns_ = 0;
   bool joined_ = false;  // a subscribe() found a change the others have not heard of
   std::string scratch_;

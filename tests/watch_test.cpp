@@ -4,6 +4,7 @@
 // result. Also Ctrl-C, --from, and a slow subscriber's reset.
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -302,6 +303,81 @@ TEST_F(WatchTest, ASlowSubscriberIsResetNotWaitedFor) {
   for (const std::string& line : lines) parsed.push_back(json::parse(line));
   const Chain chain = check_chain(parsed, "slow");
   EXPECT_EQ(chain.result["value"], padding + "600");
+}
+
+// Reads a set's lines into `logs` (one per subscription) until every subscription has
+// said a seq at or past `seq`.
+void read_until(SubscriptionSet& set, std::vector<std::vector<json>>& logs, std::uint64_t seq) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  std::size_t behind = set.size();
+  std::vector<bool> done(set.size(), false);
+  const auto update = [&](std::size_t i) {
+    if (!done[i] && set.last_seq(i) >= seq) {
+      done[i] = true;
+      --behind;
+    }
+  };
+  for (std::size_t i = 0; i < set.size(); ++i) update(i);
+  while (behind > 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << behind << " subscriptions behind";
+    const std::optional<SubscriptionSet::Line> line = set.next(std::chrono::seconds(3));
+    ASSERT_TRUE(line.has_value()) << "no line while " << behind << " are behind";
+    logs[line->index].push_back(json::parse(line->line.raw));
+    // A snapshot after a reset may be older than what came before: it says its seq.
+    if (line->line.kind != WatchLine::Kind::reset) update(line->index);
+  }
+}
+
+TEST_F(WatchTest, AThousandSubscriptionsShareOneSlotAndEachChainsAndResumes) {
+  KvInstance kv("watch-set", "kv-m", dir());
+  const std::string& instance = kv.name;
+  constexpr std::size_t kSubscriptions = 1000;
+  std::vector<SubscriptionSet::Query> queries;
+  for (std::size_t i = 0; i < kSubscriptions; ++i) {
+    queries.push_back({{"get", "k" + std::to_string(i)}, 0});
+  }
+  // Puts flow from another thread while the subscriptions open and read.
+  std::atomic<std::uint64_t> last_put{0};
+  const auto put_some = [&](int count, int round) {
+    std::mt19937 random(static_cast<unsigned>(round));
+    for (int n = 0; n < count; ++n) {
+      const std::string key = "k" + std::to_string(random() % kSubscriptions);
+      last_put = kv.client.submit_text({"put", key, std::to_string(round * 100000 + n)}).seq;
+    }
+  };
+  std::vector<std::vector<json>> logs(kSubscriptions);
+  {
+    std::thread puts(put_some, 5000, 1);
+    SubscriptionSet set = SubscriptionSet::open(instance, "kv-m", queries);
+    ASSERT_EQ(set.size(), kSubscriptions);
+    puts.join();
+    read_until(set, logs, last_put);
+    // One slot holds them all: the reader counts 1000, and other clients still get slots.
+    const test::ToolResult stat =
+        test::run_tool("evring", {"stat", "--name", instance, "--json"}, dir());
+    ASSERT_EQ(stat.exit_code, 0) << stat.err;
+    EXPECT_EQ(json::parse(stat.out)["readers"][0]["subscriptions"], kSubscriptions) << stat.out;
+    for (std::size_t i = 0; i < kSubscriptions; ++i) queries[i].from_seq = set.last_seq(i);
+  }
+  // Closed, then resumed: each goes on exactly after its own last seq.
+  put_some(2000, 2);
+  std::vector<std::size_t> resumed_at(kSubscriptions);
+  for (std::size_t i = 0; i < kSubscriptions; ++i) resumed_at[i] = logs[i].size();
+  {
+    SubscriptionSet set = SubscriptionSet::open(instance, "kv-m", queries);
+    std::thread puts(put_some, 2000, 3);
+    puts.join();
+    read_until(set, logs, last_put);
+  }
+  QueryClient fresh = QueryClient::connect(instance, "kv-m");
+  for (std::size_t i = 0; i < kSubscriptions; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    const Chain chain = check_chain(logs[i], key);
+    ASSERT_LT(resumed_at[i], logs[i].size()) << key;
+    EXPECT_FALSE(logs[i][resumed_at[i]].contains("reset")) << key << ": " << logs[i][resumed_at[i]];
+    const QueryReply reply = fresh.query({"get", key}, last_put);
+    EXPECT_EQ(chain.result, json::parse(reply.raw)["result"]) << key;
+  }
 }
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "evring/client.hpp"
 #include "evring/command.hpp"
@@ -92,9 +93,45 @@ struct WatchLine {
   std::string raw;     // the whole line
 };
 
+// Many live subscriptions through one client slot of the reader's query segment (it has
+// 64 slots; a set takes one, however many queries it holds). Each query is a subscription
+// of its own, with a Subscription's semantics (docs/views.md): its snapshot, its chain of
+// changes and progress, its resets, its from_seq. Their lines share the slot's 64 KiB
+// buffer: a subscription whose line does not fit is reset (alone) once there is room.
+// One thread.
+class SubscriptionSet {
+ public:
+  struct Query {
+    std::vector<std::string> words;
+    std::uint64_t from_seq = 0;  // as Subscription::open's
+  };
+  struct Line {
+    std::size_t index = 0;  // of its query in open()'s list
+    WatchLine line;
+  };
+  // Throws as Subscription::open; Error(invalid_argument) for an empty list.
+  static SubscriptionSet open(const std::string& instance, const std::string& reader_id,
+                              std::span<const Query> queries);
+  SubscriptionSet(SubscriptionSet&&) noexcept;
+  SubscriptionSet& operator=(SubscriptionSet&&) noexcept;
+  ~SubscriptionSet();  // ends them all
+
+  // The next line of any of them, waiting at most `timeout`; std::nullopt if none came.
+  // Throws Error(io) when the reader goes away (open again with each last_seq() to go on).
+  std::optional<Line> next(std::chrono::milliseconds timeout);
+  // Where query `index` resumes: the seq its last line said.
+  std::uint64_t last_seq(std::size_t index) const;
+  std::size_t size() const noexcept;
+
+ private:
+  struct State;
+  explicit SubscriptionSet(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
 // A live subscription to one query of a reader's view: a snapshot, then a line for each
 // change, with progress at least every second. Needs the reader's query segment (the
-// reader's user, or its --group). One thread.
+// reader's user, or its --group). One thread. (A SubscriptionSet of one query.)
 class Subscription {
  public:
   // from_seq 0: a snapshot first; else the last seq seen, to resume exactly after it (or

@@ -346,6 +346,10 @@ bool QuerySlot::send(RequestKind kind, std::span<const std::string_view> words,
   return true;
 }
 
+std::uint64_t QuerySlot::sent_serial() const noexcept {
+  return state_->sent;
+}
+
 const RecordHeader* QuerySlot::wait_record(std::int64_t deadline_ns) {
   State& s = *state_;
   Slot& slot = *s.slot;

@@ -248,6 +248,8 @@ class QuerySlot {
   // record, or the request was a watch); false if it does not fit in the request area.
   bool send(RequestKind kind, std::span<const std::string_view> words, std::uint64_t after_seq,
             std::uint32_t timeout_ms);
+  // The serial of the last request sent: its records carry it.
+  std::uint64_t sent_serial() const noexcept;
   // The next record, waiting until deadline_ns (monotonic); nullptr at the deadline.
   // Throws Error(io) when the reader dies meanwhile. The record stays valid until
   // consume().
