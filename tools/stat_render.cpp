@@ -63,6 +63,7 @@ std::string table(const std::vector<std::vector<std::string>>& rows, std::size_t
   const auto shrink_to = [&](std::size_t floor) {
     for (const std::size_t column : layout.shrinkable) {
       if (total() <= width) return;
+      if (column >= widths.size()) continue;  // a column only some tables have (SOURCE)
       const std::size_t spare = widths[column] > floor ? widths[column] - floor : 0;
       widths[column] -= std::min(total() - width, spare);
     }
@@ -70,7 +71,7 @@ std::string table(const std::vector<std::vector<std::string>>& rows, std::size_t
   shrink_to(layout.comfortable);
   for (const std::size_t column : layout.drop_order) {
     if (total() <= width) break;
-    shown[column] = false;
+    if (column < shown.size()) shown[column] = false;
   }
   shrink_to(layout.narrowest);
   std::string out;
