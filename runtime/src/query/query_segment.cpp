@@ -74,7 +74,8 @@ bool RecordWriter::append(RecordHeader header, std::string_view text) noexcept {
   header.bytes = bytes;
   header.text_bytes = static_cast<std::uint32_t>(text.size());
   std::memcpy(ring_ + at, &header, sizeof header);
-  std::memcpy(ring_ + at + sizeof header, text.data(), text.size());
+  // An empty text (a record that only says "ask the socket") may have no data pointer.
+  if (!text.empty()) std::memcpy(ring_ + at + sizeof header, text.data(), text.size());
   // release: pairs with the client's acquire load; the record is complete when it sees it.
   slot_.records_tail.store(tail + bytes, std::memory_order_release);
   return true;
@@ -333,7 +334,7 @@ bool QuerySlot::send(RequestKind kind, std::span<const std::string_view> words,
   for (const std::string_view word : words) {
     const auto length = static_cast<std::uint32_t>(word.size());
     std::memcpy(area + at, &length, sizeof length);
-    std::memcpy(area + at + sizeof length, word.data(), word.size());
+    if (!word.empty()) std::memcpy(area + at + sizeof length, word.data(), word.size());
     at += sizeof length + word.size();
   }
   // release: pairs with the reader's acquire load; the request is complete when it sees it.
