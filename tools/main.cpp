@@ -44,6 +44,10 @@ int main(int argc, char** argv) {
                                       add_tail_command(app),   add_demo_command(app),
                                       add_ls_command(app),     add_rm_command(app),
                                       add_bridge_command(app), add_gateway_command(app)};
+  CLI::App* journal = app.add_subcommand("journal", "the journal's holds, offline too");
+  journal->require_subcommand(1, 1);
+  const std::vector<Command> journal_commands{add_journal_holds_command(*journal),
+                                              add_journal_release_command(*journal)};
 
   if (const auto status = evring::cli::parse_command_line(app, "evring", argc, argv)) {
     return *status;
@@ -51,6 +55,9 @@ int main(int argc, char** argv) {
 
   try {
     for (const Command& command : commands) {
+      if (*command.app) return command.run();
+    }
+    for (const Command& command : journal_commands) {
       if (*command.app) return command.run();
     }
     return kExitError;  // unreachable: require_subcommand(1, 1)
