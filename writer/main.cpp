@@ -114,8 +114,8 @@ int main(int argc, char** argv) {
                        "older ones go unless held");
   cli::add_duration_option(app, "--retain-for", options.retain_for,
                            "remove sealed journal segments sealed longer ago than this (like "
-                           "12h, 7d; plain: hours) unless held",
-                           std::chrono::hours(1), kLongestAge);
+                           "12h, 7d) unless held",
+                           std::chrono::milliseconds(1), kLongestAge);
   app.add_option("--archive", options.archive,
                  "move retained-away segments into this folder, compressed (zstd), instead of "
                  "removing them; readers read them there")
