@@ -383,5 +383,69 @@ TEST_F(RetentionTest, ArchiveWithoutRetentionIsRefused) {
   EXPECT_TRUE(contains(refused.err, "add --retain SIZE or --retain-for DURATION")) << refused.err;
 }
 
+// The race a reader meets in-process: it has listed and mapped a segment when retention
+// moves it (and the ones after it) into the archive, or removes them. The records it
+// mapped stay readable; what follows comes from the archive, or is a clear EventsRemoved.
+class ArchiveRaceTest : public test::ProcessTest {
+ protected:
+  ArchiveRaceTest() : ProcessTest("archive-race") {}
+
+  // Four sealed segments of 20 records and a fifth being written; each payload its seq.
+  std::uint64_t write_journal() {
+    JournalOptions options;
+    options.directory = dir() / "journal";
+    options.segment_bytes = 8 << 10;
+    options.max_payload = 1024;
+    JournalWriter writer = JournalWriter::open(options);
+    std::vector<std::byte> payload(300);
+    for (std::uint64_t i = 0; i < 85; ++i) {
+      if (i % 20 == 0 && i != 0) writer.make_room(options.segment_bytes);  // seal one
+      payload[0] = static_cast<std::byte>(writer.next_seq());
+      writer.append(1, payload, 0);
+    }
+    return writer.last_seq();
+  }
+  fs::path journal() const { return dir() / "journal"; }
+};
+
+TEST_F(ArchiveRaceTest, SegmentsArchivedWhileReadGoOnFromTheArchive) {
+  const std::uint64_t last = write_journal();
+  const fs::path archive = dir() / "archive";
+  write_journal_archive(journal(), archive);
+  JournalReader reader = JournalReader::open(journal(), 1);
+  JournalRecord record;
+  ASSERT_TRUE(reader.next(record));
+  const std::vector<fs::path> segments = journal_segments(journal());
+  ASSERT_GE(segments.size(), 4u);
+  for (std::size_t i = 0; i + 1 < segments.size(); ++i) archive_segment(segments[i], archive, 0600);
+  std::uint64_t expected = 2;
+  while (reader.next(record)) {
+    ASSERT_EQ(record.seq, expected);
+    EXPECT_EQ(record.payload[0], static_cast<std::byte>(expected));
+    ++expected;
+  }
+  EXPECT_EQ(expected, last + 1);
+}
+
+TEST_F(ArchiveRaceTest, SegmentsRemovedWhileReadAreNamed) {
+  write_journal();
+  JournalReader reader = JournalReader::open(journal(), 1);
+  JournalRecord record;
+  ASSERT_TRUE(reader.next(record));
+  const std::vector<fs::path> segments = journal_segments(journal());
+  fs::remove(segments[0]);
+  fs::remove(segments[1]);
+  const std::uint64_t oldest = std::stoull(segments[2].stem().string().substr(8));
+  std::uint64_t read = 1;
+  try {
+    while (reader.next(record)) ++read;
+    ADD_FAILURE() << "the reader did not see that seq " << read + 1 << " was removed";
+  } catch (const EventsRemoved& e) {
+    // The mapped segment was read to its end; then the gap is named.
+    EXPECT_EQ(e.wanted_seq(), read + 1);
+    EXPECT_EQ(e.oldest_seq(), oldest);
+  }
+}
+
 }  // namespace
 }  // namespace evring
