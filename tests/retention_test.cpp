@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -445,6 +446,22 @@ TEST_F(ArchiveRaceTest, SegmentsRemovedWhileReadAreNamed) {
     EXPECT_EQ(e.wanted_seq(), read + 1);
     EXPECT_EQ(e.oldest_seq(), oldest);
   }
+}
+
+// A holder that cannot write its hold says so once, naming what retention may then remove
+// and the folder to fix. (As root, which the tests may run as, a mode does not stop a
+// write: a file where the holds folder should be does.)
+TEST_F(ArchiveRaceTest, HoldThatCannotBeWrittenWarnsOnce) {
+  fs::create_directories(journal());
+  std::ofstream(journal() / "holds") << "not a folder";
+  std::vector<std::string> lines;
+  HoldKeeper keeper(journal(), reader_holder("kv-1"),
+                    [&](LogLevel, std::string_view text) { lines.emplace_back(text); });
+  keeper.need(42, 0, true);
+  keeper.need(43, 0, true);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(contains(lines[0], "from seq 42 on")) << lines[0];
+  EXPECT_TRUE(contains(lines[0], (journal() / "holds").string())) << lines[0];
 }
 
 }  // namespace
