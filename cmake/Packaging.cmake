@@ -80,10 +80,11 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # Depends from the programs' shared libraries (dpkg-shlibdeps, in dpkg-dev, which
 # build-essential brings), e.g. libnats3.0, libfmt9, libc6.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# Nothing is dlopen'ed but the user's own plugins. nats-server: `evring demo --remote`
-# starts one; a compiler, CMake and the runtime component's dependencies: plugins and
-# clients built against the package (find_package(evring)).
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS
-  "nats-server, cmake (>= 3.22), g++ (>= 4:12), libboost-dev (>= 1.74), nlohmann-json3-dev")
+# Nothing is dlopen'ed but the user's own plugins; what the programs start when asked:
+# nats-server (`evring demo --remote`), gnuplot (`evring-bench --plot`), iox-roudi (the
+# iceoryx peer of `evring-bench compare`). A compiler, CMake and the runtime component's
+# dependencies: plugins and clients built against the package (find_package(evring)).
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nats-server, gnuplot-nox, iceoryx, cmake (>= 3.22), \
+g++ (>= 4:12), libboost-dev (>= 1.74), nlohmann-json3-dev")
 set(CPACK_STRIP_FILES ON)
 include(CPack)
