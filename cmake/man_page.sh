@@ -10,7 +10,8 @@ description=$2
 output=$3
 
 program=$(basename "$program_path")
-export PATH="$(dirname "$program_path"):$PATH"
+PATH="$(dirname "$program_path"):$PATH"
+export PATH
 work=$(mktemp -d)
 trap 'rm -rf -- "$work"' EXIT
 

@@ -53,7 +53,7 @@ use_evring() {
 # dpkg-deb -x does it. Sets deb and root.
 unpack_package() {
   local debs=("$1"/evring_*.deb)
-  ((${#debs[@]} == 1)) && [[ -f ${debs[0]} ]] || fail "expected one evring_*.deb in $1"
+  if ((${#debs[@]} != 1)) || [[ ! -f ${debs[0]} ]]; then fail "expected one evring_*.deb in $1"; fi
   deb=${debs[0]}
   root=$scratch/root
   dpkg-deb --extract "$deb" "$root" || fail "dpkg-deb --extract $deb"

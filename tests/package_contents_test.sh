@@ -19,7 +19,8 @@ unpack_package "$package_dir"
 field() { dpkg-deb --field "$deb" "$1"; }
 [[ $(field Package) == evring ]] || fail "Package: $(field Package)"
 [[ $(field Version) == "$version" ]] || fail "Version: $(field Version), the project's is $version"
-[[ $(field Architecture) == "$(dpkg --print-architecture)" ]] || fail "Architecture: $(field Architecture)"
+[[ $(field Architecture) == "$(dpkg --print-architecture)" ]] ||
+  fail "Architecture: $(field Architecture)"
 for name in Maintainer Section Description; do
   [[ -n $(field "$name") ]] || fail "no $name field"
 done
@@ -28,12 +29,13 @@ dpkg-deb --contents "$deb" | awk '{print $NF}' >"$scratch/contents"
 if grep -v '^\./usr/' "$scratch/contents" | grep -qvx '\./'; then
   fail "files outside /usr: $(grep -v '^\./usr/' "$scratch/contents" | grep -vx '\./')"
 fi
-for path in "${programs[@]/#/usr/bin/}" usr/include/evring/client.hpp usr/include/evring/view_abi.h \
-  usr/lib/libevring_runtime.a usr/lib/cmake/evring/evringConfig.cmake \
-  usr/lib/cmake/evring/evringPlugin.cmake "${programs[@]/%/.1.gz}" \
-  usr/share/doc/evring/copyright usr/share/doc/evring/changelog.gz \
-  usr/share/doc/evring/README.md usr/share/doc/evring/docs/architecture.md; do
-  [[ $path == *.1.gz ]] && path=usr/share/man/man1/$path
+expected=("${programs[@]/#/usr/bin/}" "${programs[@]/#/usr/share/man/man1/}"
+  usr/include/evring/client.hpp usr/include/evring/view_abi.h usr/lib/libevring_runtime.a
+  usr/lib/cmake/evring/evringConfig.cmake usr/lib/cmake/evring/evringPlugin.cmake
+  usr/share/doc/evring/copyright usr/share/doc/evring/changelog.gz
+  usr/share/doc/evring/README.md usr/share/doc/evring/docs/architecture.md)
+for path in "${expected[@]}"; do
+  [[ $path == usr/share/man/* ]] && path=$path.1.gz
   grep -qx "\./$path" "$scratch/contents" || fail "the package has no /$path"
 done
 
@@ -64,7 +66,8 @@ for library in $(printf '%s\n' "${needed[@]}" | sort -u); do
   owner=$(dpkg -S "$library" 2>/dev/null || dpkg -S "$(realpath "$library")" 2>/dev/null) ||
     fail "no Debian package owns $library"
   owner=${owner%%:*}
-  tr ',|' '\n\n' <<<"$depends" | awk '{print $1}' | grep -qxF -- "$owner" || fail "Depends does not name $owner (for $library): $depends"
+  sed 's/[,|]/\n/g' <<<"$depends" | awk '{print $1}' | grep -qxF -- "$owner" ||
+    fail "Depends does not name $owner (for $library): $depends"
 done
 
 # Each page renders (man, else groff) with its NAME and the program's own flags; on a

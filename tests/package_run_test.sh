@@ -19,9 +19,11 @@ mkdir -p "$scratch/demo"
 "$bin/evring" demo --name "$instance" --commands 2000 --accounts 10 --latency-samples 50 \
   --dir "$scratch/demo" --keep >"$scratch/demo.log" 2>&1 || fail "the installed evring demo failed"
 # Its processes are not our children: stop them by pid at exit as well.
-mapfile -t started < <(sed -n 's/^  \(writer\|reader\) .* pid \([0-9]*\) .*/\2/p' "$scratch/demo.log")
+mapfile -t started < <(sed -n 's/^  \(writer\|reader\) .* pid \([0-9]*\) .*/\2/p' \
+  "$scratch/demo.log")
 pids+=("${started[@]}")
-((${#started[@]} == 4)) || fail "the demo named ${#started[@]} processes, expected a writer and 3 readers"
+((${#started[@]} == 4)) ||
+  fail "the demo named ${#started[@]} processes, expected a writer and 3 readers"
 for pid in "${started[@]}"; do
   exe=$(readlink "/proc/$pid/exe") || fail "demo process $pid is not running after --keep"
   [[ $exe == "$bin/evring-writer" || $exe == "$bin/evring-reader" ]] ||
@@ -34,9 +36,11 @@ try_cmd=$(grep -m1 -o "$bin/evring cmd --name $instance [^#]*" "$scratch/demo.lo
   fail "the demo offered no evring cmd to try"
 seq=$(eval "$try_cmd" | sed -n 's/^seq=//p')
 [[ -n $seq ]] || fail "$try_cmd printed no seq"
-try_query=$(grep -m1 -o "$bin/evring query --name $instance --reader bank-1 [^#]*" "$scratch/demo.log") ||
+try_query=$(grep -m1 -o "$bin/evring query --name $instance --reader bank-1 [^#]*" \
+  "$scratch/demo.log") ||
   fail "the demo offered no evring query to try"
-answer=$(eval "$(sed "s/--after [0-9]*/--after $seq/" <<<"$try_query")")
+after_seq=$(sed "s/--after [0-9]*/--after $seq/" <<<"$try_query")
+answer=$(eval "$after_seq")
 [[ $answer == "{\"as_of_seq\":$seq,"* ]] || fail "$try_query answered $answer"
 
 stop=$(sed -n 's/^To stop it: \(kill [0-9 ]*\).*/\1/p' "$scratch/demo.log")
@@ -49,7 +53,8 @@ leftover=$(find /dev/shm -maxdepth 1 -name "evring.$instance.*")
 [[ -z $leftover ]] || fail "the stopped demo left $leftover"
 
 for example in view:hot_keys_view domain:inventory_domain; do
-  "$(dirname "$0")/example_${example%%:*}_test.sh" "$root/usr" "$source_dir/examples/${example#*:}" \
-    >"$scratch/example-${example%%:*}.log" 2>&1 || fail "example ${example#*:} against the package"
+  kind=${example%%:*} name=${example#*:}
+  "$(dirname "$0")/example_${kind}_test.sh" "$root/usr" "$source_dir/examples/$name" \
+    >"$scratch/example-$kind.log" 2>&1 || fail "example $name against the package"
 done
 echo "package: the installed demo, its suggested commands and both examples ran from $root"
