@@ -5,6 +5,13 @@
 # (`evring demo` finds evring-writer and evring-reader beside itself). Included last from
 # the top-level CMakeLists.txt, once every program target exists.
 
+# The programs in the package (the package tests check each of them).
+set(EVRING_PACKAGED_PROGRAMS evring evring-writer evring-reader)
+if(TARGET evring-bench)
+  list(APPEND EVRING_PACKAGED_PROGRAMS evring-bench)
+  install(TARGETS evring-bench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
+
 # Man pages from each program's --help and --version (help2man; scripts/install-deps.sh
 # installs it). Not in the sanitizer and fuzz builds: their programs do not all start
 # outside the tests' setup (TSan needs ASLR off), and those builds are never packaged.
@@ -19,7 +26,7 @@ if(EVRING_HELP2MAN AND NOT EVRING_SANITIZE AND NOT EVRING_FUZZ)
   foreach(entry IN LISTS evring_man_descriptions)
     string(REGEX MATCH "^[^=]+" program "${entry}")
     string(REGEX REPLACE "^[^=]+=" "" description "${entry}")
-    if(NOT TARGET ${program})
+    if(NOT program IN_LIST EVRING_PACKAGED_PROGRAMS)
       continue()  # evring-bench without EVRING_BUILD_BENCH
     endif()
     set(page ${PROJECT_BINARY_DIR}/man/${program}.1.gz)
@@ -38,9 +45,6 @@ elseif(NOT EVRING_HELP2MAN)
   message(STATUS "man pages: off (no help2man; scripts/install-deps.sh installs it)")
 endif()
 
-if(TARGET evring-bench)
-  install(TARGETS evring-bench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-endif()
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
 install(FILES cmake/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
@@ -68,12 +72,13 @@ set(CPACK_PACKAGE_CONTACT "${EVRING_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
   "CQRS runtime over a lock-free shared-memory broadcast ring")
 # The extended description, which CPack puts under the summary and indents.
+list(JOIN EVRING_PACKAGED_PROGRAMS ", " evring_program_names)
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
   "One writer process applies commands and publishes events into a lock-free
 shared-memory ring and a journal; reader processes build query views from
-them through plugins. This package holds the programs (evring, evring-writer,
-evring-reader, evring-bench), the headers, the static library and the CMake
-package for domain and view plugins built outside the tree.")
+them through plugins. This package holds the headers, the static library and
+the CMake package for domain and view plugins built outside the tree, and the
+programs ${evring_program_names}.")
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
