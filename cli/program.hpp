@@ -18,8 +18,8 @@ void add_version_flag(CLI::App& app, const std::string& program);
 
 // Parses argv into `app` (named `program`, e.g. "evring-writer"), with --version. Returns
 // the exit status when the program must end now: 0 after --help or --version, 2 after a
-// parse error (printed on stderr
-// as "program: message", an example and the --help to run). nullopt: go on.
+// parse error (printed on stderr as "program: message", an example and the --help to run).
+// nullopt: go on.
 std::optional<int> parse_command_line(CLI::App& app, const std::string& program, int argc,
                                       char** argv);
 
