@@ -1,6 +1,8 @@
 #include "journal/journal_scan.hpp"
 
 #include <algorithm>
+#include <array>
+#include <span>
 
 #include "evring/error.hpp"
 
@@ -129,15 +131,40 @@ RecordRun scan_records(const MappedFile& file, std::size_t offset, std::uint64_t
                        const std::function<void(std::size_t)>& on_progress, std::uint64_t to_seq) {
   RecordRun run;
   std::size_t report_at = offset + kProgressBytes;
+  // A run of headers is walked first and its checksums computed together (crc32c_each
+  // keeps the CPU's crc32 unit busy), as JournalReader::next_batch does; the first record
+  // of a run that fails, or where the walk stopped, is judged alone (judge_record).
+  std::array<detail::CrcInput, kReplayBatch> covered;
+  std::array<std::uint32_t, kReplayBatch> stored;
+  std::array<std::uint32_t, kReplayBatch> computed;
+  std::array<std::size_t, kReplayBatch> after;
   while (seq <= to_seq) {
-    run.stop = scan_record(file, offset, seq);
-    if (run.stop.kind != RecordScan::found) break;
-    offset = run.stop.next_offset;
-    ++seq;
+    std::size_t walked = 0;
+    for (std::size_t at = offset; walked < kReplayBatch && seq + walked <= to_seq; ++walked) {
+      JournalRecord record;
+      std::size_t crc_bytes = 0;
+      at = walk_record(file, at, seq + walked, record, stored[walked], crc_bytes);
+      if (at == 0) break;
+      covered[walked] = {record.meta.data() - sizeof(JournalRecordHeader) + sizeof stored[0],
+                         crc_bytes};
+      after[walked] = at;
+    }
+    detail::crc32c_each(std::span(covered.data(), walked), computed.data());
+    std::size_t good = 0;
+    while (good < walked && computed[good] == stored[good]) ++good;
+    if (good != 0) {
+      offset = after[good - 1];
+      seq += good;
+    }
     if (offset >= report_at && on_progress) {
       on_progress(offset);
       report_at = offset + kProgressBytes;
     }
+    if (good == kReplayBatch || seq > to_seq) continue;
+    run.stop = judge_record(file, offset, seq);
+    if (run.stop.kind != RecordScan::found) break;
+    offset = run.stop.next_offset;  // committed since the walk looked
+    ++seq;
   }
   if (seq > to_seq) run.stop = RecordScan{};  // stopped where asked: an end
   run.end_offset = offset;
