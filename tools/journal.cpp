@@ -86,7 +86,7 @@ void check_folder(const fs::path& folder) {
 
 }  // namespace
 
-void add_journal_tool_flags(CLI::App& app, JournalToolFlags& flags) {
+void add_journal_tool_flags(CLI::App& app, JournalToolFlags& flags, bool json) {
   CLI::Option* name =
       app.add_option("--name", flags.instance, "instance name (its writer's journal)")
           ->capture_default_str();
@@ -96,7 +96,7 @@ void add_journal_tool_flags(CLI::App& app, JournalToolFlags& flags) {
       ->default_str("");
   cli::add_count_option(app, "--to", flags.to, "up to this seq (default: the newest)", 1)
       ->default_str("");
-  app.add_flag("--json", flags.json, "JSON for scripts");
+  if (json) app.add_flag("--json", flags.json, "JSON for scripts");
 }
 
 fs::path journal_folder(const JournalToolFlags& flags) {
@@ -157,19 +157,21 @@ Command add_journal_command(CLI::App& parent) {
     const char* name;
     const char* description;
     int (*run)(const JournalToolFlags&);
+    bool json;  // export prints JSON lines anyway
   };
   static constexpr Sub kSubs[] = {
       {"verify", "check every segment header, record CRC and seq; name the first bad one",
-       run_journal_verify},
-      {"info", "the journal's folder, domain, history, segments and writer", run_journal_info},
-      {"export", "the records as JSON lines, described by the domain", run_journal_export},
+       run_journal_verify, true},
+      {"info", "the journal's folder, domain, history, segments and writer", run_journal_info,
+       true},
+      {"export", "the records as JSON lines, described by the domain", run_journal_export, false},
   };
   std::vector<std::pair<CLI::App*, std::shared_ptr<JournalToolFlags>>> subs;
   for (const Sub& sub : kSubs) {
     auto flags = std::make_shared<JournalToolFlags>();
     CLI::App* sub_app = app->add_subcommand(sub.name, sub.description);
     sub_app->footer(kJournalFooter);
-    add_journal_tool_flags(*sub_app, *flags);
+    add_journal_tool_flags(*sub_app, *flags, sub.json);
     subs.emplace_back(sub_app, flags);
   }
   return Command{app, [subs] {

@@ -22,8 +22,8 @@ struct JournalToolFlags {
   bool json = false;
 };
 
-// --name, --journal, --from, --to, --json on `app`.
-void add_journal_tool_flags(CLI::App& app, JournalToolFlags& flags);
+// --name, --journal, --from, --to on `app`, and --json if `json`.
+void add_journal_tool_flags(CLI::App& app, JournalToolFlags& flags, bool json);
 
 // The folder of the journal the flags name: --journal's, or for --name the one the
 // instance's writer records in its registry, else the instance's default. Error(no_instance)

@@ -103,7 +103,7 @@ class FolderScan {
     }
     if (options_.writer_running) {
       return fail(JournalFault::Kind::bad_record, file.path(), run.end_offset, run.next_seq,
-                  run.reason() + ", at the end of the segment a running writer appends to");
+                  run.reason() + ", in the segment a running writer appends to");
     }
     return fail(JournalFault::Kind::torn_tail, file.path(), run.end_offset, run.next_seq,
                 run.reason() + ": a torn tail, which the writer cuts off (from byte " +
