@@ -30,7 +30,7 @@ BUILD_FUZZ := build-fuzz
 CTEST := ctest --output-on-failure -j$(JOBS) --timeout 300
 
 .PHONY: all deps build demo test test-asan test-tsan fuzz fuzz-ci fuzz-build soak soak-ci \
-  bench format format-check clean
+  bench package format format-check clean
 
 all: build
 
@@ -108,6 +108,14 @@ bench: build
 	  $(BUILD)/bin/evring-bench views $(BENCH_VIEWS_ARGS) && \
 	  $(BUILD)/bin/evring-bench compare $(BENCH_COMPARE_ARGS); \
 	else echo "bench: $(BUILD)/bin/evring-bench is not built yet, skipping"; fi
+
+# The Debian package (cmake/Packaging.cmake) of the Release build. The re-configure finds
+# help2man (for the man pages) in a build directory configured before deps installed it.
+package: build
+	@cmake $(BUILD) > /dev/null
+	cmake --build $(BUILD) -j$(JOBS) --target package
+	@echo "package: $$(ls -t $(BUILD)/evring_*.deb | head -n 1)" \
+	  "(install: apt install ./$$(ls -t $(BUILD)/evring_*.deb | head -n 1))"
 
 # Tracked C++ files only: build trees and others' scratch files are not ours to judge.
 CXX_FILES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' '*.cc')

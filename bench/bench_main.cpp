@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/program.hpp"
 #include "evring/error.hpp"
 #include "harness/cpu_pinning.hpp"
 #include "harness/interrupt.hpp"
@@ -418,6 +419,7 @@ int main(int argc, char** argv) {
       "cache line bounced between the same two cores)."};
   app.footer(kExamples);
   app.require_subcommand(1, 1);
+  evring::cli::add_version_flag(app, "evring-bench");
 
   LatencyOptions latency;
   std::vector<std::string> latency_waits{"spin"};

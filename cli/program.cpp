@@ -49,13 +49,19 @@ const CLI::App* chosen(const CLI::App& app) {
 
 }  // namespace
 
+void add_version_flag(CLI::App& app, const std::string& program) {
+  app.set_version_flag("--version", program + " (evring) " EVRING_VERSION,
+                       "print the version and exit");
+}
+
 std::optional<int> parse_command_line(CLI::App& app, const std::string& program, int argc,
                                       char** argv) {
+  add_version_flag(app, program);
   try {
     app.parse(argc, argv);
     return std::nullopt;
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help: CLI11 prints it
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version: CLI11 prints it
     const CLI::App* where = chosen(app);
     const std::string who =
         where == &app ? program : program + " " + std::string(where->get_name());

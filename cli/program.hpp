@@ -12,9 +12,14 @@
 
 namespace evring::cli {
 
-// Parses argv into `app` (named `program`, e.g. "evring-writer"). Returns the exit status
-// when the program must end now: 0 after --help, 2 after a parse error (printed on stderr
-// as "program: message", an example and the --help to run). nullopt: go on.
+// Adds --version to `app`: "program (evring) X.Y.Z", the project's version, the first line
+// help2man reads for the man pages. parse_command_line adds it itself.
+void add_version_flag(CLI::App& app, const std::string& program);
+
+// Parses argv into `app` (named `program`, e.g. "evring-writer"), with --version. Returns
+// the exit status when the program must end now: 0 after --help or --version, 2 after a
+// parse error (printed on stderr as "program: message", an example and the --help to run).
+// nullopt: go on.
 std::optional<int> parse_command_line(CLI::App& app, const std::string& program, int argc,
                                       char** argv);
 

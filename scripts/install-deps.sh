@@ -17,6 +17,7 @@ packages=(
   clang-format gnuplot-nox
   libnats-dev nats-server pkg-config libzstd-dev
 )
+packages+=(help2man) # `make package`'s man pages (dpkg-shlibdeps: dpkg-dev, in build-essential)
 bench_packages=(iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev)
 optional=false
 if [[ "${1:-}" == "--bench" ]]; then

@@ -4,13 +4,15 @@
 # runs the installed evring-writer with that domain: accepts and rejects through the
 # installed `evring cmd`, `evring tail` and the stats view describing its events with the
 # domain's own describe() and type names, and tail's hex fallback, with one warning, when
-# the library has moved. Usage: example_domain_test.sh BUILD_DIR EXAMPLE_DIR
+# the library has moved. Usage: example_domain_test.sh BUILD_DIR|PREFIX EXAMPLE_DIR (PREFIX:
+# an installed evring, e.g. an extracted package's usr/, instead of installing a build)
 set -euo pipefail
 build_dir=$1
 example_dir=$2
 instance="t-example-domain-$$"
 # shellcheck source=example_support.sh
 source "$(dirname "$0")/example_support.sh"
+use_evring "$build_dir"
 
 build_example "$example_dir" inventory_domain
 domain=$scratch/inventory_domain/libinventory_domain.so

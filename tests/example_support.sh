@@ -1,7 +1,8 @@
-# What the example tests share (sourced, not run): a scratch folder cleaned up at exit with
-# the processes started, failing with the logs, retrying with a deadline, and installing
-# this build into a scratch prefix to build an example against it as an outside project
-# would. Sets scratch, prefix, bin and pids; the caller sets build_dir first.
+# What the example and package tests share (sourced, not run): a scratch folder cleaned up
+# at exit with the processes started, failing with the logs, retrying with a deadline, and
+# an installed evring to build an example against as an outside project would: this build
+# installed into a scratch prefix, or a prefix already installed (an extracted package's
+# usr/). Sets scratch and pids; use_evring sets prefix and bin, unpack_package deb and root.
 scratch=$(mktemp -d /tmp/evring-example-XXXXXX)
 pids=()
 
@@ -17,7 +18,11 @@ trap cleanup EXIT
 
 fail() {
   echo "FAILED: $*" >&2
-  for log in "$scratch"/*.log; do echo "--- $log" >&2; cat "$log" >&2; done
+  for log in "$scratch"/*.log; do
+    [[ -f $log ]] || continue
+    echo "--- $log" >&2
+    cat "$log" >&2
+  done
   exit 1
 }
 
@@ -31,9 +36,29 @@ retry() {
   done
 }
 
-prefix=$scratch/prefix
-bin=$prefix/bin
-cmake --install "$build_dir" --prefix "$prefix" >"$scratch/install.log"
+# use_evring BUILD_DIR|PREFIX: a build folder (it has a CMakeCache.txt) is installed into
+# $scratch/prefix; anything else is taken as an installed prefix.
+use_evring() {
+  if [[ -f $1/CMakeCache.txt ]]; then
+    prefix=$scratch/prefix
+    cmake --install "$1" --prefix "$prefix" >"$scratch/install.log" || fail "installing $1"
+  else
+    prefix=$(cd "$1" && pwd)
+  fi
+  bin=$prefix/bin
+  [[ -x $bin/evring-writer ]] || fail "no evring-writer in $bin"
+}
+
+# unpack_package PACKAGE_DIR: the one evring_*.deb there, unpacked into $scratch/root as
+# dpkg-deb -x does it. Sets deb and root.
+unpack_package() {
+  local debs=("$1"/evring_*.deb)
+  if ((${#debs[@]} != 1)) || [[ ! -f ${debs[0]} ]]; then fail "expected one evring_*.deb in $1"; fi
+  deb=${debs[0]}
+  root=$scratch/root
+  dpkg-deb --extract "$deb" "$root" || fail "dpkg-deb --extract $deb"
+}
+
 export XDG_RUNTIME_DIR=$scratch/run XDG_STATE_HOME=$scratch/state
 mkdir -p "$XDG_RUNTIME_DIR"
 

@@ -2,13 +2,16 @@
 # Installs this build into a scratch prefix, builds examples/hot_keys_view against it as an
 # outside project would (find_package(evring), with Boost and nlohmann_json hidden: a
 # plugin needs neither), then runs the installed writer and reader with that view and
-# checks its answers; and checks that asking for the runtime component does look for them. Usage: example_view_test.sh BUILD_DIR EXAMPLE_DIR
+# checks its answers; and checks that asking for the runtime component does look for them.
+# Usage: example_view_test.sh BUILD_DIR|PREFIX EXAMPLE_DIR (PREFIX: an installed evring, e.g. an
+# extracted package's usr/, instead of installing a build)
 set -euo pipefail
 build_dir=$1
 example_dir=$2
 instance="t-example-view-$$"
 # shellcheck source=example_support.sh
 source "$(dirname "$0")/example_support.sh"
+use_evring "$build_dir"
 
 build_example "$example_dir" hot_keys_view
 

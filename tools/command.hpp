@@ -18,9 +18,7 @@ Command add_bridge_command(CLI::App& parent);
 Command add_cmd_command(CLI::App& parent);
 Command add_demo_command(CLI::App& parent);
 Command add_gateway_command(CLI::App& parent);
-// Under `evring journal` (journal_holds.cpp).
-Command add_journal_holds_command(CLI::App& journal);
-Command add_journal_release_command(CLI::App& journal);
+Command add_journal_command(CLI::App& parent);
 Command add_ls_command(CLI::App& parent);
 Command add_query_command(CLI::App& parent);
 Command add_rm_command(CLI::App& parent);

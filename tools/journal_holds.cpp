@@ -15,11 +15,10 @@
 #include "command.hpp"
 #include "evring/error.hpp"
 #include "exit_status.hpp"
+#include "journal.hpp"
 #include "journal/journal_holds.hpp"
 #include "journal/journal_retention.hpp"
 #include "journal/segment_file.hpp"
-#include "shm/registry.hpp"
-#include "sys/paths.hpp"
 
 namespace fs = std::filesystem;
 
@@ -42,44 +41,18 @@ it kept. The holder, if it ever runs again, needs events that may be gone: start
 with --from live (or --from start with an archive), or feed it from JetStream (--source
 nats://HOST:PORT/STREAM).)";
 
-struct JournalFlags {
-  std::string instance;
-  std::string journal;
+struct HoldFlags {
+  JournalToolFlags where;  // --name or --journal, found as the other journal tools do
   bool json = false;
   std::string holder;
 };
 
-// --journal, else the running writer's journal, else the instance's default folder.
-fs::path journal_of(const JournalFlags& flags) {
-  if (!flags.journal.empty()) return flags.journal;
-  try {
-    const Registry registry = Registry::open(flags.instance, Access::read_only);
-    const WriterInfo& info = registry.layout().info;
-    const std::string journal(info.journal, strnlen(info.journal, sizeof info.journal));
-    if (!journal.empty()) return journal;
-  } catch (const Error&) {
-    // No writer running: its journal is where writers of the instance put it by default.
-  }
-  const fs::path folder = default_journal_folder(flags.instance);
-  std::error_code ec;
-  if (!fs::is_directory(folder, ec)) {
-    throw Error(ErrorCode::no_instance,
-                "instance \"" + flags.instance + "\" has no journal in " + folder.string() +
-                    " and no writer running: give the writer's folder with --journal DIR "
-                    "(evring ls lists the instances on this machine)");
-  }
-  return folder;
-}
-
-void add_journal_flags(CLI::App& app, JournalFlags& flags) {
-  auto* name = app.add_option("--name", flags.instance, "instance name");
-  auto* journal = app.add_option("--journal", flags.journal, "the journal folder");
-  name->excludes(journal);
-  app.callback([&app, &flags] {
-    if (flags.instance.empty() && flags.journal.empty()) {
-      throw CLI::RequiredError("--name N or --journal DIR");
-    }
-  });
+void add_where_flags(CLI::App& app, JournalToolFlags& where) {
+  CLI::Option* name =
+      app.add_option("--name", where.instance, "instance name (its writer's journal)")
+          ->capture_default_str();
+  app.add_option("--journal", where.journal, "a journal folder, instead of --name's")
+      ->excludes(name);
 }
 
 std::string age_text(std::int64_t written_unix_ns) {
@@ -91,8 +64,8 @@ std::string age_text(std::int64_t written_unix_ns) {
   return fmt::format("{}d", seconds / 86400);
 }
 
-int run_holds(const JournalFlags& flags) {
-  const fs::path journal = journal_of(flags);
+int run_holds(const HoldFlags& flags) {
+  const fs::path journal = journal_folder(flags.where);
   const std::vector<JournalHold> holds = read_holds(journal);
   const std::vector<Holder> holders = journal_holders(journal);
   const JournalExtent extent = journal_extent(journal);
@@ -132,20 +105,20 @@ int run_holds(const JournalFlags& flags) {
   return kExitOk;
 }
 
-int run_release(const JournalFlags& flags) {
-  const fs::path journal = journal_of(flags);
+int run_release(const HoldFlags& flags) {
+  const fs::path journal = journal_folder(flags.where);
   if (flags.holder == "model-snapshot") {
     throw Error(ErrorCode::invalid_argument,
                 "the model snapshot's hold is the writer's own (its restart replays from there): "
                 "it moves on with the next snapshot (evring-writer --snapshot-every)");
   }
   if (!remove_hold(journal, flags.holder)) {
-    throw Error(
-        ErrorCode::invalid_argument,
-        "journal " + journal.string() + " has no hold \"" + flags.holder +
-            "\": evring journal holds " +
-            (flags.journal.empty() ? "--name " + flags.instance : "--journal " + flags.journal) +
-            " lists them");
+    throw Error(ErrorCode::invalid_argument,
+                "journal " + journal.string() + " has no hold \"" + flags.holder +
+                    "\": evring journal holds " +
+                    (flags.where.journal.empty() ? "--name " + flags.where.instance
+                                                 : "--journal " + flags.where.journal.string()) +
+                    " lists them");
   }
   fmt::print("released {}: retention may now remove the segments it kept\n", flags.holder);
   return kExitOk;
@@ -154,23 +127,23 @@ int run_release(const JournalFlags& flags) {
 }  // namespace
 
 Command add_journal_holds_command(CLI::App& journal) {
-  auto flags = std::make_shared<JournalFlags>();
+  auto flags = std::make_shared<HoldFlags>();
   CLI::App* app = journal.add_subcommand(
       "holds",
       "what keeps retention off the journal's oldest segments: readers, bridges, the "
       "model snapshot");
   app->footer(kHoldsFooter);
-  add_journal_flags(*app, *flags);
+  add_where_flags(*app, flags->where);
   app->add_flag("--json", flags->json, "one JSON object");
   return {app, [flags] { return run_holds(*flags); }};
 }
 
 Command add_journal_release_command(CLI::App& journal) {
-  auto flags = std::make_shared<JournalFlags>();
+  auto flags = std::make_shared<HoldFlags>();
   CLI::App* app = journal.add_subcommand(
       "release", "remove one hold (a dead reader's, a retired bridge's) from the journal");
   app->footer(kReleaseFooter);
-  add_journal_flags(*app, *flags);
+  add_where_flags(*app, flags->where);
   app->add_option("HOLDER", flags->holder, "the holder, as evring journal holds names it")
       ->required();
   return {app, [flags] { return run_release(*flags); }};
