@@ -11,10 +11,12 @@
 namespace evring::cli {
 namespace {
 
+constexpr std::uint64_t kDayMs = 24ull * 3'600'000;
+constexpr std::uint64_t kWeekMs = 7 * kDayMs;
 constexpr std::string_view kSizeForms =
     "a whole number of bytes with K, M or G (or KiB, MiB, "
     "GiB, in either case), like 4096, 64K or 16M";
-constexpr std::string_view kDurationForms = "like 500ms, 2s, 1m or 1h, or plain milliseconds";
+constexpr std::string_view kDurationForms = "like 500ms, 2s, 1m, 1h or 7d, or plain milliseconds";
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -88,7 +90,8 @@ std::uint64_t parse_size(std::string_view flag, std::string_view text, std::uint
 }
 
 std::chrono::milliseconds parse_duration(std::string_view flag, std::string_view text,
-                                         std::chrono::milliseconds plain_unit) {
+                                         std::chrono::milliseconds plain_unit,
+                                         std::chrono::milliseconds maximum) {
   const auto [number, unit_text] = leading_number(flag, text, kDurationForms);
   const std::string unit = lower(unit_text);
   std::uint64_t scale = 0;
@@ -102,14 +105,19 @@ std::chrono::milliseconds parse_duration(std::string_view flag, std::string_view
     scale = 60'000;
   } else if (unit == "h") {
     scale = 3'600'000;
+  } else if (unit == "d") {
+    scale = kDayMs;
   } else {
     refuse(flag, text,
-           fmt::format("unknown unit \"{}\": the units are ms, s, m and h ({})", unit_text,
+           fmt::format("unknown unit \"{}\": the units are ms, s, m, h and d ({})", unit_text,
                        kDurationForms));
   }
-  // A week is far more than any wait needs; it keeps the arithmetic far from overflow.
-  constexpr std::uint64_t kMaxMs = 7ull * 24 * 3'600'000;
-  if (number > kMaxMs / scale) refuse(flag, text, "is more than a week");
+  const auto max_ms = static_cast<std::uint64_t>(maximum.count());
+  if (number > max_ms / scale) {
+    refuse(flag, text,
+           max_ms == kWeekMs ? std::string("is more than a week")
+                             : fmt::format("is more than {} days", max_ms / kDayMs));
+  }
   return std::chrono::milliseconds(static_cast<std::int64_t>(number * scale));
 }
 
@@ -138,11 +146,12 @@ CLI::Option* add_size_option(CLI::App& app, const std::string& flag, std::uint64
 
 CLI::Option* add_duration_option(CLI::App& app, const std::string& flag,
                                  std::chrono::milliseconds& target, const std::string& description,
-                                 std::chrono::milliseconds plain_unit) {
-  CLI::Option* option =
-      add_parsed(app, flag, description, [&target, flag, plain_unit](const std::string& text) {
-        target = parse_duration(flag, text, plain_unit);
-      });
+                                 std::chrono::milliseconds plain_unit,
+                                 std::chrono::milliseconds maximum) {
+  CLI::Option* option = add_parsed(app, flag, description,
+                                   [&target, flag, plain_unit, maximum](const std::string& text) {
+                                     target = parse_duration(flag, text, plain_unit, maximum);
+                                   });
   option->type_name("DURATION");
   option->default_str(duration_text(target));
   return option;

@@ -106,6 +106,11 @@ void write_checkpoint(const fs::path& checkpoint_dir, const ViewPlugin& view, st
                       encode_checkpoint(view.name(), history, view.snapshot()), mode);
 }
 
+std::uint64_t newest_checkpoint_seq(const fs::path& checkpoint_dir) {
+  const std::vector<SnapshotInfo> found = list_snapshot_files(checkpoint_dir, kCheckpointKind);
+  return found.empty() ? 0 : found.front().seq;
+}
+
 void remove_checkpoints(const fs::path& checkpoint_dir) {
   for (const SnapshotInfo& info : list_snapshot_files(checkpoint_dir, kCheckpointKind)) {
     std::error_code ignored;

@@ -23,6 +23,9 @@ std::uint64_t restore_checkpoint(const std::filesystem::path& checkpoint_dir, Vi
 void write_checkpoint(const std::filesystem::path& checkpoint_dir, const ViewPlugin& view,
                       std::uint64_t seq, std::uint64_t history, mode_t mode);
 
+// The newest checkpoint's seq by its file's name (0: none), unread.
+std::uint64_t newest_checkpoint_seq(const std::filesystem::path& checkpoint_dir);
+
 // All of them: the instance's history started again.
 void remove_checkpoints(const std::filesystem::path& checkpoint_dir);
 

@@ -18,6 +18,7 @@
 #include "evring/clock.hpp"
 #include "evring/codec.hpp"
 #include "evring/error.hpp"
+#include "journal/journal_holds.hpp"
 #include "plugin/view_plugin.hpp"
 #include "query_host.hpp"
 #include "shm/registry.hpp"
@@ -93,6 +94,7 @@ struct Reader::State {
   std::shared_ptr<WaitInterrupt> interrupt;  // the query host's, across streams
   std::unique_ptr<EventFeed> stream;         // this machine's instance, or a remote stream
   std::unique_ptr<QueryHost> queries;
+  std::optional<HoldKeeper> hold;  // on the local journal, for its retention
 
   std::uint64_t applied_seq = 0;  // the last seq applied (or restored from a checkpoint)
   std::int64_t applied_publish_ns = 0;
@@ -115,6 +117,14 @@ struct Reader::State {
 
   std::uint64_t restore_checkpoint();
   void write_checkpoint();
+  // What this reader needs of the journal: its checkpoint's next seq, or before it has one,
+  // the next seq it applies; 0 before its first event (--from live: start() held the head).
+  std::uint64_t needed_seq() const {
+    if (checkpoint_seq != 0) return checkpoint_seq + 1;
+    return applied_seq != 0 ? applied_seq + 1 : 0;
+  }
+  // The events it needs were removed by retention: the error says what will work.
+  [[noreturn]] void throw_needs_removed(const EventsRemoved& e) const;
   StreamOptions stream_options() const;
   std::unique_ptr<EventFeed> open_stream() const;
   // The instance's history started again: an empty view, rebuilt from seq 1 of it.
@@ -164,7 +174,16 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
       from_seq = s.restore_checkpoint() + 1;
       break;
   }
-  s.stream->start(from_seq);
+  try {
+    s.stream->start(from_seq);
+  } catch (const EventsRemoved& e) {
+    s.throw_needs_removed(e);
+  }
+  // Once the start is sure to work, so a reader that cannot start leaves its hold as it
+  // was. (Retention that takes a segment meanwhile is met by the journal reader: it keeps
+  // what it mapped and says so if what follows is gone.)
+  s.hold.emplace(s.stream->journal_directory(), reader_holder(s.id), log);
+  s.hold->need(from_seq != 0 ? from_seq : s.stream->head_seq() + 1, monotonic_ns(), true);
   if (from_seq > 1 && s.stream->attached() && s.stream->head_seq() + 1 < from_seq) {
     throw Error(ErrorCode::invalid_argument,
                 fmt::format("the checkpoint of reader {} is at seq {}, past the head of instance "
@@ -247,8 +266,30 @@ void Reader::State::rebuild(const Error& why) {
   stream = open_stream();
   // The checkpoints of the old history would outrank those of the new one.
   remove_checkpoints(checkpoint_dir);
+  hold.emplace(stream->journal_directory(), reader_holder(id), log);
+  hold->need(1, monotonic_ns(), true);
   stream->start(1);
   queries->view_rebuilt(view, monotonic_ns());
+}
+
+void Reader::State::throw_needs_removed(const EventsRemoved& e) const {
+  // What will work: a checkpoint at or after the oldest seq on disk less one, the live end,
+  // or a JetStream stream that holds the past.
+  const std::uint64_t newest_checkpoint = newest_checkpoint_seq(checkpoint_dir);
+  std::string remedies;
+  if (newest_checkpoint + 1 >= e.oldest_seq() && newest_checkpoint + 1 != e.wanted_seq() &&
+      newest_checkpoint != 0) {
+    remedies = fmt::format(
+        "restart it with --from checkpoint (its checkpoint at seq {} needs "
+        "only what is on disk), ",
+        newest_checkpoint);
+  }
+  throw Error(ErrorCode::invalid_argument,
+              fmt::format("reader {} needs events the journal no longer has: {}. To go on, {}"
+                          "restart it with --from live (a view of the events from now on), or "
+                          "feed it from a JetStream stream that still holds them (--source "
+                          "nats://HOST:PORT/STREAM, published by evring bridge)",
+                          id, e.what(), remedies));
 }
 
 std::uint64_t Reader::State::restore_checkpoint() {
@@ -263,6 +304,7 @@ void Reader::State::write_checkpoint() {
   reader::write_checkpoint(checkpoint_dir, view, applied_seq, stream->history_id(), options.mode);
   checkpoint_seq = applied_seq;
   checkpoint_ns = monotonic_ns();
+  hold->need(needed_seq(), checkpoint_ns, true);
   log(LogLevel::debug, fmt::format("checkpoint at seq {} ({:.1f} ms)", applied_seq,
                                    static_cast<double>(checkpoint_ns - start) / 1e6));
 }
@@ -342,6 +384,7 @@ void Reader::State::tick(std::int64_t now) {
   const bool by_time =
       interval_ns > 0 && applied_seq != checkpoint_seq && now - checkpoint_ns >= interval_ns;
   if (by_count || by_time) write_checkpoint();
+  if (checkpoint_seq == 0) hold->need(needed_seq(), now, false);
 
   const bool behind = stream->catching_up();
   if (behind && !catching_up) {
@@ -405,6 +448,8 @@ void Reader::run(const std::atomic<bool>& stop) {
         s.apply(std::span<const Event>(events.data(), count));
         applied += count;
       }
+    } catch (const EventsRemoved& e) {
+      s.throw_needs_removed(e);
     } catch (const Error& e) {
       if (e.code() == ErrorCode::history_changed) {
         s.rebuild(e);

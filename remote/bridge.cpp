@@ -14,6 +14,7 @@
 
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
+#include "journal/journal_holds.hpp"
 #include "stream/event_stream.hpp"
 
 namespace evring::remote {
@@ -87,6 +88,9 @@ struct Bridge::State {
   std::uint64_t attempt = 0;
   std::uint64_t next_seq = 0;  // the next seq to publish
   BridgeCounters counters;
+  // On the journal: what JetStream acknowledged + 1, kept also while the bridge is stopped
+  // (it resumes from there), so retention keeps it.
+  std::optional<HoldKeeper> hold;
   std::string failure;     // why the current try ends; empty: it goes on
   bool unflushed = false;  // publishes cnats may still hold in its buffer
 
@@ -138,6 +142,8 @@ struct Bridge::State {
                               options.instance, history_text(stream->history_id()),
                               options.stream.stream, history_text(identity.history)));
     }
+    hold.emplace(stream->journal_directory(), bridge_holder(options.stream.stream), log);
+    hold->need(last_seq + 1, monotonic_ns(), true);
     stream->start(last_seq + 1);
     next_seq = last_seq + 1;
     counters.acked = last_seq;
@@ -235,6 +241,7 @@ struct Bridge::State {
       slot->heartbeat_ns.store(now, std::memory_order_relaxed);
       slot->position_seq.store(counters.acked, std::memory_order_relaxed);
     }
+    if (hold) hold->need(counters.acked + 1, now, false);
   }
 
   // After a failure: the stream's last seq, once the server answers again.
@@ -368,6 +375,7 @@ void Bridge::run(const std::atomic<bool>& stop) {
     s.take_acks();
   }
   s.heartbeat(monotonic_ns());
+  if (s.hold) s.hold->need(s.counters.acked + 1, monotonic_ns(), true);
   s.log(LogLevel::info,
         fmt::format("stopped: stream {} confirmed to seq {}; {} published, {} duplicates, {} "
                     "resumes, {} flushes",

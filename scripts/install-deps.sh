@@ -15,7 +15,7 @@ packages=(
   libboost-dev libconcurrentqueue-dev libbenchmark-dev libgtest-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   clang-format gnuplot-nox
-  libnats-dev nats-server pkg-config
+  libnats-dev nats-server pkg-config libzstd-dev
 )
 packages+=(help2man) # `make package`'s man pages (dpkg-shlibdeps: dpkg-dev, in build-essential)
 bench_packages=(iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev)

@@ -1,6 +1,7 @@
 // evring journal: the parent of verify, info and export, which check, describe and export
-// a journal, also offline (no writer running) and while the writer appends. Here: what the
-// three share, their flags and how they find the journal.
+// a journal, also offline (no writer running) and while the writer appends, and of holds and
+// release (journal_holds.cpp). Here: what they share, their flags and how they find the
+// journal.
 #include "journal.hpp"
 
 #include <sys/stat.h>
@@ -174,10 +175,14 @@ Command add_journal_command(CLI::App& parent) {
     add_journal_tool_flags(*sub_app, *flags, sub.json);
     subs.emplace_back(sub_app, flags);
   }
-  return Command{app, [subs] {
+  const Command holds = add_journal_holds_command(*app);
+  const Command release = add_journal_release_command(*app);
+  return Command{app, [subs, holds, release] {
                    for (std::size_t i = 0; i < subs.size(); ++i) {
                      if (*subs[i].first) return kSubs[i].run(*subs[i].second);
                    }
+                   if (*holds.app) return holds.run();
+                   if (*release.app) return release.run();
                    return kExitError;  // unreachable: require_subcommand(1, 1)
                  }};
 }

@@ -12,6 +12,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "command.hpp"
+
 namespace evring::tools {
 
 struct JournalToolFlags {
@@ -33,6 +35,11 @@ std::filesystem::path journal_folder(const JournalToolFlags& flags);
 // The pid of the writer holding <folder>/writer.lock (its flock, as /proc/locks shows it);
 // std::nullopt when none does. Never takes the lock: a writer starting now must not fail.
 std::optional<pid_t> journal_writer_pid(const std::filesystem::path& folder);
+
+// holds and release (journal_holds.cpp): subcommands of `journal`, added by
+// add_journal_command.
+Command add_journal_holds_command(CLI::App& journal);
+Command add_journal_release_command(CLI::App& journal);
 
 int run_journal_verify(const JournalToolFlags& flags);
 int run_journal_info(const JournalToolFlags& flags);

@@ -224,6 +224,26 @@ void add_writer_metrics(Exposition& out, const Snapshot& s, const std::string& i
   }
 }
 
+// The journal's files (journal_retention.hpp): what is on disk, archived, and held.
+nlohmann::ordered_json journal_disk_json(const std::optional<JournalExtent>& extent) {
+  if (!extent) return nullptr;
+  nlohmann::ordered_json held_by;  // null: nothing holds the oldest segment
+  if (extent->oldest_holder) {
+    held_by = {{"holder", extent->oldest_holder->name},
+               {"needed_seq", extent->oldest_holder->needed_seq},
+               {"why", extent->oldest_holder->why}};
+  }
+  return {{"first_seq", extent->first_seq},
+          {"last_seq", extent->last_seq},
+          {"segments", extent->segments},
+          {"archive", extent->archive ? nlohmann::ordered_json(extent->archive->string())
+                                      : nlohmann::ordered_json(nullptr)},
+          {"archive_first_seq", extent->archive_first_seq},
+          {"archive_segments", extent->archive_segments},
+          {"archive_bytes", extent->archive_bytes},
+          {"oldest_held_by", held_by}};
+}
+
 }  // namespace
 
 std::string flow(std::string_view label, const std::vector<std::string>& fields,
@@ -290,11 +310,20 @@ std::string render_text(const Snapshot& s, std::size_t width) {
   writer.push_back("heartbeat " + duration_text(s.heartbeat_age_ns) + " ago");
   out += flow("writer", writer, width);
   if (s.journal_bytes) {
-    out +=
-        flow("journal",
-             {fmt::format("{} in {} segment(s)", bytes_text(static_cast<double>(*s.journal_bytes)),
-                          s.journal_segment_count)},
-             width);
+    std::vector<std::string> journal{fmt::format("{} in {} segment(s)",
+                                                 bytes_text(static_cast<double>(*s.journal_bytes)),
+                                                 s.journal_segment_count)};
+    if (const auto& extent = s.journal_extent; extent && extent->first_seq != 0) {
+      journal.push_back(fmt::format("seq {}..{} on disk", extent->first_seq, extent->last_seq));
+      if (extent->archive_first_seq != 0) {
+        journal.push_back(fmt::format("archive from {}", extent->archive_first_seq));
+      }
+      if (extent->oldest_holder) {
+        journal.push_back(fmt::format("oldest held by {} ({})", extent->oldest_holder->name,
+                                      extent->oldest_holder->why));
+      }
+    }
+    out += flow("journal", journal, width);
     // The path on its own line: the part of the header most likely to be long.
     const std::size_t room = width > kLabelWidth ? width - kLabelWidth : kEllipsis.size() + 1;
     out += std::string(kLabelWidth, ' ') + cut(s.journal, room, true) + "\n";
@@ -339,6 +368,7 @@ nlohmann::ordered_json render_json(const Snapshot& s) {
        s.journal.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.journal)},
       {"journal_bytes",
        s.journal_bytes ? nlohmann::ordered_json(*s.journal_bytes) : nlohmann::ordered_json()},
+      {"journal_disk", journal_disk_json(s.journal_extent)},
   };
   nlohmann::ordered_json ring;  // null when not mapped
   if (s.ring) {

@@ -181,6 +181,7 @@ Snapshot make_snapshot(const std::string& instance, const Sample& first, const S
     const JournalFootprint footprint = journal_footprint(last.journal);
     s.journal_bytes = footprint.bytes;
     s.journal_segment_count = footprint.segments;
+    s.journal_extent = journal_extent(last.journal);
   }
 
   for (const ReaderInfo& info : last.readers) {

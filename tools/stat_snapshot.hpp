@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "journal/journal_retention.hpp"
 #include "query/query_segment.hpp"
 #include "remote_status.hpp"
 #include "shm/registry.hpp"
@@ -97,6 +98,8 @@ struct Snapshot {
   std::string journal;                         // empty: none
   std::optional<std::uint64_t> journal_bytes;  // on disk
   std::size_t journal_segment_count = 0;
+  // From the files: the seqs on disk, the archive, the holder of the oldest segment.
+  std::optional<JournalExtent> journal_extent;
   std::optional<RingView> ring;
   std::vector<ReaderRow> readers;
 };

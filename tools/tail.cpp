@@ -33,6 +33,7 @@
 #include "evring/error.hpp"
 #include "exit_status.hpp"
 #include "harness/interrupt.hpp"
+#include "journal/journal.hpp"
 #include "shm/registry.hpp"
 #include "shm/shared_segment.hpp"
 #include "stream/event_stream.hpp"
@@ -115,6 +116,14 @@ bool write_out(std::string& out) {
 // The domain the writer runs (or with none running, the one its journal records), to
 // describe its events; std::nullopt (raw) when unknown, or with one warning when its
 // library cannot be loaded.
+// Retention removed what --from asked for (or what came next, while tail read it).
+[[noreturn]] void throw_with_remedy(const EventsRemoved& e) {
+  throw Error(ErrorCode::invalid_argument,
+              fmt::format("{}: use --from {} for the oldest events kept, or leave --from out to "
+                          "follow the instance live",
+                          e.what(), e.oldest_seq()));
+}
+
 std::optional<DomainDescriber> domain_of(const std::string& instance, const EventStream& stream) {
   const std::optional<DomainRecord> domain = stream.domain();
   if (!domain) return std::nullopt;
@@ -149,7 +158,11 @@ int run_tail(const TailFlags& flags) {
   }
   const std::optional<DomainDescriber> describer = domain_of(flags.instance, *stream);
   const DomainDescriber* const domain = describer ? &*describer : nullptr;
-  stream->start(flags.from);
+  try {
+    stream->start(flags.from);
+  } catch (const EventsRemoved& e) {
+    throw_with_remedy(e);
+  }
   if (flags.from > 1 && stream->attached() && stream->head_seq() + 1 < flags.from) {
     throw Error(ErrorCode::invalid_argument,
                 fmt::format("--from {} is past the head of instance \"{}\" (seq {}): use a "
@@ -179,7 +192,14 @@ int run_tail(const TailFlags& flags) {
         next_beat = now + kIdleWaitNs;
       }
     }
-    if (stream->next(event)) {
+    bool got = false;
+    try {
+      got = stream->next(event);
+    } catch (const EventsRemoved& e) {
+      write_out(out);
+      throw_with_remedy(e);
+    }
+    if (got) {
       // After next(): a writer restart it followed moved the slot to the new registry.
       ReaderSlot* const slot = stream->slot();
       if (flags.json) {

@@ -1,5 +1,6 @@
 // evring-writer: the one process that owns an instance's command model.
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -20,6 +21,9 @@
 
 namespace {
 
+// --retain-for: ten years is more than any journal is kept live.
+constexpr std::chrono::milliseconds kLongestAge = std::chrono::hours(24 * 3650);
+
 constexpr const char* kFooter = R"(Examples:
   evring-writer --name orders --domain bank
   evring-writer --name orders --domain bank --durability sync --journal /var/lib/orders
@@ -34,6 +38,13 @@ ring (--ring-bytes, 16M) and the command intake (8 MiB) in /dev/shm. On start th
 so), restores the newest model snapshot and replays the journal after it, then takes
 commands. SIGINT or SIGTERM stops it cleanly: it finishes what it took, syncs the journal,
 writes a snapshot and removes the instance's segments.
+Retention (--retain, --retain-for): sealed journal segments (never the one being written)
+beyond the size, or sealed longer ago than the age, are removed by a low-priority thread,
+oldest first, each logged with its seq range and why; but never one that a reader's
+checkpoint, a bridge's last acknowledged seq or the newest model snapshot still needs
+(their holds: evring journal holds lists them, evring journal release drops a dead one).
+With --archive the segments move into that folder compressed (zstd) instead, and readers
+and evring tail read them from there; holds do not stop a move.
 Socket intake (--socket): for clients that cannot map the shared-memory segments (another
 user, a container), the writer also listens on $XDG_RUNTIME_DIR/evring/<name>.sock (or
 /tmp/evring-<uid>/<name>.sock, or --socket-path); evring cmd --socket PATH submits there.
@@ -98,6 +109,21 @@ int main(int argc, char** argv) {
   cli::add_size_option(app, "--journal-segment-bytes", options.journal_segment_bytes,
                        "the size a journal segment file grows to (from 64K, doubling) before the "
                        "next one starts; at least four of the largest records");
+  cli::add_size_option(app, "--retain", options.retain_bytes,
+                       "keep at most this many bytes of sealed journal segments (like 10G); "
+                       "older ones go unless held");
+  cli::add_duration_option(app, "--retain-for", options.retain_for,
+                           "remove sealed journal segments sealed longer ago than this (like "
+                           "12h, 7d) unless held",
+                           std::chrono::milliseconds(1), kLongestAge);
+  app.add_option("--archive", options.archive,
+                 "move retained-away segments into this folder, compressed (zstd), instead of "
+                 "removing them; readers read them there")
+      ->type_name("DIR");
+  std::chrono::milliseconds retention_interval{5000};
+  cli::add_duration_option(app, "--retention-interval", retention_interval,
+                           "how often retention looks without a sealed segment (tests)")
+      ->group("");
   cli::add_count_option(app, "--snapshot-every", options.snapshot_every,
                         "write a model snapshot every N events (0: only at a clean stop)");
   cli::add_count_option(app, "--duplicate-window", options.duplicate_window,
@@ -134,6 +160,19 @@ int main(int argc, char** argv) {
                                                    durability + " cannot hold: drop one of them");
     }
     options.journal = journal;
+    options.retention_interval_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(retention_interval).count();
+    const bool retains = options.retain_bytes != 0 || options.retain_for.count() != 0;
+    if (!options.archive.empty() && !retains) {
+      throw Error(ErrorCode::invalid_argument,
+                  "--archive says where retained-away segments go, but nothing is retained "
+                  "away: add --retain SIZE or --retain-for DURATION");
+    }
+    if (retains && no_journal) {
+      throw Error(ErrorCode::invalid_argument,
+                  "--retain and --retain-for limit the journal, and --no-journal keeps none: drop "
+                  "one of them");
+    }
     options.idle_wait = parse_wait_kind(idle_wait);
     options.socket_mode = parse_mode(socket_mode);
     if (!socket_path.empty() || app.count("--socket-mode") != 0) options.socket_intake = true;

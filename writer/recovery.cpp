@@ -14,6 +14,7 @@
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
 #include "evring/socket_client.hpp"
+#include "journal/journal_retention.hpp"
 #include "journal/snapshot_file.hpp"
 #include "model_snapshot.hpp"
 #include "sys/paths.hpp"
@@ -167,9 +168,23 @@ void Writer::State::recover() {
     // Also with an empty journal: snapshots of an earlier history are cleared away.
     if (const std::uint64_t restored = restore_snapshot(last); restored != 0) {
       from = restored + 1;
+    } else if (from > 1 && last >= from) {
+      // Retention removed the start, which only a model snapshot's hold allows: without a
+      // usable snapshot the model needs the archive.
+      from = oldest_readable_seq(journal_dir);
+      if (from > 1) {
+        throw Error(ErrorCode::corrupt,
+                    fmt::format("the journal in {} starts at seq {} (retention removed the events "
+                                "before it) and no model snapshot in {}/snapshots can be used, so "
+                                "the model cannot be rebuilt: restore the snapshots or the "
+                                "removed segments from a backup, or move the journal away to "
+                                "start a new history",
+                                journal_dir.string(), from, journal_dir.string()));
+      }
     }
     if (last >= from) replay_journal(from, last);
     last_snapshot_seq = last;
+    start_retention();
     log(LogLevel::info,
         fmt::format("journal {} ({}): {} events, next seq {}", journal_dir.string(),
                     to_string(options.durability),

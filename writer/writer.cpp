@@ -225,6 +225,7 @@ void Writer::run(const std::atomic<bool>& stop) {
       s.ring->heartbeat();
       s.intake->maintain();
       next_maintain = now + kMaintainIntervalNs;
+      s.watch_segments();
       if (s.options.snapshot_every != 0 &&
           s.head() - s.last_snapshot_seq >= s.options.snapshot_every) {
         s.take_snapshot();

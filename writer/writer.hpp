@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -53,6 +54,11 @@ struct WriterOptions {
   bool socket_intake = false;
   std::filesystem::path socket_path;
   mode_t socket_mode = 0600;  // of the socket file: who may connect
+  // Retention of sealed journal segments (retention.hpp): off while both limits are 0.
+  std::uint64_t retain_bytes = 0;
+  std::chrono::milliseconds retain_for{0};
+  std::filesystem::path archive;  // move them here compressed instead of removing them
+  std::int64_t retention_interval_ns = 5'000'000'000;  // a pass at least this often
 };
 
 // What the writer tells its operator; the CLI prints these lines.

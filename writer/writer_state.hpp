@@ -21,6 +21,7 @@
 #include "journal/journal.hpp"
 #include "journal/journal_folder.hpp"
 #include "plugin/domain_plugin.hpp"
+#include "retention.hpp"
 #include "ring/broadcast_ring.hpp"
 #include "shm_source.hpp"
 #include "socket_intake.hpp"
@@ -49,7 +50,9 @@ struct Writer::State {
   std::optional<CommandIntake> intake;
   std::optional<SharedMemorySource> shared_memory;
   std::unique_ptr<SocketIntake> socket;
-  std::vector<CommandSource*> sources;  // shared memory first, then the socket, if on
+  std::vector<CommandSource*> sources;         // shared memory first, then the socket, if on
+  std::unique_ptr<RetentionThread> retention;  // with --retain or --retain-for
+  std::uint64_t written_segment_first = 0;     // what the retention thread was last told
   std::uint64_t next_seq = 1;
   std::uint64_t last_snapshot_seq = 0;
   WriterCounters counters;
@@ -90,6 +93,10 @@ struct Writer::State {
   std::uint64_t head() const noexcept { return next_seq - 1; }
 
   void recover();
+  // The holds folder, the archive's record and tidying, and the retention thread.
+  void start_retention();
+  // In the apply thread's maintenance: wakes the retention thread when a segment was sealed.
+  void watch_segments();
   void replay_journal(std::uint64_t from_seq, std::uint64_t to_seq);
   std::uint64_t restore_snapshot(std::uint64_t journal_last_seq);
   void take_snapshot();

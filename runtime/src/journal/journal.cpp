@@ -45,17 +45,20 @@ std::optional<DomainRecord> read_journal_domain(const fs::path& directory) {
   return domain;
 }
 
-void write_journal_domain(const fs::path& directory, const DomainRecord& domain) {
-  const fs::path path = directory / "domain";
-  std::string text = domain.name + '\n';
-  if (!domain.library.empty()) text += domain.library + '\n';
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+void journal_file::write_small_file(const fs::path& path, std::string_view text, mode_t mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   const bool written =
       fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   const int error = errno;
   if (fd >= 0) ::close(fd);
   if (!written)
     throw Error(ErrorCode::io, "cannot write " + path.string() + ": " + errno_text(error));
+}
+
+void write_journal_domain(const fs::path& directory, const DomainRecord& domain) {
+  std::string text = domain.name + '\n';
+  if (!domain.library.empty()) text += domain.library + '\n';
+  write_small_file(directory / "domain", text, 0600);
 }
 
 std::uint64_t journal_history(const fs::path& directory) {

@@ -50,6 +50,7 @@
 
 #include <sys/types.h>
 
+#include "evring/error.hpp"
 #include "shm/shared_segment.hpp"  // kCreatorGroup
 
 namespace evring {
@@ -169,6 +170,8 @@ class JournalWriter {
   std::uint64_t last_seq() const noexcept;
   // The journal's history (never 0 once open).
   std::uint64_t history_id() const noexcept;
+  // The first seq of the segment being written: it changes when a segment is sealed.
+  std::uint64_t segment_first_seq() const noexcept;
   const std::filesystem::path& directory() const noexcept;
 
  private:
@@ -191,13 +194,30 @@ struct JournalRecord {
 // cost, few enough that a run's records stay in L1 while they are applied.
 inline constexpr std::size_t kReplayBatch = 32;
 
+// A seq that retention removed (journal_retention.hpp) was asked for. The caller adds what
+// to do, which depends on who asked (a reader: --from checkpoint, --from live, a JetStream
+// --source; evring tail: --from the oldest seq).
+class EventsRemoved : public Error {
+ public:
+  EventsRemoved(std::uint64_t wanted_seq, std::uint64_t oldest_seq, const std::string& message)
+      : Error(ErrorCode::invalid_argument, message), wanted_(wanted_seq), oldest_(oldest_seq) {}
+  std::uint64_t wanted_seq() const noexcept { return wanted_; }
+  std::uint64_t oldest_seq() const noexcept { return oldest_; }
+
+ private:
+  std::uint64_t wanted_;
+  std::uint64_t oldest_;
+};
+
 // Reads the journal from a sequence number on, read-only, while a writer may be appending.
 // One thread.
 class JournalReader {
  public:
   // Positions the reader at from_seq (1 for the start; a seq past the end waits for it).
-  // Throws Error(no_instance) if the directory holds no journal, Error(invalid_argument)
-  // for from_seq 0.
+  // Seqs older than the oldest live segment are read from the journal's archive, if it has
+  // one. Throws Error(no_instance) if the directory holds no journal, Error(invalid_argument)
+  // for from_seq 0, EventsRemoved when retention removed from_seq (also from next() when it
+  // removes the segment being read and the next is nowhere).
   static JournalReader open(const std::filesystem::path& directory, std::uint64_t from_seq);
   JournalReader(JournalReader&&) noexcept;
   JournalReader& operator=(JournalReader&&) noexcept;

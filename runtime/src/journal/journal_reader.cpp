@@ -1,4 +1,5 @@
-// The journal's reader: from any seq to the live end, across segments as they grow.
+// The journal's reader: from any seq to the live end, across segments as they grow, and
+// from the archive (journal_archive.hpp) for seqs older than the oldest live segment.
 #include "journal/journal.hpp"
 
 #include <algorithm>
@@ -8,9 +9,12 @@
 #include <optional>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "evring/error.hpp"
+#include "journal/journal_archive.hpp"
+#include "journal/journal_retention.hpp"
 #include "journal/segment_file.hpp"
 #include "sys/file_errors.hpp"
 
@@ -24,10 +28,37 @@ namespace {
 // How far ahead of the record walked next_batch asks for the segment's bytes.
 constexpr std::size_t kWalkAhead = 2048;
 constexpr std::size_t kCacheLine = 64;
+
+// A segment read from the archive: decompressed into an anonymous memory file and mapped
+// like a live one, so the one scan reads both.
+MappedFile map_archived(const fs::path& path) {
+  const int fd = open_archived_segment(path);
+  try {
+    MappedFile file("/proc/self/fd/" + std::to_string(fd), false);
+    ::close(fd);
+    return file;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+[[noreturn]] void throw_removed(const fs::path& directory, std::uint64_t seq) {
+  const std::uint64_t oldest = oldest_readable_seq(directory);
+  throw EventsRemoved(seq, oldest,
+                      "seq " + std::to_string(seq) + " is no longer in the journal in " +
+                          directory.string() +
+                          " (retention removed it: --retain, --retain-for); the oldest seq on "
+                          "disk is " +
+                          std::to_string(oldest));
+}
+
 }  // namespace
 
 struct JournalReader::State {
   fs::path directory;
+  std::optional<fs::path> archive;  // the journal's, if it has one
+  bool segment_archived = false;    // `segment` was read from the archive
   MappedFile segment;
   std::uint64_t segment_bytes = 0;  // as its header says; the file may have been cut short
   std::uint64_t segment_first_seq = 0;
@@ -39,11 +70,27 @@ struct JournalReader::State {
   bool entered_any = false;
   std::uint64_t history_id = 0;  // of the first segment entered
 
-  // Maps the segment that starts at `first_seq`, if it exists yet.
-  bool enter(std::uint64_t first_seq) {
+  // Maps the segment that starts at `first_seq`, if it exists yet: live, or, when asked,
+  // from the archive. A live one retention moves while this maps it is looked for in the
+  // archive, where a move puts it before it unlinks it.
+  bool enter(std::uint64_t first_seq, bool look_in_archive) {
     const fs::path path = directory / segment_file_name(first_seq);
-    if (::access(path.c_str(), F_OK) != 0) return false;
-    MappedFile file(path, false);
+    std::optional<MappedFile> found;
+    if (::access(path.c_str(), F_OK) == 0) {
+      try {
+        found.emplace(path, false);
+      } catch (const Error&) {
+        if (::access(path.c_str(), F_OK) == 0) throw;  // not retention's doing
+      }
+    }
+    if (!found) {
+      if (!look_in_archive || !archive) return false;
+      const fs::path archived = archived_segment_path(*archive, first_seq);
+      if (::access(archived.c_str(), F_OK) != 0) return false;
+      found.emplace(map_archived(archived));
+    }
+    MappedFile file = std::move(*found);
+    segment_archived = file.path() != path;
     check_segment_header(file, first_seq);
     const JournalSegmentHeader header = header_of(file);
     if (!entered_any) {
@@ -69,6 +116,13 @@ struct JournalReader::State {
     return scan;
   }
 
+  // True when retention moved or removed the segment mapped (or it came from the archive):
+  // what follows it is then to be looked for in the archive too.
+  bool segment_gone() const {
+    struct stat st {};
+    return segment_archived || (::fstat(segment.fd(), &st) == 0 && st.st_nlink == 0);
+  }
+
   // The first segment after the current one that starts at or after `seq`, if any.
   std::optional<fs::path> segment_from(std::uint64_t seq) const {
     for (fs::path& path : journal_segments(directory)) {
@@ -89,30 +143,35 @@ JournalReader JournalReader::open(const fs::path& directory, std::uint64_t from_
     throw Error(ErrorCode::invalid_argument,
                 "journal sequence numbers start at 1: read from seq 1 for the whole journal");
   }
-  const std::vector<fs::path> segments = journal_segments(directory);
-  if (segments.empty()) {
-    throw Error(ErrorCode::no_instance,
-                "no journal in " + directory.string() + " (is it the writer's --journal folder?)");
-  }
-  // The newest segment that starts at or before from_seq.
-  fs::path chosen = segments.front();
-  for (const fs::path& path : segments) {
-    if (*first_seq_from_name(path) <= from_seq) chosen = path;
-  }
   auto state = std::make_unique<State>();
   state->directory = directory;
-  const std::uint64_t first = *first_seq_from_name(chosen);
-  if (first > from_seq) {
-    throw Error(ErrorCode::corrupt, "the journal in " + directory.string() + " starts at seq " +
-                                        std::to_string(first) + ", after the requested " +
-                                        std::to_string(from_seq));
+  state->archive = read_journal_archive(directory);
+  // Twice: retention may move the segment chosen between the listing and its mapping.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const std::vector<fs::path> segments = journal_segments(directory);
+    if (segments.empty()) {
+      throw Error(ErrorCode::no_instance, "no journal in " + directory.string() +
+                                              " (is it the writer's --journal folder?)");
+    }
+    // The newest segment that starts at or before from_seq: live, else archived.
+    std::uint64_t first = 0;
+    for (const fs::path& path : segments) {
+      if (*first_seq_from_name(path) <= from_seq) first = *first_seq_from_name(path);
+    }
+    if (first == 0 && state->archive) {
+      for (const ArchivedSegment& archived : archived_segments(*state->archive)) {
+        if (archived.first_seq <= from_seq) first = archived.first_seq;
+      }
+    }
+    if (first == 0) throw_removed(directory, from_seq);
+    if (!state->enter(first, true)) continue;
+    const Position position = skip_toward(state->segment, first, from_seq);
+    state->offset = position.offset;
+    state->next_seq = position.seq;
+    state->from_seq = from_seq;
+    return JournalReader(std::move(state));
   }
-  state->enter(first);
-  const Position position = skip_toward(state->segment, first, from_seq);
-  state->offset = position.offset;
-  state->next_seq = position.seq;
-  state->from_seq = from_seq;
-  return JournalReader(std::move(state));
+  throw_removed(directory, from_seq);
 }
 
 bool JournalReader::next(JournalRecord& out) {
@@ -133,7 +192,15 @@ bool JournalReader::next(JournalRecord& out) {
       // At this segment's end: a later segment that continues the sequence means this one
       // is complete.
       // (In a segment with no record yet, next_seq names that same segment.)
-      if (s.next_seq != s.segment_first_seq && s.enter(s.next_seq)) continue;
+      if (s.next_seq != s.segment_first_seq) {
+        if (s.enter(s.next_seq, false)) continue;
+        // Retention took this segment while it was read: the next is in the archive, or
+        // gone too.
+        if (s.segment_gone()) {
+          if (s.enter(s.next_seq, true)) continue;
+          throw_removed(s.directory, s.next_seq);
+        }
+      }
       if (!cut_short) return false;
     }
     // Damage: a bad record, or a file shorter than its header says. At the live end that is

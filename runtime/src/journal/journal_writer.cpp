@@ -24,6 +24,7 @@ using namespace journal_file;
 struct JournalWriter::State {
   JournalOptions options;
   MappedFile segment;
+  std::uint64_t segment_first_seq = 1;
   std::uint64_t segment_limit = 0;  // what `segment` may grow to: its header's segment_bytes
   std::size_t offset = 0;
   std::uint64_t next_seq = 1;
@@ -67,6 +68,7 @@ JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery
   if (segments.empty()) {
     state->history_id = new_history_id();
     state->segment = create_segment(options, 1, state->history_id);
+    state->segment_first_seq = 1;
     state->segment_limit = options.segment_bytes;
     state->offset = sizeof(JournalSegmentHeader);
     state->next_seq = 1;
@@ -90,6 +92,7 @@ JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery
     const std::uint64_t first_of_last = *first_seq_from_name(segments.back());
     found.first_seq = *first_seq_from_name(segments.front());
     state->segment = MappedFile(segments.back(), true);
+    state->segment_first_seq = first_of_last;
     // Grown only as records need it, and never past what its header says, which is what
     // its readers expect of it (a writer started with another segment size included).
     state->segment_limit = header_of(state->segment).segment_bytes;
@@ -184,6 +187,7 @@ void JournalWriter::make_room(std::size_t bytes) {
   if (::fdatasync(s.segment.fd()) != 0) throw_file_error("cannot sync", s.segment.path(), errno);
   MappedFile next = create_segment(s.options, s.next_seq, s.history_id);
   s.segment = std::move(next);
+  s.segment_first_seq = s.next_seq;
   s.segment_limit = s.options.segment_bytes;
   s.offset = sizeof(JournalSegmentHeader);
   // The records may need more than a new segment's first size; more than a whole segment
@@ -207,6 +211,9 @@ std::uint64_t JournalWriter::last_seq() const noexcept {
 }
 std::uint64_t JournalWriter::history_id() const noexcept {
   return state_->history_id;
+}
+std::uint64_t JournalWriter::segment_first_seq() const noexcept {
+  return state_->segment_first_seq;
 }
 const fs::path& JournalWriter::directory() const noexcept {
   return state_->options.directory;

@@ -190,6 +190,10 @@ Position skip_toward(const MappedFile& file, std::uint64_t first_seq, std::uint6
 
 std::int64_t unix_ns();
 
+// Writes (replaces) one of the folder's small text files (domain, archive). Throws
+// Error(io) naming it.
+void write_small_file(const std::filesystem::path& path, std::string_view text, mode_t mode);
+
 // Creates a segment atomically: written under a temporary name, then renamed, so a reader
 // never sees a segment without its header.
 MappedFile create_segment(const JournalOptions& options, std::uint64_t first_seq,
