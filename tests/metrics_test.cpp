@@ -449,14 +449,6 @@ TEST_F(MetricsTest, ServedMetricsAreValidAndCountCommandsQueriesAndLag) {
   const std::uint64_t head = first.seq;
   ASSERT_EQ(head, 6u);
 
-  // The ready checks asked each reader one query through its segment already.
-  QueryClient by_segment = QueryClient::connect(instance, "asked");
-  ASSERT_TRUE(by_segment.shared_memory());
-  for (int i = 0; i < 6; ++i) ASSERT_FALSE(by_segment.query({"get", "k1"}, head, 10s).stale);
-  QueryClient by_socket = QueryClient::connect(instance, "asked", QueryPath::socket);
-  for (int i = 0; i < 3; ++i) ASSERT_FALSE(by_socket.query({"count"}, head, 10s).stale);
-  ASSERT_FALSE(QueryClient::connect(instance, "idle").query({"count"}, head, 10s).stale);
-
   const std::map<std::string, std::string> inst{{"instance", instance}};
   const auto reader = [&](const std::string& id, std::map<std::string, std::string> more = {}) {
     more["instance"] = instance;
@@ -464,10 +456,29 @@ TEST_F(MetricsTest, ServedMetricsAreValidAndCountCommandsQueriesAndLag) {
     more["view"] = "kv";
     return more;
   };
+  const auto queries = [&](const Exposition& x, const std::string& id, const char* via) {
+    return x.value("evring_reader_queries_total", reader(id, {{"via", via}})).value_or(-1);
+  };
+  // The ready checks asked each reader one query already, by whichever path was up first.
+  const Exposition before = scrape_until(server, [&](const Exposition& x) {
+    return queries(x, "asked", "segment") + queries(x, "asked", "socket") == 1 &&
+           queries(x, "idle", "segment") + queries(x, "idle", "socket") == 1;
+  });
+  QueryClient by_segment = QueryClient::connect(instance, "asked");
+  ASSERT_TRUE(by_segment.shared_memory());
+  for (int i = 0; i < 6; ++i) ASSERT_FALSE(by_segment.query({"get", "k1"}, head, 10s).stale);
+  QueryClient by_socket = QueryClient::connect(instance, "asked", QueryPath::socket);
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(by_socket.query({"count"}, head, 10s).stale);
+  ASSERT_FALSE(QueryClient::connect(instance, "idle").query({"count"}, head, 10s).stale);
+
+  const double asked_segment = queries(before, "asked", "segment") + 6;
+  const double asked_socket = queries(before, "asked", "socket") + 3;
+  const double idle_segment = queries(before, "idle", "segment") + 1;
   const Exposition e = scrape_until(server, [&](const Exposition& x) {
     return x.value("evring_writer_commands_total", {{"outcome", "duplicate"}}) == 1.0 &&
-           x.value("evring_reader_queries_total", reader("asked", {{"via", "socket"}})) == 3.0 &&
-           x.value("evring_reader_queries_total", reader("idle", {{"via", "segment"}})) == 2.0;
+           queries(x, "asked", "segment") == asked_segment &&
+           queries(x, "asked", "socket") == asked_socket &&
+           queries(x, "idle", "segment") == idle_segment;
   });
   EXPECT_EQ(e.value("evring_writer_up", inst), 1.0);
   EXPECT_EQ(e.value("evring_writer_head_seq", inst), 6.0);
@@ -486,8 +497,9 @@ TEST_F(MetricsTest, ServedMetricsAreValidAndCountCommandsQueriesAndLag) {
     EXPECT_EQ(e.value("evring_reader_lag_events", reader(id)), 0.0) << id;
     EXPECT_EQ(e.value("evring_reader_lapped_total", reader(id)), 0.0) << id;
   }
-  // 1 (ready check) + 6 through the segment, 3 on the socket; the histogram counts them all.
-  EXPECT_EQ(e.value("evring_reader_queries_total", reader("asked", {{"via", "segment"}})), 7.0);
+  // The ready check, 6 through the segment, 3 on the socket; the histogram counts them all.
+  EXPECT_EQ(queries(e, "asked", "segment"), asked_segment);
+  EXPECT_EQ(queries(e, "asked", "socket"), asked_socket);
   EXPECT_EQ(e.value("evring_reader_query_duration_seconds_count", reader("asked")), 10.0);
   EXPECT_EQ(
       e.value("evring_reader_query_duration_seconds_bucket", reader("asked", {{"le", "+Inf"}})),
@@ -577,6 +589,34 @@ TEST_F(MetricsTest, TheServerAnswersBadRequestsAndEndsCleanly) {
   }();
   ASSERT_TRUE(status.has_value()) << "SIGINT did not end the server";
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+}
+
+// Started before the writer, the server follows it: down, up, killed, restarted, stopped.
+TEST_F(MetricsTest, TheServerFollowsTheWriterThroughItsStartsAndEnds) {
+  const std::string instance = test::unique_instance("metrics-writer");
+  test::InstanceCleanup cleanup(instance);
+  MetricsServer server(instance, dir());
+  const std::map<std::string, std::string> inst{{"instance", instance}};
+  EXPECT_EQ(scrape(server).value("evring_writer_up", inst), 0.0);
+
+  test::WriterProcess writer(instance, dir(), {"--domain", "kv"});
+  const auto up_is = [&](double up, double incarnation) {
+    return [&, up, incarnation](const Exposition& e) {
+      return e.value("evring_writer_up", inst) == up &&
+             (incarnation == 0 || e.value("evring_writer_incarnation", inst) == incarnation);
+    };
+  };
+  EXPECT_EQ(scrape_until(server, up_is(1, 0)).value("evring_writer_up", inst), 1.0);
+  const double first = scrape(server).value("evring_writer_incarnation", inst).value_or(0);
+  writer.kill9();  // its segments stay: a dead writer
+  EXPECT_EQ(scrape_until(server, up_is(0, 0)).value("evring_writer_up", inst), 0.0);
+  writer.restart();
+  const Exposition again = scrape_until(server, up_is(1, first + 1));
+  EXPECT_EQ(again.value("evring_writer_up", inst), 1.0);
+  EXPECT_EQ(again.value("evring_writer_incarnation", inst), first + 1);
+  EXPECT_EQ(writer.stop(), 0);  // a clean stop removes the segments: no instance
+  EXPECT_EQ(scrape_until(server, up_is(0, 0)).value("evring_writer_up", inst), 0.0);
+  EXPECT_EQ(server.stop(), 0);
 }
 
 // Every metric a panel of the Grafana dashboard asks for is one the server exports.
