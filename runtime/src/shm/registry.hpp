@@ -72,11 +72,6 @@ struct LatencyCounts {
     ++buckets[i];
     sum_ns += static_cast<std::uint64_t>(ns > 0 ? ns : 0);
   }
-  std::uint64_t count() const noexcept {
-    std::uint64_t total = 0;
-    for (const std::uint64_t n : buckets) total += n;
-    return total;
-  }
 };
 
 inline constexpr std::size_t kWriterDomainBytes = 32;
