@@ -591,6 +591,37 @@ TEST_F(MetricsTest, TheServerAnswersBadRequestsAndEndsCleanly) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
 }
 
+// Past 16 connections at once, one more is told 503 at once; a client that never sends its
+// request is told 408 after 5 s and closed.
+TEST_F(MetricsTest, TheServerCapsConnectionsAndDropsSilentClients) {
+  const std::string instance = test::unique_instance("metrics-cap");
+  test::InstanceCleanup cleanup(instance);
+  MetricsServer server(instance, dir());
+  std::vector<net::Fd> silent;
+  for (int i = 0; i < 16; ++i) silent.push_back(connect_to(server.address()));
+  // Accepted in the order they connected: this one comes after the 16.
+  EXPECT_EQ(get(server.address()).status, 503);
+  silent.pop_back();  // a thread frees up once its client has gone
+  EXPECT_TRUE(test::wait_until([&] { return get(server.address()).status == 200; }, 10s));
+
+  const std::int64_t start = monotonic_ns();
+  std::string said;
+  char buffer[512];
+  for (;;) {
+    pollfd one{silent.front().get(), POLLIN, 0};
+    if (::poll(&one, 1, 10'000) <= 0) break;
+    const ssize_t got = ::recv(silent.front().get(), buffer, sizeof buffer, 0);
+    if (got <= 0) break;
+    said.append(buffer, static_cast<std::size_t>(got));
+  }
+  const std::int64_t waited = monotonic_ns() - start;
+  EXPECT_THAT(said, HasSubstr("HTTP/1.1 408"));
+  EXPECT_GT(waited, 3'000'000'000) << "408 before the 5 s deadline";
+  EXPECT_LT(waited, 9'000'000'000) << "408 long after the 5 s deadline";
+  silent.clear();
+  EXPECT_EQ(server.stop(), 0);
+}
+
 // Started before the writer, the server follows it: down, up, killed, restarted, stopped.
 TEST_F(MetricsTest, TheServerFollowsTheWriterThroughItsStartsAndEnds) {
   const std::string instance = test::unique_instance("metrics-writer");
