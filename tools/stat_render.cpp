@@ -267,6 +267,13 @@ nlohmann::ordered_json render_json(const Snapshot& s) {
        s.journal.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.journal)},
       {"journal_bytes",
        s.journal_bytes ? nlohmann::ordered_json(*s.journal_bytes) : nlohmann::ordered_json()},
+      {"commands",
+       {{"accepted", s.counts.commands_accepted},
+        {"rejected", s.counts.commands_rejected},
+        {"duplicate", s.counts.commands_duplicate},
+        {"error", s.counts.commands_failed}}},
+      {"journal_written_bytes", s.counts.journal_bytes_written},
+      {"journal_syncs", s.counts.journal_syncs},
   };
   nlohmann::ordered_json ring;  // null when not mapped
   if (s.ring) {
@@ -300,6 +307,7 @@ nlohmann::ordered_json render_json(const Snapshot& s) {
                                           : nlohmann::ordered_json()},
         {"shm_queries",
          row.queries ? nlohmann::ordered_json(row.queries->queries) : nlohmann::ordered_json()},
+        {"queries", {{"segment", row.info.queries_segment}, {"socket", row.info.queries_socket}}},
         {"source",
          row.remote ? nlohmann::ordered_json(row.remote->source) : nlohmann::ordered_json()},
         {"connected",
