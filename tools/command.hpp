@@ -18,6 +18,7 @@ Command add_bridge_command(CLI::App& parent);
 Command add_cmd_command(CLI::App& parent);
 Command add_demo_command(CLI::App& parent);
 Command add_gateway_command(CLI::App& parent);
+Command add_journal_command(CLI::App& parent);
 Command add_ls_command(CLI::App& parent);
 Command add_query_command(CLI::App& parent);
 Command add_rm_command(CLI::App& parent);

@@ -45,7 +45,10 @@ const char* hint_for(ErrorCode code) {
       return "check free space in /dev/shm (df -h /dev/shm) and remove /dev/shm/evring.* "
              "objects of instances that no longer run";
     case ErrorCode::corrupt:
-      return "this is a bug in evring: please report it with the command you ran";
+      // Disk damage as often as a bug: send the user to the tool that tells them apart.
+      return "evring journal verify --name N (or --journal DIR) names the first bad record; "
+             "if the disk is sound, this is a bug in evring: please report it with the "
+             "command you ran";
     default:
       return nullptr;
   }

@@ -27,6 +27,9 @@ constexpr const char* kFooter = R"(Examples:
   evring demo --help               # every demo flag
   evring ls                        # this machine's instances: live, stopped, on disk
   evring rm --name orders          # remove a stopped instance's state (start over)
+  evring journal verify --name orders   # every CRC and seq of the journal, also offline
+  evring journal info --name orders     # its segments, seq ranges, history, writer
+  evring journal export --name orders --from 100 --to 200   # records as JSON lines
   evring bridge --name orders --to nats://HOST:4222    # the events into NATS JetStream
   evring gateway --name orders --to nats://HOST:4222   # commands from other machines
 )";
@@ -39,11 +42,11 @@ int main(int argc, char** argv) {
   CLI::App app{"evring: the command-line tool of the evring event runtime."};
   app.footer(kFooter);
   app.require_subcommand(1, 1);
-  const std::vector<Command> commands{add_cmd_command(app),    add_query_command(app),
-                                      add_watch_command(app),  add_stat_command(app),
-                                      add_tail_command(app),   add_demo_command(app),
-                                      add_ls_command(app),     add_rm_command(app),
-                                      add_bridge_command(app), add_gateway_command(app)};
+  const std::vector<Command> commands{
+      add_cmd_command(app),     add_query_command(app),  add_watch_command(app),
+      add_stat_command(app),    add_tail_command(app),   add_demo_command(app),
+      add_ls_command(app),      add_rm_command(app),     add_bridge_command(app),
+      add_gateway_command(app), add_journal_command(app)};
 
   if (const auto status = evring::cli::parse_command_line(app, "evring", argc, argv)) {
     return *status;

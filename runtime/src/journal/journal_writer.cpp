@@ -11,6 +11,7 @@
 
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
+#include "journal/journal_scan.hpp"
 #include "journal/segment_file.hpp"
 #include "shm/layout.hpp"
 #include "sys/file_errors.hpp"
@@ -107,37 +108,21 @@ JournalWriter JournalWriter::open(const JournalOptions& options, JournalRecovery
     // Grown only as records need it, and never past what its header says, which is what
     // its readers expect of it (a writer started with another segment size included).
     state->segment_limit = header_of(state->segment).segment_bytes;
-    std::size_t offset = sizeof(JournalSegmentHeader);
-    std::uint64_t expected = first_of_last;
-    for (;;) {
-      const RecordScan scan = scan_record(state->segment, offset, expected);
-      if (scan.kind == RecordScan::found) {
-        offset = scan.next_offset;
-        ++expected;
-        continue;
+    const RecordRun run = scan_records(state->segment, sizeof(JournalSegmentHeader), first_of_last);
+    if (run.damaged()) {
+      found.cut_torn_tail = true;
+      found.cut_at_offset = run.end_offset;
+      found.cut_reason = run.reason();
+      found.cut_segment = segments.back();
+      // Zero the torn record and anything after it so no scan ever sees it again.
+      std::memset(state->segment.data() + run.end_offset, 0,
+                  state->segment.size() - run.end_offset);
+      if (::fdatasync(state->segment.fd()) != 0) {
+        throw_file_error("cannot sync", segments.back(), errno);
       }
-      // The file may end in less than a record header (a crash while a record was being
-      // written at the end): bytes there that are not zero are a torn record too.
-      const std::byte* const rest = state->segment.data() + offset;
-      const std::byte* const end = state->segment.data() + state->segment.size();
-      const bool torn_stub = scan.kind == RecordScan::end &&
-                             offset + sizeof(JournalRecordHeader) > state->segment.size() &&
-                             std::any_of(rest, end, [](std::byte b) { return b != std::byte{0}; });
-      if (scan.kind == RecordScan::bad || torn_stub) {
-        found.cut_torn_tail = true;
-        found.cut_at_offset = offset;
-        found.cut_reason = torn_stub ? "record runs past the end of the file" : scan.reason();
-        found.cut_segment = segments.back();
-        // Zero the torn record and anything after it so no scan ever sees it again.
-        std::memset(state->segment.data() + offset, 0, state->segment.size() - offset);
-        if (::fdatasync(state->segment.fd()) != 0) {
-          throw_file_error("cannot sync", segments.back(), errno);
-        }
-      }
-      break;
     }
-    state->offset = offset;
-    state->next_seq = expected;
+    state->offset = run.end_offset;
+    state->next_seq = run.next_seq;
   }
   found.last_seq = state->next_seq - 1;
   if (found.last_seq == 0) found.first_seq = 0;
