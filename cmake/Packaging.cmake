@@ -47,6 +47,9 @@ endif()
 
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
+# The Grafana dashboard of docs/metrics.md, for importing.
+install(FILES contrib/grafana/evring-dashboard.json
+  DESTINATION ${CMAKE_INSTALL_DOCDIR}/contrib/grafana)
 install(FILES cmake/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 set(EVRING_PACKAGE_MAINTAINER

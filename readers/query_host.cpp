@@ -151,6 +151,7 @@ void QueryHost::answer(const ViewPlugin& view, Origin from, std::uint64_t after_
     parked_.emplace(after_seq, Parked{std::move(from), deadline_ns, std::move(words)});
     return;
   }
+  const std::int64_t start = monotonic_ns();
   const std::vector<std::string_view> views(words.begin(), words.end());
   const QueryOutcome outcome = view.query(views, scratch_);
   if (outcome == QueryOutcome::answered) {
@@ -158,12 +159,13 @@ void QueryHost::answer(const ViewPlugin& view, Origin from, std::uint64_t after_
     std::string text = fmt::format(R"({{"as_of_seq":{},"result":{}}})", applied_seq, result);
     const std::size_t offset = text.size() - 1 - result.size();
     reply(from, std::move(text), QueryStatus::answered, applied_seq, offset, result.size());
-    return;
+  } else {
+    const std::string message = json_string(scratch_);
+    std::string text = fmt::format(R"({{"as_of_seq":{},"error":{}}})", applied_seq, message);
+    const std::size_t offset = text.size() - 1 - message.size();
+    reply(from, std::move(text), QueryStatus::error, applied_seq, offset, message.size());
   }
-  const std::string message = json_string(scratch_);
-  std::string text = fmt::format(R"({{"as_of_seq":{},"error":{}}})", applied_seq, message);
-  const std::size_t offset = text.size() - 1 - message.size();
-  reply(from, std::move(text), QueryStatus::error, applied_seq, offset, message.size());
+  latency_.record(monotonic_ns() - start);
 }
 
 void QueryHost::answer_parked(const ViewPlugin& view, std::uint64_t applied_seq, std::int64_t now) {
@@ -197,6 +199,7 @@ void QueryHost::reply(const Origin& to, std::string text, QueryStatus status,
     QueryRequest request;
     request.ticket = *ticket;
     queries_->reply(request, std::move(text));
+    ++answered_socket_;
     return;
   }
   const auto& asker = std::get<query_shm::SlotRequest>(to);

@@ -29,6 +29,7 @@
 #include "plugin/view_plugin.hpp"
 #include "query/query_segment.hpp"
 #include "query/query_server.hpp"
+#include "shm/registry.hpp"
 #include "subscriptions.hpp"
 #include "sync/wait_interrupt.hpp"
 
@@ -67,6 +68,11 @@ class QueryHost {
                : std::min(next_deadline_, subscriptions_->next_evaluation_ns());
   }
   const std::filesystem::path& socket_path() const noexcept { return queries_->path(); }
+  // View thread, at the heartbeat: the replies so far and their latency into the reader's
+  // registry slot, for stat.
+  void publish_counts(ReaderSlot& slot) const {
+    publish_query_counts(slot, answered_, answered_socket_, latency_);
+  }
 
  private:
   using Origin = std::variant<net::Ticket, query_shm::SlotRequest>;
@@ -96,7 +102,10 @@ class QueryHost {
   std::uint64_t served_seq_ = 0;     // applied_seq at the last serve()
   std::uint64_t evaluated_seq_ = 0;  // the seq the subscriptions were last evaluated at
   std::uint64_t answered_ = 0;       // through the segment, for stat
-  bool socket_polled_ = false;       // no socket thread: serve() polls it
+  std::uint64_t answered_socket_ = 0;
+  // Running the view's query and writing its reply (not the wait for `after`).
+  LatencyCounts latency_;
+  bool socket_polled_ = false;  // no socket thread: serve() polls it
   std::int64_t next_socket_poll_ns_ = 0;
   QueryRequest socket_request_;
   query_shm::SlotRequest slot_request_;

@@ -474,6 +474,7 @@ void Reader::run(const std::atomic<bool>& stop) {
     if (now >= next_tick) {
       s.tick(now);
       s.queries->heartbeat(s.view, s.applied_seq, now);
+      if (ReaderSlot* slot = s.stream->slot()) s.queries->publish_counts(*slot);
       next_tick = now + kTickNs;
     }
     if (applied == 0) {

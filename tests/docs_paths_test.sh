@@ -28,7 +28,7 @@ done < <(awk '/^## Layout/ {s = 1} s && /^```$/ {n++; if (n == 2) exit; next} s 
 (( folders > 5 )) || missing+=("README.md: no layout block found under '## Layout'")
 
 # Paths in backquotes in the docs.
-for page in docs/architecture.md docs/ring.md; do
+for page in docs/architecture.md docs/ring.md docs/metrics.md; do
   while IFS= read -r path; do
     path=${path%/}
     found=no

@@ -9,6 +9,8 @@
 //               width (TIOCGWINSZ, else $COLUMNS, else 80)
 //   --json      one JSON object per snapshot (per line with --watch)
 //   --prometheus  the Prometheus text exposition format, from one sample (no wait)
+//   --serve ADDR:PORT  the same over HTTP at /metrics, a fresh sample per scrape, until
+//               SIGINT or SIGTERM (stat_serve.hpp); the instance need not be running
 // No such instance, bad flags: a message on stderr, exit 2. A writer that died with its
 // segments still there is shown dead, not refused.
 #include <unistd.h>
@@ -35,6 +37,7 @@
 #include "harness/interrupt.hpp"
 #include "stat.hpp"
 #include "stat_render.hpp"
+#include "stat_serve.hpp"
 #include "stat_snapshot.hpp"
 
 namespace evring::tools {
@@ -48,6 +51,7 @@ constexpr const char* kStatFooter = R"(Examples:
   evring stat --name orders --watch --interval 250ms
   evring stat --name orders --json | jq '.readers[] | {id, lag_events}'
   evring stat --name orders --prometheus > /var/lib/node_exporter/evring_orders.prom
+  evring stat --name orders --serve 127.0.0.1:9464   # Prometheus scrapes /metrics
 What it shows:
   writer   alive (process running, heartbeat under 3 s old), stalled (process there,
            heartbeat older), dead (process gone, segments left behind) or closed;
@@ -73,7 +77,10 @@ are cut with "...", and on a narrow one the columns WAIT, REPLAYS, LAPPED, PID a
 go first (--json has them all).
 --prometheus prints counters and gauges (evring_writer_head_seq{instance="N"},
 evring_reader_lag_events{instance="N",reader="ID",view="V"}, ...) from one sample: let
-Prometheus compute the rates from the *_total counters.
+Prometheus compute the rates from the *_total counters. --serve ADDR:PORT serves the same
+at http://ADDR:PORT/metrics (ADDR 127.0.0.1, 0.0.0.0, ::1, or none for every interface;
+port 0 picks a free one and prints it) until Ctrl-C or SIGTERM, which exit 0; an instance
+that is not running is scraped as evring_writer_up 0. docs/metrics.md lists the metrics.
 Exit status: 0, or 2 when there is no such instance (neither a writer nor a remote reader
 here) or a flag is wrong.
 )";
@@ -87,6 +94,7 @@ struct StatFlags {
   double interval_ms = 1000;
   bool json = false;
   bool prometheus = false;
+  std::string serve;  // ADDR:PORT; empty: print
 };
 
 // ---- running -------------------------------------------------------------------------------
@@ -176,6 +184,7 @@ Snapshot one_shot_snapshot(const std::string& instance) {
 }
 
 int run_stat(const StatFlags& flags) {
+  if (!flags.serve.empty()) return serve_metrics(flags.instance, flags.serve);
   if (flags.watch) {
     if (flags.prometheus) {
       throw Error(ErrorCode::invalid_argument,
@@ -224,8 +233,16 @@ Command add_stat_command(CLI::App& parent) {
       ->needs(watch);
   CLI::Option* json =
       app->add_flag("--json", flags->json, "print one JSON object (a line per refresh)");
-  app->add_flag("--prometheus", flags->prometheus, "print the Prometheus text exposition format")
-      ->excludes(json);
+  CLI::Option* prometheus = app->add_flag("--prometheus", flags->prometheus,
+                                          "print the Prometheus text exposition format")
+                                ->excludes(json);
+  app->add_option("--serve", flags->serve,
+                  "serve the Prometheus metrics over HTTP at /metrics on ADDR:PORT "
+                  "(127.0.0.1:9464, :9464; port 0: any free one) until Ctrl-C")
+      ->option_text("ADDR:PORT")
+      ->excludes(watch)
+      ->excludes(json)
+      ->excludes(prometheus);
   return Command{app, [flags] { return run_stat(*flags); }};
 }
 

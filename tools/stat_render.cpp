@@ -152,78 +152,6 @@ std::string reader_table(const Snapshot& s, std::size_t width) {
   return table(rows, width, layout);
 }
 
-// A label value of the text exposition format: \, " and newline escaped.
-std::string label_value(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
-// Metric families in the order first added, each with its HELP and TYPE once and then
-// all its samples together, as the text exposition format wants.
-class Exposition {
- public:
-  void add(const std::string& name, const char* type, const char* help, const std::string& labels,
-           double value) {
-    const auto [at, fresh] = index_.try_emplace(name, families_.size());
-    if (fresh) {
-      families_.push_back(fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type));
-    }
-    families_[at->second] += fmt::format("{}{{{}}} {}\n", name, labels, value);
-  }
-  std::string str() const {
-    std::string out;
-    for (const std::string& family : families_) out += family;
-    return out;
-  }
-
- private:
-  std::map<std::string, std::size_t> index_;
-  std::vector<std::string> families_;
-};
-
-double number(std::uint64_t value) {
-  return static_cast<double>(value);
-}
-
-void add_writer_metrics(Exposition& out, const Snapshot& s, const std::string& instance) {
-  out.add("evring_writer_up", "gauge",
-          "1 if the writer process runs and its heartbeat is fresh (under 3 s).", instance,
-          s.health == Health::alive ? 1 : 0);
-  out.add("evring_writer_incarnation", "gauge", "Writer starts of this instance so far.", instance,
-          number(s.incarnation));
-  out.add("evring_writer_head_seq", "gauge", "Seq of the last event the writer published.",
-          instance, number(s.head_seq));
-  out.add("evring_writer_events_total", "counter", "Events published by the current writer start.",
-          instance, number(s.events_total));
-  out.add("evring_writer_bytes_total", "counter",
-          "Payload bytes published by the current writer start (as of its last heartbeat).",
-          instance, number(s.bytes_total));
-  out.add("evring_writer_heartbeat_age_seconds", "gauge", "Time since the writer's heartbeat.",
-          instance, static_cast<double>(s.heartbeat_age_ns) / 1e9);
-  if (s.journal_bytes) {
-    out.add("evring_journal_bytes", "gauge", "Size on disk of the journal's segment files.",
-            instance, number(*s.journal_bytes));
-  }
-  if (s.ring) {
-    out.add("evring_ring_capacity_bytes", "gauge", "Size of the ring's data area.", instance,
-            number(s.ring->capacity));
-    out.add("evring_ring_written_bytes_total", "counter",
-            "Bytes published into the ring since it was created.", instance,
-            number(s.ring->written));
-    out.add("evring_ring_fill_ratio", "gauge",
-            "Part of the ring holding events the slowest live reader has not read (estimate).",
-            instance, s.ring->fill);
-  }
-}
-
 // The journal's files (journal_retention.hpp): what is on disk, archived, and held.
 nlohmann::ordered_json journal_disk_json(const std::optional<JournalExtent>& extent) {
   if (!extent) return nullptr;
@@ -369,6 +297,13 @@ nlohmann::ordered_json render_json(const Snapshot& s) {
       {"journal_bytes",
        s.journal_bytes ? nlohmann::ordered_json(*s.journal_bytes) : nlohmann::ordered_json()},
       {"journal_disk", journal_disk_json(s.journal_extent)},
+      {"commands",
+       {{"accepted", s.counts.commands_accepted},
+        {"rejected", s.counts.commands_rejected},
+        {"duplicate", s.counts.commands_duplicate},
+        {"error", s.counts.commands_failed}}},
+      {"journal_written_bytes", s.counts.journal_bytes_written},
+      {"journal_syncs", s.counts.journal_syncs},
   };
   nlohmann::ordered_json ring;  // null when not mapped
   if (s.ring) {
@@ -402,6 +337,7 @@ nlohmann::ordered_json render_json(const Snapshot& s) {
                                           : nlohmann::ordered_json()},
         {"shm_queries",
          row.queries ? nlohmann::ordered_json(row.queries->queries) : nlohmann::ordered_json()},
+        {"queries", {{"segment", row.info.queries_segment}, {"socket", row.info.queries_socket}}},
         {"source",
          row.remote ? nlohmann::ordered_json(row.remote->source) : nlohmann::ordered_json()},
         {"connected",
@@ -414,40 +350,6 @@ nlohmann::ordered_json render_json(const Snapshot& s) {
           {"writer", std::move(writer)},
           {"ring", std::move(ring)},
           {"readers", std::move(readers)}};
-}
-
-std::string render_prometheus(const Snapshot& s) {
-  Exposition out;
-  const std::string instance = fmt::format("instance=\"{}\"", label_value(s.instance));
-  if (s.local_writer) add_writer_metrics(out, s, instance);
-  for (const ReaderRow& row : s.readers) {
-    const std::string labels = fmt::format("{},reader=\"{}\",view=\"{}\"", instance,
-                                           label_value(row.info.id), label_value(row.info.view));
-    out.add("evring_reader_up", "gauge",
-            "1 if the reader process runs and its heartbeat is fresh (under 3 s).", labels,
-            row.health == Health::alive ? 1 : 0);
-    out.add("evring_reader_position_seq", "gauge", "Seq of the last event the reader applied.",
-            labels, number(row.info.position_seq));
-    out.add("evring_reader_lag_events", "gauge", "Events published but not yet applied.", labels,
-            number(row.lag_events));
-    if (row.lag_ns) {
-      out.add("evring_reader_lag_seconds", "gauge",
-              "Age of the reader's position when it lags; 0 when caught up.", labels,
-              static_cast<double>(*row.lag_ns) / 1e9);
-    }
-    out.add("evring_reader_lapped_total", "counter", "Times the ring overwrote unread events.",
-            labels, number(row.info.lapped_count));
-    if (row.queries) {
-      out.add("evring_reader_subscriptions", "gauge", "Live subscriptions (evring watch).", labels,
-              number(row.queries->subscriptions));
-      out.add("evring_reader_subscriber_resets_total", "counter",
-              "Subscribers reset because their buffer overflowed.", labels,
-              number(row.queries->subscriber_resets));
-    }
-    out.add("evring_reader_replays_total", "counter", "Catch-ups from the journal.", labels,
-            number(row.info.replay_count));
-  }
-  return out.str();
 }
 
 }  // namespace evring::tools::stat

@@ -28,6 +28,9 @@ std::string flow(std::string_view label, const std::vector<std::string>& fields,
 // takes).
 std::string render_text(const Snapshot& s, std::size_t width = kNoWidthLimit);
 nlohmann::ordered_json render_json(const Snapshot& s);
+// The text exposition format (stat_prometheus.cpp); an instance without a writer here has
+// evring_writer_up 0 and its remote readers, if any.
 std::string render_prometheus(const Snapshot& s);
+inline constexpr const char* kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 }  // namespace evring::tools::stat

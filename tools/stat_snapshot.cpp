@@ -100,6 +100,14 @@ void sample_writer(const Registry& registry, const std::string& instance, Sample
   sample.events_total = layout.writer.events_total.load(std::memory_order_relaxed);
   sample.bytes_total = layout.writer.bytes_total.load(std::memory_order_relaxed);
   sample.head_seq = layout.writer.head_seq.load(std::memory_order_relaxed);
+  const WriterStatus& status = layout.writer;
+  sample.counts = WriterCounts{status.commands_accepted.load(std::memory_order_relaxed),
+                               status.commands_rejected.load(std::memory_order_relaxed),
+                               status.commands_duplicate.load(std::memory_order_relaxed),
+                               status.commands_failed.load(std::memory_order_relaxed),
+                               status.journal_bytes_written.load(std::memory_order_relaxed),
+                               status.journal_syncs.load(std::memory_order_relaxed),
+                               status.journal_sync_ns.load(std::memory_order_relaxed)};
   sample.ring = peek_ring(instance, sample.incarnation);
   if (sample.ring) sample.head_seq = std::max(sample.head_seq, sample.ring->head_seq);
   sample.readers = registry.readers();
@@ -163,6 +171,7 @@ Snapshot make_snapshot(const std::string& instance, const Sample& first, const S
     s.events_total = std::max(s.events_total, last.ring->head_seq - last.ring->first_seq + 1);
   }
   s.bytes_total = last.bytes_total;
+  s.counts = last.counts;
   s.heartbeat_age_ns = std::max<std::int64_t>(now - last.heartbeat_ns, 0);
   s.domain = last.domain;
   s.durability = durability_name(last.durability);

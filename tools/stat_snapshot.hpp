@@ -24,6 +24,17 @@ struct RingSample {
   std::uint64_t head_seq = 0;
 };
 
+// The writer's counters of its current start, as of its last heartbeat (registry.hpp).
+struct WriterCounts {
+  std::uint64_t commands_accepted = 0;
+  std::uint64_t commands_rejected = 0;
+  std::uint64_t commands_duplicate = 0;
+  std::uint64_t commands_failed = 0;
+  std::uint64_t journal_bytes_written = 0;
+  std::uint64_t journal_syncs = 0;
+  std::uint64_t journal_sync_ns = 0;
+};
+
 struct Sample {
   std::int64_t taken_ns = 0;
   std::time_t taken_wall = 0;  // the same moment on the wall clock, for display
@@ -40,6 +51,7 @@ struct Sample {
   std::uint64_t events_total = 0;
   std::uint64_t bytes_total = 0;
   std::uint64_t head_seq = 0;  // the ring's, which is current; else the registry's
+  WriterCounts counts;
   std::optional<RingSample> ring;
   std::vector<ReaderInfo> readers;
   // False: no registry on this machine, only remote readers (the fields above are empty).
@@ -90,6 +102,7 @@ struct Snapshot {
   std::uint64_t head_seq = 0;
   std::uint64_t events_total = 0;
   std::uint64_t bytes_total = 0;
+  WriterCounts counts;
   double events_per_s = 0;
   double bytes_per_s = 0;
   std::int64_t heartbeat_age_ns = 0;

@@ -42,6 +42,21 @@ void Writer::State::reject(RejectCode code, std::string_view why) {
   reply.seq = head();
   reply.reason.assign(why);
   ++counters.rejected;
+  if (code == RejectCode::failed || code == RejectCode::unavailable) ++counters.failed;
+}
+
+void Writer::State::publish_counters() {
+  WriterStatus& status = ring->registry().layout().writer;
+  // relaxed, all: lone counters for stat (registry.hpp), stored at the heartbeat only.
+  status.commands_accepted.store(counters.accepted, std::memory_order_relaxed);
+  status.commands_rejected.store(counters.rejected - counters.failed, std::memory_order_relaxed);
+  status.commands_duplicate.store(counters.duplicates, std::memory_order_relaxed);
+  status.commands_failed.store(counters.failed, std::memory_order_relaxed);
+  if (!journal) return;
+  const JournalActivity& activity = journal->activity();
+  status.journal_bytes_written.store(activity.bytes_written, std::memory_order_relaxed);
+  status.journal_syncs.store(activity.syncs, std::memory_order_relaxed);
+  status.journal_sync_ns.store(activity.sync_ns, std::memory_order_relaxed);
 }
 
 void Writer::State::reject_unjournaled(const Error& e) {
@@ -223,6 +238,7 @@ void Writer::run(const std::atomic<bool>& stop) {
     const std::int64_t now = s.ring->now_ns();  // the TSC: a clock_gettime per loop costs ~20 ns
     if (now >= next_maintain) {
       s.ring->heartbeat();
+      s.publish_counters();
       s.intake->maintain();
       next_maintain = now + kMaintainIntervalNs;
       s.watch_segments();

@@ -67,7 +67,8 @@ using WriterLog = LogSink;
 struct WriterCounters {
   std::uint64_t commands = 0;
   std::uint64_t accepted = 0;
-  std::uint64_t rejected = 0;
+  std::uint64_t rejected = 0;  // `failed` included
+  std::uint64_t failed = 0;    // rejected as failed or unavailable: not the client's fault
   std::uint64_t duplicates = 0;
   std::uint64_t events = 0;
   std::uint64_t syncs = 0;

@@ -109,6 +109,8 @@ struct Writer::State {
   // The journal had no room (a full disk): the command is refused with the reason.
   void reject_unjournaled(const Error& e);
   void commit_group();
+  // At the heartbeat: the counters above and the journal's into the registry, for stat.
+  void publish_counters();
   // Takes commands from `source` while `taken` is under `up_to`: decides each and replies,
   // or queues the reply for the group commit. A template, so the shared-memory source
   // (final) is called without virtual dispatch: at millions of commands a second the

@@ -138,6 +138,13 @@ struct JournalRecovery {
   std::filesystem::path cut_segment;
 };
 
+// What a JournalWriter did since it was opened, for metrics. Plain counters of its thread.
+struct JournalActivity {
+  std::uint64_t bytes_written = 0;  // records appended, headers and padding included
+  std::uint64_t syncs = 0;          // fdatasync calls: sync() and each segment's last
+  std::uint64_t sync_ns = 0;        // time spent in them
+};
+
 // One thread of the writer process. Appends records with consecutive sequence numbers.
 class JournalWriter {
  public:
@@ -173,6 +180,7 @@ class JournalWriter {
   // The first seq of the segment being written: it changes when a segment is sealed.
   std::uint64_t segment_first_seq() const noexcept;
   const std::filesystem::path& directory() const noexcept;
+  const JournalActivity& activity() const noexcept;
 
  private:
   struct State;

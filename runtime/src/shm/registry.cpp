@@ -59,6 +59,7 @@ void fill_slot(ReaderSlot& slot, const ReaderIdentity& identity, const ProcessId
   slot.missed_count.store(0, std::memory_order_relaxed);
   slot.replay_count.store(0, std::memory_order_relaxed);
   slot.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  publish_query_counts(slot, 0, 0, LatencyCounts{});
   // release: pairs with the acquire load in read_slot(): a row seen in use is complete.
   slot.owner_pid.store(owner.pid, std::memory_order_release);
 }
@@ -82,7 +83,25 @@ ReaderInfo read_slot(const ReaderSlot& slot, std::size_t index) {
   row.missed_count = slot.missed_count.load(std::memory_order_relaxed);
   row.replay_count = slot.replay_count.load(std::memory_order_relaxed);
   row.heartbeat_ns = slot.heartbeat_ns.load(std::memory_order_relaxed);
+  row.queries_segment = slot.queries_segment.load(std::memory_order_relaxed);
+  row.queries_socket = slot.queries_socket.load(std::memory_order_relaxed);
+  row.query_latency.sum_ns = slot.query_latency_sum_ns.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kLatencyBuckets; ++i) {
+    row.query_latency.buckets[i] = slot.query_latency_buckets[i].load(std::memory_order_relaxed);
+  }
   return row;
+}
+
+void publish_query_counts(ReaderSlot& slot, std::uint64_t via_segment, std::uint64_t via_socket,
+                          const LatencyCounts& latency) {
+  // relaxed: lone counters for stat. A scrape between these stores may see a bucket one
+  // heartbeat newer than the sum: the next scrape agrees again.
+  slot.queries_segment.store(via_segment, std::memory_order_relaxed);
+  slot.queries_socket.store(via_socket, std::memory_order_relaxed);
+  slot.query_latency_sum_ns.store(latency.sum_ns, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kLatencyBuckets; ++i) {
+    slot.query_latency_buckets[i].store(latency.buckets[i], std::memory_order_relaxed);
+  }
 }
 
 Registry::Registry(SharedSegment segment)

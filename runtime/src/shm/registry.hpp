@@ -13,7 +13,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,16 +30,48 @@
 namespace evring {
 
 inline constexpr std::uint32_t kRegistryLayoutVersion =
-    5;  // 3: WriterInfo, 4: its library, 5: wake_bell
+    6;  // 3: WriterInfo, 4: its library, 5: wake_bell, 6: command, journal and query counts
 inline constexpr std::size_t kMaxReaders = 64;
 inline constexpr std::size_t kReaderIdBytes = 48;
 inline constexpr std::size_t kReaderViewBytes = 32;
 
+// Written by the writer only, at its heartbeat (~100 ms), from the plain counters it keeps
+// in its own memory: a command costs no store here. Relaxed everywhere: lone counters for
+// stat, which order nothing else.
 struct alignas(kFalseSharingRange) WriterStatus {
   std::atomic<std::int64_t> heartbeat_ns;   // monotonic_ns(), refreshed by the writer
   std::atomic<std::uint64_t> events_total;  // refreshed at heartbeat, not per publish
   std::atomic<std::uint64_t> bytes_total;
   std::atomic<std::uint64_t> head_seq;  // last published sequence, at heartbeat
+  // Commands of this writer start by outcome; they add up to every command decided.
+  std::atomic<std::uint64_t> commands_accepted;
+  std::atomic<std::uint64_t> commands_rejected;      // by the domain's rules, or malformed
+  std::atomic<std::uint64_t> commands_duplicate;     // a command id seen before: not reapplied
+  std::atomic<std::uint64_t> commands_failed;        // the domain failed, the journal had no room
+  std::atomic<std::uint64_t> journal_bytes_written;  // records appended, headers included
+  std::atomic<std::uint64_t> journal_syncs;          // fdatasync calls
+  std::atomic<std::uint64_t> journal_sync_ns;        // time spent in them
+};
+
+// A latency histogram's buckets, fixed so that every process agrees on them: bucket i counts
+// durations up to kLatencyBoundsNs[i] (and above the one before); the last, anything longer.
+inline constexpr std::int64_t kLatencyBoundsNs[] = {
+    1'000,      2'500,      5'000,      10'000,      25'000,      50'000,
+    100'000,    250'000,    500'000,    1'000'000,   2'500'000,   5'000'000,
+    10'000'000, 25'000'000, 50'000'000, 100'000'000, 250'000'000, 1'000'000'000};
+inline constexpr std::size_t kLatencyBuckets = std::size(kLatencyBoundsNs) + 1;
+
+// One owner's histogram in its own memory, copied into shared memory now and then.
+struct LatencyCounts {
+  std::uint64_t buckets[kLatencyBuckets] = {};  // not cumulative
+  std::uint64_t sum_ns = 0;
+
+  void record(std::int64_t ns) noexcept {
+    std::size_t i = 0;
+    while (i + 1 < kLatencyBuckets && ns > kLatencyBoundsNs[i]) ++i;
+    ++buckets[i];
+    sum_ns += static_cast<std::uint64_t>(ns > 0 ? ns : 0);
+  }
 };
 
 inline constexpr std::size_t kWriterDomainBytes = 32;
@@ -76,6 +110,13 @@ struct alignas(kFalseSharingRange) ReaderSlot {
   std::atomic<std::uint64_t> missed_count;
   std::atomic<std::uint64_t> replay_count;
   std::atomic<std::int64_t> heartbeat_ns;
+  // Queries, copied by the owner from its own counters at its heartbeat (~100 ms), so a
+  // query costs no store here; relaxed, as above. On a line of their own: progress above
+  // is stored per batch of events, these ten times a second.
+  alignas(kFalseSharingRange) std::atomic<std::uint64_t> queries_segment;  // replies through shm
+  std::atomic<std::uint64_t> queries_socket;                               // replies on the socket
+  std::atomic<std::uint64_t> query_latency_sum_ns;
+  std::atomic<std::uint64_t> query_latency_buckets[kLatencyBuckets];
 };
 
 struct RegistryLayout {
@@ -92,6 +133,9 @@ struct RegistryLayout {
 };
 
 static_assert(sizeof(ReaderSlot) % kFalseSharingRange == 0);
+static_assert(offsetof(ReaderSlot, position_seq) % kCacheLine == 0);
+static_assert(offsetof(ReaderSlot, queries_segment) % kFalseSharingRange == 0);
+static_assert(sizeof(WriterStatus) == kFalseSharingRange);
 static_assert(offsetof(RegistryLayout, writer) % kFalseSharingRange == 0);
 static_assert(offsetof(RegistryLayout, wake_requested) % kFalseSharingRange == 0);
 static_assert(offsetof(RegistryLayout, slots) % kFalseSharingRange == 0);
@@ -111,6 +155,9 @@ struct ReaderInfo {
   std::uint64_t missed_count = 0;
   std::uint64_t replay_count = 0;
   std::int64_t heartbeat_ns = 0;
+  std::uint64_t queries_segment = 0;
+  std::uint64_t queries_socket = 0;
+  LatencyCounts query_latency;
 };
 
 // What one reader registers about itself.
@@ -129,6 +176,10 @@ std::string read_text_field(const char* src, std::size_t capacity);
 // segment, remote/remote_status.hpp).
 void fill_slot(ReaderSlot& slot, const ReaderIdentity& identity, const ProcessIdentity& owner);
 ReaderInfo read_slot(const ReaderSlot& slot, std::size_t index);
+
+// The slot's owner: its query counts now (relaxed stores; see ReaderSlot).
+void publish_query_counts(ReaderSlot& slot, std::uint64_t via_segment, std::uint64_t via_socket,
+                          const LatencyCounts& latency);
 
 // Process-local handle on a registry segment.
 class Registry {
