@@ -95,6 +95,10 @@ struct Reader::State {
   std::unique_ptr<EventFeed> stream;         // this machine's instance, or a remote stream
   std::unique_ptr<QueryHost> queries;
   std::optional<HoldKeeper> hold;  // on the local journal, for its retention
+  // Before its first checkpoint a reader started from the journal must keep its start: a
+  // restart then begins there again. One started live follows its position (a lap's
+  // catch-up needs no more; a restart --from live needs nothing older).
+  bool hold_follows_position = false;
 
   std::uint64_t applied_seq = 0;  // the last seq applied (or restored from a checkpoint)
   std::int64_t applied_publish_ns = 0;
@@ -117,8 +121,9 @@ struct Reader::State {
 
   std::uint64_t restore_checkpoint();
   void write_checkpoint();
-  // What this reader needs of the journal: its checkpoint's next seq, or before it has one,
-  // the next seq it applies; 0 before its first event (--from live: start() held the head).
+  // What this reader needs of the journal: its checkpoint's next seq, or before it has one
+  // (and started live), the next seq it applies; 0 before its first event (start() held the
+  // head).
   std::uint64_t needed_seq() const {
     if (checkpoint_seq != 0) return checkpoint_seq + 1;
     return applied_seq != 0 ? applied_seq + 1 : 0;
@@ -184,6 +189,7 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
   // what it mapped and says so if what follows is gone.)
   s.hold.emplace(s.stream->journal_directory(), reader_holder(s.id), log);
   s.hold->need(from_seq != 0 ? from_seq : s.stream->head_seq() + 1, monotonic_ns(), true);
+  s.hold_follows_position = from_seq == 0;
   if (from_seq > 1 && s.stream->attached() && s.stream->head_seq() + 1 < from_seq) {
     throw Error(ErrorCode::invalid_argument,
                 fmt::format("the checkpoint of reader {} is at seq {}, past the head of instance "
@@ -268,6 +274,7 @@ void Reader::State::rebuild(const Error& why) {
   remove_checkpoints(checkpoint_dir);
   hold.emplace(stream->journal_directory(), reader_holder(id), log);
   hold->need(1, monotonic_ns(), true);
+  hold_follows_position = false;
   stream->start(1);
   queries->view_rebuilt(view, monotonic_ns());
 }
@@ -384,7 +391,7 @@ void Reader::State::tick(std::int64_t now) {
   const bool by_time =
       interval_ns > 0 && applied_seq != checkpoint_seq && now - checkpoint_ns >= interval_ns;
   if (by_count || by_time) write_checkpoint();
-  if (checkpoint_seq == 0) hold->need(needed_seq(), now, false);
+  if (checkpoint_seq == 0 && hold_follows_position) hold->need(needed_seq(), now, false);
 
   const bool behind = stream->catching_up();
   if (behind && !catching_up) {

@@ -257,6 +257,31 @@ TEST_F(RetentionTest, StoppedReaderCheckpointHoldsAndReleaseLetsGo) {
   EXPECT_TRUE(contains(reply.raw, "\"version\":1")) << reply.raw;
 }
 
+// A reader killed before its first checkpoint starts again from seq 1 (--from checkpoint
+// with none): its hold stays at its start while it runs, so retention leaves it all.
+TEST_F(RetentionTest, ReaderKilledBeforeItsFirstCheckpointHoldsItsStart) {
+  WriterProcess writer(instance, dir(), writer_args({"--retain", "16K", "--snapshot-every", "10"}));
+  const std::uint64_t first = put(1, 30);
+  const std::vector<std::string> no_checkpoint{
+      "--view", "kv", "--wait", "block", "--checkpoint-every", "0", "--checkpoint-seconds", "1h"};
+  ReaderProcess reader(instance, "kv-fresh", dir(), no_checkpoint);
+  EXPECT_EQ(count_of("kv-fresh", first), 30u);
+  // Past the hold's rewrite interval (a second), so a hold that followed the position
+  // would have moved with the events below.
+  std::this_thread::sleep_for(1200ms);
+  const std::uint64_t last = put(31, 200);
+  EXPECT_EQ(count_of("kv-fresh", last), 230u);
+  ASSERT_TRUE(log_shows(writer, "held by reader-kv-fresh", 20s)) << writer.log();
+  EXPECT_EQ(read_holds(journal()).at(0).needed_seq, 1u);
+  reader.kill9();
+  settled_oldest_seq();
+  EXPECT_EQ(oldest_live_seq(), 1u) << writer.log();
+
+  // It comes back from the start: every event is still there.
+  reader.restart();
+  EXPECT_EQ(count_of("kv-fresh", last), 230u) << reader.log();
+}
+
 TEST_F(RetentionTest, StoppedBridgeHoldFileHolds) {
   WriterProcess writer(instance, dir(), writer_args({"--retain", "16K", "--snapshot-every", "10"}));
   put(1, 10);
