@@ -16,8 +16,8 @@ packages=(
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   clang-format gnuplot-nox
   libnats-dev nats-server pkg-config libzstd-dev
+  help2man # `make package`'s man pages (its dpkg-shlibdeps is dpkg-dev's, in build-essential)
 )
-packages+=(help2man) # `make package`'s man pages (dpkg-shlibdeps: dpkg-dev, in build-essential)
 bench_packages=(iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev)
 optional=false
 if [[ "${1:-}" == "--bench" ]]; then
