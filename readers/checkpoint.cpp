@@ -111,6 +111,11 @@ std::uint64_t newest_checkpoint_seq(const fs::path& checkpoint_dir) {
   return found.empty() ? 0 : found.front().seq;
 }
 
+std::uint64_t oldest_checkpoint_seq(const fs::path& checkpoint_dir) {
+  const std::vector<SnapshotInfo> found = list_snapshot_files(checkpoint_dir, kCheckpointKind);
+  return found.empty() ? 0 : found.back().seq;
+}
+
 void remove_checkpoints(const fs::path& checkpoint_dir) {
   for (const SnapshotInfo& info : list_snapshot_files(checkpoint_dir, kCheckpointKind)) {
     std::error_code ignored;

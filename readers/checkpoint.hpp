@@ -25,6 +25,9 @@ void write_checkpoint(const std::filesystem::path& checkpoint_dir, const ViewPlu
 
 // The newest checkpoint's seq by its file's name (0: none), unread.
 std::uint64_t newest_checkpoint_seq(const std::filesystem::path& checkpoint_dir);
+// The oldest one kept (0: none): a restart falls back to it when the newer cannot be read,
+// so it is what the reader's hold on the journal covers.
+std::uint64_t oldest_checkpoint_seq(const std::filesystem::path& checkpoint_dir);
 
 // All of them: the instance's history started again.
 void remove_checkpoints(const std::filesystem::path& checkpoint_dir);

@@ -99,12 +99,14 @@ struct Reader::State {
   // restart then begins there again. One started live follows its position (a lap's
   // catch-up needs no more; a restart --from live needs nothing older).
   bool hold_follows_position = false;
+  std::uint64_t start_seq = 0;  // where this run began reading the journal (0: live)
 
   std::uint64_t applied_seq = 0;  // the last seq applied (or restored from a checkpoint)
   std::int64_t applied_publish_ns = 0;
   std::uint64_t applied_total = 0;
   std::uint64_t skipped = 0;
   std::uint64_t checkpoint_seq = 0;
+  std::uint64_t kept_checkpoint_seq = 0;  // the oldest on disk, a restart's fallback
   std::int64_t checkpoint_ns = 0;
 
   // Catch-up progress.
@@ -121,13 +123,16 @@ struct Reader::State {
 
   std::uint64_t restore_checkpoint();
   void write_checkpoint();
-  // What this reader needs of the journal: its checkpoint's next seq, or before it has one
-  // (and started live), the next seq it applies; 0 before its first event (start() held the
-  // head).
+  // What this reader needs of the journal: its oldest kept checkpoint's next seq; before
+  // one, its start, or (started live) the next seq it applies; 0: nothing to say yet.
   std::uint64_t needed_seq() const {
-    if (checkpoint_seq != 0) return checkpoint_seq + 1;
+    if (checkpoint_seq != 0) return kept_checkpoint_seq + 1;
+    if (!hold_follows_position) return start_seq;
     return applied_seq != 0 ? applied_seq + 1 : 0;
   }
+  // Tells the journal's retention what it needs; a reader started before its writer learns
+  // the journal's folder only once the writer is there.
+  void hold_journal(std::int64_t now, bool force);
   // The events it needs were removed by retention: the error says what will work.
   [[noreturn]] void throw_needs_removed(const EventsRemoved& e) const;
   StreamOptions stream_options() const;
@@ -187,9 +192,11 @@ std::unique_ptr<Reader> Reader::start(const ReaderOptions& options, const Reader
   // Once the start is sure to work, so a reader that cannot start leaves its hold as it
   // was. (Retention that takes a segment meanwhile is met by the journal reader: it keeps
   // what it mapped and says so if what follows is gone.)
-  s.hold.emplace(s.stream->journal_directory(), reader_holder(s.id), log);
-  s.hold->need(from_seq != 0 ? from_seq : s.stream->head_seq() + 1, monotonic_ns(), true);
+  s.start_seq = from_seq;
   s.hold_follows_position = from_seq == 0;
+  s.hold_journal(monotonic_ns(), true);
+  // Live: nothing applied yet, so it holds the head.
+  if (from_seq == 0) s.hold->need(s.stream->head_seq() + 1, monotonic_ns(), true);
   if (from_seq > 1 && s.stream->attached() && s.stream->head_seq() + 1 < from_seq) {
     throw Error(ErrorCode::invalid_argument,
                 fmt::format("the checkpoint of reader {} is at seq {}, past the head of instance "
@@ -272,9 +279,10 @@ void Reader::State::rebuild(const Error& why) {
   stream = open_stream();
   // The checkpoints of the old history would outrank those of the new one.
   remove_checkpoints(checkpoint_dir);
-  hold.emplace(stream->journal_directory(), reader_holder(id), log);
-  hold->need(1, monotonic_ns(), true);
+  start_seq = 1;
   hold_follows_position = false;
+  hold.reset();  // the new stream's journal may be another folder
+  hold_journal(monotonic_ns(), true);
   stream->start(1);
   queries->view_rebuilt(view, monotonic_ns());
 }
@@ -299,9 +307,18 @@ void Reader::State::throw_needs_removed(const EventsRemoved& e) const {
                           id, e.what(), remedies));
 }
 
+void Reader::State::hold_journal(std::int64_t now, bool force) {
+  if (!hold || hold->journal_dir() != stream->journal_directory()) {
+    hold.emplace(stream->journal_directory(), reader_holder(id), log);
+    force = true;
+  }
+  hold->need(needed_seq(), now, force);
+}
+
 std::uint64_t Reader::State::restore_checkpoint() {
   applied_seq = checkpoint_seq =
       reader::restore_checkpoint(checkpoint_dir, view, stream->history_id(), log);
+  kept_checkpoint_seq = checkpoint_seq != 0 ? oldest_checkpoint_seq(checkpoint_dir) : 0;
   return applied_seq;
 }
 
@@ -310,8 +327,9 @@ void Reader::State::write_checkpoint() {
   const std::int64_t start = monotonic_ns();
   reader::write_checkpoint(checkpoint_dir, view, applied_seq, stream->history_id(), options.mode);
   checkpoint_seq = applied_seq;
+  kept_checkpoint_seq = oldest_checkpoint_seq(checkpoint_dir);
   checkpoint_ns = monotonic_ns();
-  hold->need(needed_seq(), checkpoint_ns, true);
+  hold_journal(checkpoint_ns, true);
   log(LogLevel::debug, fmt::format("checkpoint at seq {} ({:.1f} ms)", applied_seq,
                                    static_cast<double>(checkpoint_ns - start) / 1e6));
 }
@@ -391,7 +409,7 @@ void Reader::State::tick(std::int64_t now) {
   const bool by_time =
       interval_ns > 0 && applied_seq != checkpoint_seq && now - checkpoint_ns >= interval_ns;
   if (by_count || by_time) write_checkpoint();
-  if (checkpoint_seq == 0 && hold_follows_position) hold->need(needed_seq(), now, false);
+  hold_journal(now, false);
 
   const bool behind = stream->catching_up();
   if (behind && !catching_up) {

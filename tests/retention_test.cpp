@@ -193,26 +193,37 @@ TEST_F(RetentionTest, ModelSnapshotHoldsUntilTheFirstSnapshot) {
 
 TEST_F(RetentionTest, StoppedReaderCheckpointHoldsAndReleaseLetsGo) {
   WriterProcess writer(instance, dir(), writer_args({"--retain", "16K", "--snapshot-every", "10"}));
-  const std::uint64_t first = put(1, 30);
+  const std::uint64_t half = put(1, 15);
+  std::uint64_t first = 0;
   {
     ReaderProcess reader(instance, "kv-held", dir(),
                          {"--view", "kv", "--wait", "block", "--checkpoint-every", "1"});
+    EXPECT_EQ(count_of("kv-held", half), 15u);
+    first = put(16, 15);
     EXPECT_EQ(count_of("kv-held", first), 30u);
-    ASSERT_EQ(reader.stop(), 0);  // checkpoint at seq 30: the hold says 31
+    ASSERT_EQ(reader.stop(), 0);  // checkpoints at seq 15 and 30: the hold says 16
   }
   const std::vector<JournalHold> holds = read_holds(journal());
   ASSERT_EQ(holds.size(), 1u);
   EXPECT_EQ(holds[0].holder, "reader-kv-held");
-  EXPECT_EQ(holds[0].needed_seq, first + 1);
+  // Two checkpoints are kept and a restart falls back to the older when the newer cannot be
+  // read: the hold covers the older one.
+  const std::vector<SnapshotInfo> checkpoints = list_snapshot_files(dir() / "kv-held", "view");
+  ASSERT_EQ(checkpoints.size(), 2u);
+  EXPECT_EQ(checkpoints.front().seq, first);
+  EXPECT_LT(checkpoints.back().seq, first);
+  EXPECT_EQ(holds[0].needed_seq, checkpoints.back().seq + 1);
 
   const std::uint64_t last = put(31, 200);
   ASSERT_TRUE(log_shows(writer, "held by reader-kv-held", 20s)) << writer.log();
-  EXPECT_LE(oldest_live_seq(), first + 1);
+  EXPECT_LE(oldest_live_seq(), checkpoints.back().seq + 1);
   const test::ToolResult listed = evring({"journal", "holds", "--name", instance});
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_TRUE(contains(listed.out, "reader-kv-held")) << listed.out;
   const test::ToolResult stat = evring({"stat", "--name", instance});
-  EXPECT_TRUE(contains(stat.out, "oldest held by reader-kv-held (needs seq 31)")) << stat.out;
+  EXPECT_TRUE(contains(stat.out, "oldest held by reader-kv-held (needs seq " +
+                                     std::to_string(checkpoints.back().seq + 1) + ")"))
+      << stat.out;
 
   // The reader comes back from its checkpoint: everything it needs is there.
   {
@@ -280,6 +291,32 @@ TEST_F(RetentionTest, ReaderKilledBeforeItsFirstCheckpointHoldsItsStart) {
   // It comes back from the start: every event is still there.
   reader.restart();
   EXPECT_EQ(count_of("kv-fresh", last), 230u) << reader.log();
+}
+
+// A reader started before its writer knows no journal folder yet: it holds the journal once
+// the writer is there, so a checkpoint it writes then is covered after it stops.
+TEST_F(RetentionTest, ReaderStartedBeforeItsWriterHoldsOnceTheWriterComes) {
+  ReaderProcess reader(instance, "kv-early", dir(),
+                       {"--view", "kv", "--wait", "block", "--checkpoint-every", "1"});
+  WriterProcess writer(instance, dir(), writer_args({"--retain", "16K", "--snapshot-every", "10"}));
+  const std::uint64_t first = put(1, 30);
+  EXPECT_EQ(count_of("kv-early", first), 30u);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const std::vector<JournalHold> holds = read_holds(journal());
+        return holds.size() == 1 && holds[0].holder == "reader-kv-early";
+      },
+      10s))
+      << reader.log();
+  ASSERT_EQ(reader.stop(), 0);
+  const std::uint64_t needed = read_holds(journal()).at(0).needed_seq;
+  EXPECT_GE(needed, 1u);
+  EXPECT_LE(needed, first + 1);
+  put(31, 200);
+  settled_oldest_seq();
+  EXPECT_LE(oldest_live_seq(), needed) << writer.log();
+  reader.restart();
+  EXPECT_EQ(count_of("kv-early", first + 200), 230u) << reader.log();
 }
 
 TEST_F(RetentionTest, StoppedBridgeHoldFileHolds) {

@@ -70,6 +70,7 @@ class HoldKeeper {
   // event). A hold that cannot be written is warned about once: what retention may then
   // remove, and the remedy.
   void need(std::uint64_t seq, std::int64_t now_ns, bool force);
+  const std::filesystem::path& journal_dir() const noexcept { return journal_dir_; }
 
  private:
   std::filesystem::path journal_dir_;
