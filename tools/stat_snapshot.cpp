@@ -190,7 +190,11 @@ Snapshot make_snapshot(const std::string& instance, const Sample& first, const S
     const JournalFootprint footprint = journal_footprint(last.journal);
     s.journal_bytes = footprint.bytes;
     s.journal_segment_count = footprint.segments;
-    s.journal_extent = journal_extent(last.journal);
+    try {
+      s.journal_extent = journal_extent(last.journal);
+    } catch (const Error&) {
+      // An archive or holds folder this user may not read: stat and /metrics go on without.
+    }
   }
 
   for (const ReaderInfo& info : last.readers) {

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "evring/error.hpp"
 #include "journal/journal.hpp"
 #include "journal/journal_archive.hpp"
 #include "journal/journal_holds.hpp"
@@ -142,11 +143,16 @@ JournalExtent journal_extent(const fs::path& journal_dir) {
     if (extent.last_seq < extent.first_seq) extent.first_seq = 0;  // nothing yet
     const std::uint64_t oldest_last =
         segments.size() > 1 ? segments.front().last_seq : ~std::uint64_t{0};
-    for (const Holder& holder : journal_holders(journal_dir)) {
-      if (holder.needed_seq <= oldest_last) {
-        extent.oldest_holder = holder;
-        break;
+    try {
+      for (const Holder& holder : journal_holders(journal_dir)) {
+        if (holder.needed_seq <= oldest_last) {
+          extent.oldest_holder = holder;
+          break;
+        }
       }
+    } catch (const Error&) {
+      // A granted group's member may not list the writer's snapshots: the holder is then
+      // unknown, the rest still worth showing.
     }
   }
   extent.archive = read_journal_archive(journal_dir);

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -243,9 +244,15 @@ void HttpServer::run(const std::function<bool()>& stop_requested) {
       std::lock_guard lock(shared_->mutex);
       if (shared_->active < shared_->options.max_connections) {
         ++shared_->active;
-        std::thread([shared = shared_, fd = std::move(connection)]() mutable {
-          serve(shared, std::move(fd));
-        }).detach();
+        try {
+          std::thread([shared = shared_, fd = std::move(connection)]() mutable {
+            serve(shared, std::move(fd));
+          }).detach();
+        } catch (const std::system_error&) {
+          // No thread to be had (RLIMIT_NPROC, memory): the connection, moved into the
+          // lambda, closes unanswered, and the count must not wait for a thread that never ran.
+          --shared_->active;
+        }
         continue;
       }
     }
