@@ -136,8 +136,7 @@ void add_writer_metrics(Exposition& out, const Snapshot& s, const std::string& i
     if (extent->oldest_holder) {
       out.add("evring_journal_oldest_held_seq", "gauge",
               "The seq the holder of the oldest live segment still needs.",
-              fmt::format("{},holder=\"{}\"", instance,
-                          label_value(extent->oldest_holder->name)),
+              fmt::format("{},holder=\"{}\"", instance, label_value(extent->oldest_holder->name)),
               number(extent->oldest_holder->needed_seq));
     }
   }
