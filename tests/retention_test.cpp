@@ -4,7 +4,9 @@
 // go; the archive keeps every event readable (a reader --from start, evring tail --from 1,
 // the journal reader with every CRC) also after a kill -9 between the steps of a move; and
 // the error for removed events names what works, which then works.
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -24,6 +26,8 @@
 #include "journal/journal.hpp"
 #include "journal/journal_archive.hpp"
 #include "journal/journal_holds.hpp"
+#include "journal/journal_retention.hpp"
+#include "journal/segment_file.hpp"
 #include "journal/snapshot_file.hpp"
 #include "writer_process_support.hpp"
 
@@ -322,8 +326,17 @@ TEST_F(RetentionTest, ReaderStartedBeforeItsWriterHoldsOnceTheWriterComes) {
 TEST_F(RetentionTest, StoppedBridgeHoldFileHolds) {
   WriterProcess writer(instance, dir(), writer_args({"--retain", "16K", "--snapshot-every", "10"}));
   put(1, 10);
-  // What a stopped bridge leaves: JetStream acknowledged up to seq 5.
-  write_hold(journal(), bridge_holder("orders-stream"), 6);
+  // What a stopped bridge leaves: JetStream acknowledged up to seq 5. Written by a process
+  // that has exited, since release refuses a running holder's hold.
+  const pid_t bridge = ::fork();
+  ASSERT_GE(bridge, 0);
+  if (bridge == 0) {
+    write_hold(journal(), bridge_holder("orders-stream"), 6);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(bridge, &status, 0), bridge);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   put(11, 200);
   ASSERT_TRUE(log_shows(writer, "held by bridge-orders-stream", 20s)) << writer.log();
   EXPECT_LE(oldest_live_seq(), 6u);
@@ -340,6 +353,31 @@ TEST_F(RetentionTest, ReleaseOfAnUnknownHolderNamesTheList) {
   EXPECT_TRUE(contains(released.err, "evring journal holds --name " + instance)) << released.err;
   const test::ToolResult listed = evring({"journal", "holds", "--name", instance});
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
+}
+
+// A running holder's hold is not released by mistake: refused (stop it first), unless
+// --force; the holder then writes it again at its next checkpoint.
+TEST_F(RetentionTest, ReleaseOfARunningHolderIsRefusedUnlessForced) {
+  WriterProcess writer(instance, dir(), writer_args({}));
+  const std::uint64_t first = put(1, 5);
+  ReaderProcess reader(instance, "kv-running", dir(),
+                       {"--view", "kv", "--wait", "block", "--checkpoint-every", "1"});
+  EXPECT_EQ(count_of("kv-running", first), 5u);
+  ASSERT_TRUE(wait_until([&] { return !read_holds(journal()).empty(); }, 10s));
+  const test::ToolResult refused =
+      evring({"journal", "release", "--name", instance, "reader-kv-running"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_TRUE(contains(refused.err, "is running")) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "--force")) << refused.err;
+  EXPECT_EQ(read_holds(journal()).size(), 1u);
+  const test::ToolResult forced =
+      evring({"journal", "release", "--name", instance, "--force", "reader-kv-running"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_TRUE(read_holds(journal()).empty());
+  const std::uint64_t after = put(6, 1);
+  EXPECT_EQ(count_of("kv-running", after), 6u);
+  EXPECT_TRUE(wait_until([&] { return !read_holds(journal()).empty(); }, 10s))
+      << "the running reader did not write its hold again";
 }
 
 TEST_F(RetentionTest, ArchiveKeepsEveryEventReadable) {
@@ -454,9 +492,9 @@ class ArchiveRaceTest : public test::ProcessTest {
   ArchiveRaceTest() : ProcessTest("archive-race") {}
 
   // Four sealed segments of 20 records and a fifth being written; each payload its seq.
-  std::uint64_t write_journal() {
+  std::uint64_t write_journal(const fs::path& folder = {}) {
     JournalOptions options;
-    options.directory = dir() / "journal";
+    options.directory = folder.empty() ? dir() / "journal" : folder;
     options.segment_bytes = 8 << 10;
     options.max_payload = 1024;
     JournalWriter writer = JournalWriter::open(options);
@@ -480,7 +518,10 @@ TEST_F(ArchiveRaceTest, SegmentsArchivedWhileReadGoOnFromTheArchive) {
   ASSERT_TRUE(reader.next(record));
   const std::vector<fs::path> segments = journal_segments(journal());
   ASSERT_GE(segments.size(), 4u);
-  for (std::size_t i = 0; i + 1 < segments.size(); ++i) archive_segment(segments[i], archive, 0600);
+  for (std::size_t i = 0; i + 1 < segments.size(); ++i) {
+    const std::atomic<bool> never{false};
+    archive_segment(segments[i], archive, 0600, kCreatorGroup, never);
+  }
   std::uint64_t expected = 2;
   while (reader.next(record)) {
     ASSERT_EQ(record.seq, expected);
@@ -524,6 +565,127 @@ TEST_F(ArchiveRaceTest, HoldThatCannotBeWrittenWarnsOnce) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_TRUE(contains(lines[0], "from seq 42 on")) << lines[0];
   EXPECT_TRUE(contains(lines[0], (journal() / "holds").string())) << lines[0];
+}
+
+// Archive names carry no instance or history: a second writer (or a new history of the
+// journal) given the same --archive finds a file of its segment's name there. Its own
+// segment is then kept, never unlinked in favour of the other's copy.
+TEST_F(ArchiveRaceTest, AnotherHistorysArchivedSegmentIsNeverTakenForOurs) {
+  write_journal();
+  const fs::path other = dir() / "other-journal";
+  write_journal(other);
+  const fs::path archive = dir() / "archive";
+  write_journal_archive(journal(), archive);
+  const std::atomic<bool> never{false};
+  const fs::path ours = journal_segments(journal()).front();
+  ASSERT_TRUE(archive_segment(ours, archive, 0600, kCreatorGroup, never).has_value());
+  const fs::path theirs = journal_segments(other).front();
+  try {
+    archive_segment(theirs, archive, 0600, kCreatorGroup, never);
+    ADD_FAILURE() << "archived over another history's segment";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::history_changed) << e.what();
+    EXPECT_TRUE(contains(e.what(), "its own --archive folder")) << e.what();
+  }
+  EXPECT_TRUE(fs::exists(theirs));
+  // What is archived is still the first journal's.
+  JournalReader reader = JournalReader::open(journal(), 1);
+  JournalRecord record;
+  ASSERT_TRUE(reader.next(record));
+  EXPECT_EQ(record.seq, 1u);
+}
+
+// A writer's start tidies only its own history's unfinished moves, not another writer's
+// move under way in the same folder.
+TEST_F(ArchiveRaceTest, TidyLeavesOtherHistoriesTemporaries) {
+  write_journal();
+  const std::uint64_t history = JournalReader::open(journal(), 1).history_id();
+  const fs::path archive = dir() / "archive";
+  fs::create_directories(archive);
+  const fs::path mine = archive / (".journal-1.evj.zst." + history_text(history) + ".tmp");
+  const fs::path theirs = archive / (".journal-1.evj.zst." + history_text(history + 1) + ".tmp");
+  std::ofstream(mine) << "x";
+  std::ofstream(theirs) << "x";
+  EXPECT_EQ(tidy_archive(archive, history), 1u);
+  EXPECT_FALSE(fs::exists(mine));
+  EXPECT_TRUE(fs::exists(theirs));
+}
+
+// A stop asked for (the writer's shutdown) ends a pass before its next segment.
+TEST_F(ArchiveRaceTest, StoppedPassMovesNothingMore) {
+  write_journal();
+  const std::size_t before = journal_segments(journal()).size();
+  RetentionPolicy policy;
+  policy.max_bytes = 1;
+  policy.archive = dir() / "archive";
+  const std::atomic<bool> stop{true};
+  EXPECT_TRUE(apply_retention(journal(), policy, journal_file::unix_ns(), stop).retired.empty());
+  EXPECT_EQ(journal_segments(journal()).size(), before);
+  const std::atomic<bool> go{false};
+  EXPECT_EQ(apply_retention(journal(), policy, journal_file::unix_ns(), go).retired.size(),
+            before - 1);
+}
+
+// A segment whose seal time cannot be read (the next one's header) is not "sealed long ago".
+TEST_F(ArchiveRaceTest, UnknownSealTimeIsNotDue) {
+  write_journal();
+  const std::vector<fs::path> segments = journal_segments(journal());
+  fs::resize_file(segments[1], 0);
+  RetentionPolicy policy;
+  policy.max_age_ns = 1;
+  policy.archive = dir() / "archive";  // so no hold stops it: only its age decides
+  const std::atomic<bool> go{false};
+  EXPECT_TRUE(apply_retention(journal(), policy, journal_file::unix_ns(), go).retired.empty());
+  EXPECT_TRUE(fs::exists(segments[0]));
+}
+
+// A hold file the writer cannot read or parse keeps everything, and says why.
+TEST_F(ArchiveRaceTest, UnreadableHoldHoldsSeqOne) {
+  write_journal();
+  prepare_holds_folder(journal(), 0600, kCreatorGroup);
+  std::ofstream(holds_folder(journal()) / "reader-garbled") << "not a hold";
+  const std::vector<JournalHold> holds = read_holds(journal());
+  ASSERT_EQ(holds.size(), 1u);
+  EXPECT_EQ(holds[0].needed_seq, 1u);
+  EXPECT_FALSE(holds[0].unreadable.empty());
+  const std::vector<Holder> holders = journal_holders(journal());
+  ASSERT_FALSE(holders.empty());
+  EXPECT_EQ(holders[0].name, "reader-garbled");
+  EXPECT_TRUE(contains(holders[0].why, "keeps every segment")) << holders[0].why;
+}
+
+// An archived segment gets the journal's read mode and group (--group readers catch up from
+// the archive), whatever the umask; so does the archive folder. (Root may give any group.)
+TEST_F(ArchiveRaceTest, ArchiveGrantsTheJournalsGroup) {
+  if (::geteuid() != 0) GTEST_SKIP() << "giving a file another group needs root";
+  write_journal();
+  const fs::path archive = dir() / "archive";
+  const gid_t group = ::getegid() + 4242;
+  const std::atomic<bool> never{false};
+  const mode_t old = ::umask(077);
+  const bool archived =
+      archive_segment(journal_segments(journal()).front(), archive, 0640, group, never).has_value();
+  ::umask(old);
+  ASSERT_TRUE(archived);
+  struct stat st {};
+  ASSERT_EQ(::stat(archived_segment_path(archive, 1).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  EXPECT_EQ(st.st_gid, group);
+  ASSERT_EQ(::stat(archive.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0750u);
+  EXPECT_EQ(st.st_gid, group);
+}
+
+// A hold file is 0640 whatever its holder's umask, so the writer's group can read it.
+TEST_F(ArchiveRaceTest, HoldModeIgnoresTheUmask) {
+  fs::create_directories(journal());
+  prepare_holds_folder(journal(), 0600, kCreatorGroup);
+  const mode_t old = ::umask(077);
+  write_hold(journal(), "reader-masked", 7);
+  ::umask(old);
+  struct stat st {};
+  ASSERT_EQ(::stat((holds_folder(journal()) / "reader-masked").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
 }
 
 }  // namespace

@@ -37,13 +37,14 @@ after its seq: evring journal release --name N HOLDER removes its hold.)";
 constexpr const char* kReleaseFooter = R"(Examples:
   evring journal release --name orders reader-kv-1
 Removes one hold (a name from evring journal holds), so retention may remove the segments
-it kept. The holder, if it ever runs again, needs events that may be gone: start a reader
+it kept. A holder that still runs is refused (stop it first), unless --force. The holder, if it ever runs again, needs events that may be gone: start a reader
 with --from live (or --from start with an archive), or feed it from JetStream (--source
 nats://HOST:PORT/STREAM).)";
 
 struct HoldFlags {
   JournalToolFlags where;  // --name or --journal, found as the other journal tools do
   bool json = false;
+  bool force = false;
   std::string holder;
 };
 
@@ -112,6 +113,15 @@ int run_release(const HoldFlags& flags) {
                 "the model snapshot's hold is the writer's own (its restart replays from there): "
                 "it moves on with the next snapshot (evring-writer --snapshot-every)");
   }
+  for (const JournalHold& hold : read_holds(journal)) {
+    if (hold.holder == flags.holder && holder_alive(hold) && !flags.force) {
+      throw Error(ErrorCode::invalid_argument,
+                  fmt::format("{} is running (pid {}) and still needs seq {}: stop it first, "
+                              "or release it anyway with --force (it writes its hold again "
+                              "at its next checkpoint)",
+                              hold.holder, hold.pid, hold.needed_seq));
+    }
+  }
   if (!remove_hold(journal, flags.holder)) {
     throw Error(ErrorCode::invalid_argument,
                 "journal " + journal.string() + " has no hold \"" + flags.holder +
@@ -146,6 +156,7 @@ Command add_journal_release_command(CLI::App& journal) {
   add_where_flags(*app, flags->where);
   app->add_option("HOLDER", flags->holder, "the holder, as evring journal holds names it")
       ->required();
+  app->add_flag("--force", flags->force, "release it also while its holder runs");
   return {app, [flags] { return run_release(*flags); }};
 }
 

@@ -27,6 +27,8 @@ RetentionThread::RetentionThread(std::filesystem::path journal_dir, RetentionPol
       thread_([this] { run(); }) {}
 
 RetentionThread::~RetentionThread() {
+  // Relaxed: the pass only polls it; the join below is what orders the shutdown.
+  stopping_.store(true, std::memory_order_relaxed);
   {
     const std::lock_guard lock(mutex_);
     stop_ = true;
@@ -60,7 +62,8 @@ void RetentionThread::run() {
 
 void RetentionThread::pass() {
   try {
-    const RetentionPass done = apply_retention(journal_dir_, policy_, journal_file::unix_ns());
+    const RetentionPass done =
+        apply_retention(journal_dir_, policy_, journal_file::unix_ns(), stopping_);
     for (const SegmentRetired& retired : done.retired) {
       log_(LogLevel::info,
            retired.archived
@@ -83,6 +86,14 @@ void RetentionThread::pass() {
                        "a dead one",
                        done.held_segment_first, done.held_by->name, done.held_by->why));
     }
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::history_changed) {
+      log_(LogLevel::warn, fmt::format("retention: {} (tried again in a while)", e.what()));
+    } else if (e.what() != last_refusal_) {
+      // Another history's archived file: nothing changes until the user acts, so once.
+      last_refusal_ = e.what();
+      log_(LogLevel::error, fmt::format("retention: {}", e.what()));
+    }
   } catch (const std::exception& e) {
     // The journal is intact (a failed move leaves the original); the next pass tries again.
     log_(LogLevel::warn, fmt::format("retention: {} (tried again in a while)", e.what()));
@@ -100,10 +111,12 @@ void Writer::State::start_retention() {
   policy.max_age_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(options.retain_for).count();
   policy.mode = options.mode;
+  policy.group = options.group;
   if (!options.archive.empty()) {
     policy.archive = std::filesystem::absolute(options.archive).lexically_normal();
     write_journal_archive(journal_dir, policy.archive);
-    if (const std::size_t tidied = tidy_archive(policy.archive); tidied != 0) {
+    if (const std::size_t tidied = tidy_archive(policy.archive, journal->history_id());
+        tidied != 0) {
       log(LogLevel::info, fmt::format("archive {}: removed {} unfinished move(s) a crash left "
                                       "(their segments are still in the journal)",
                                       policy.archive.string(), tidied));

@@ -4,6 +4,7 @@
 // the apply thread says a segment was sealed, and every few seconds for --retain-for.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -21,7 +22,7 @@ class RetentionThread {
   // Starts the thread. `interval_ns`: how often it looks without being woken.
   RetentionThread(std::filesystem::path journal_dir, RetentionPolicy policy, LogSink log,
                   std::int64_t interval_ns);
-  // Stops the thread, after the pass it is in, if any.
+  // Stops the thread: a pass it is in stops after the segment (or compression chunk) at hand.
   ~RetentionThread();
   RetentionThread(const RetentionThread&) = delete;
   RetentionThread& operator=(const RetentionThread&) = delete;
@@ -41,10 +42,13 @@ class RetentionThread {
   // The held segment and holder last logged, to say each once.
   std::uint64_t last_held_first_ = 0;
   std::string last_held_by_;
+  std::string last_refusal_;  // the archive conflict last logged
   std::mutex mutex_;
   std::condition_variable wake_;
   bool sealed_ = false;  // guarded by mutex_
   bool stop_ = false;    // guarded by mutex_
+  // The same request, for a pass under way, which holds no lock.
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 

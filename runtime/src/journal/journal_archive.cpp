@@ -2,6 +2,7 @@
 #include "journal/journal_archive.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -18,7 +19,9 @@
 #include <zstd.h>
 
 #include "evring/error.hpp"
+#include "journal/journal.hpp"
 #include "journal/segment_file.hpp"
+#include "shm/shared_segment.hpp"
 #include "sys/file_errors.hpp"
 
 namespace fs = std::filesystem;
@@ -102,38 +105,119 @@ std::vector<ArchivedSegment> archived_segments(const fs::path& archive_dir) {
   return found;
 }
 
-std::uint64_t archive_segment(const fs::path& segment, const fs::path& archive_dir,
-                              unsigned file_mode) {
+namespace {
+
+// True when `archived` decompresses to exactly the bytes of `source`: an earlier move of
+// this very segment, stopped after its rename. Anything else (another writer's, another
+// history's segment of the same first seq) is not a copy of it.
+bool archived_copy_of(const fs::path& archived, const journal_file::MappedFile& source) {
+  const int fd = open_archived_segment(archived);
+  struct stat st {};
+  bool same = ::fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) == source.size();
+  if (same && source.size() != 0) {
+    void* copy = ::mmap(nullptr, source.size(), PROT_READ, MAP_SHARED, fd, 0);
+    same = copy != MAP_FAILED && std::memcmp(copy, source.data(), source.size()) == 0;
+    if (copy != MAP_FAILED) ::munmap(copy, source.size());
+  }
+  ::close(fd);
+  return same;
+}
+
+[[noreturn]] void throw_not_our_copy(const fs::path& segment, const fs::path& archived) {
+  throw Error(ErrorCode::history_changed,
+              "the archive already holds " + archived.string() +
+                  ", which is not a copy of the journal's " + segment.string() +
+                  " (another writer's or another history's segment of the same first seq): "
+                  "both are kept and retention stops at this segment. Give each instance, and "
+                  "each new history of a journal, its own --archive folder");
+}
+
+std::string temporary_suffix(std::uint64_t history_id) {
+  return "." + history_text(history_id) + std::string(kTemporarySuffix);
+}
+
+// Compresses `source` into `fd` a chunk at a time, so a stop asked for is seen within one
+// chunk. False when stopped.
+bool compress_into(int fd, const journal_file::MappedFile& source, const fs::path& path,
+                   const std::atomic<bool>& stop) {
+  constexpr std::size_t kChunkBytes = std::size_t{4} << 20;
+  const std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> context(ZSTD_createCCtx(),
+                                                                     &ZSTD_freeCCtx);
+  if (!context) throw Error(ErrorCode::resource, "no memory to compress " + path.string());
+  ZSTD_CCtx_setParameter(context.get(), ZSTD_c_compressionLevel, kCompressionLevel);
+  // The frame then records its content size, which open_archived_segment needs.
+  ZSTD_CCtx_setPledgedSrcSize(context.get(), source.size());
+  std::vector<char> out(ZSTD_CStreamOutSize());
+  std::size_t at = 0;
+  for (;;) {
+    // Relaxed: a flag polled between chunks, ordering nothing else.
+    if (stop.load(std::memory_order_relaxed)) return false;
+    const std::size_t chunk = std::min(kChunkBytes, source.size() - at);
+    const bool last = at + chunk == source.size();
+    ZSTD_inBuffer in{source.data() + at, chunk, 0};
+    std::size_t left = 0;
+    do {
+      ZSTD_outBuffer output{out.data(), out.size(), 0};
+      left = ZSTD_compressStream2(context.get(), &output, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+      if (ZSTD_isError(left)) {
+        throw Error(ErrorCode::io,
+                    "cannot compress " + path.string() + ": " + ZSTD_getErrorName(left));
+      }
+      write_all(fd, out.data(), output.pos, path);
+    } while (last ? left != 0 : in.pos < in.size);
+    at += chunk;
+    if (last) return true;
+  }
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> archive_segment(const fs::path& segment, const fs::path& archive_dir,
+                                             unsigned file_mode, gid_t group,
+                                             const std::atomic<bool>& stop) {
   const auto first = journal_file::first_seq_from_name(segment);
   if (!first) {
     throw Error(ErrorCode::invalid_argument, segment.string() + " is not a journal segment");
   }
-  detail::create_folder(archive_dir, static_cast<mode_t>(file_mode), kArchiveFolder);
+  const auto mode = static_cast<mode_t>(file_mode);
+  detail::create_folder(archive_dir, mode, kArchiveFolder);
+  // Like the journal's folder: the group's readers catch up from here too.
+  if (group != kCreatorGroup) {
+    detail::grant(archive_dir, detail::folder_mode(mode), group, kArchiveFolder);
+  }
   const fs::path target = archived_segment_path(archive_dir, *first);
+  const journal_file::MappedFile source(segment, false);
   std::error_code ec;
   if (fs::exists(target, ec)) {
+    if (!archived_copy_of(target, source)) throw_not_our_copy(segment, target);
     // An earlier move stopped after its rename: the archived copy is whole and durable.
     if (::unlink(segment.c_str()) != 0 && errno != ENOENT) {
       journal_file::throw_file_error("cannot remove", segment, errno);
     }
     return 0;
   }
-  const journal_file::MappedFile source(segment, false);
-  std::vector<char> compressed(ZSTD_compressBound(source.size()));
-  const std::size_t bytes = ZSTD_compress(compressed.data(), compressed.size(), source.data(),
-                                          source.size(), kCompressionLevel);
-  if (ZSTD_isError(bytes)) {
-    throw Error(ErrorCode::io,
-                "cannot compress " + segment.string() + ": " + ZSTD_getErrorName(bytes));
-  }
   const fs::path temporary =
-      archive_dir / ("." + target.filename().string() + std::string(kTemporarySuffix));
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                        static_cast<mode_t>(file_mode));
+      archive_dir / ("." + target.filename().string() +
+                     temporary_suffix(journal_file::header_of(source).history_id));
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) detail::throw_file_error("cannot create", temporary, errno, kArchiveFolder);
+  std::uint64_t bytes = 0;
   try {
-    write_all(fd, compressed.data(), bytes, temporary);
+    // The journal's read mode and group, whatever the umask.
+    if (::fchmod(fd, mode) != 0) {
+      detail::throw_file_error("cannot set the mode of", temporary, errno, kArchiveFolder);
+    }
+    if (group != kCreatorGroup && ::fchown(fd, static_cast<uid_t>(-1), group) != 0) {
+      detail::throw_file_error("cannot set the group of", temporary, errno, kArchiveFolder);
+    }
+    if (!compress_into(fd, source, temporary, stop)) {
+      ::close(fd);
+      ::unlink(temporary.c_str());
+      return std::nullopt;
+    }
     if (::fsync(fd) != 0) detail::throw_file_error("cannot sync", temporary, errno, kArchiveFolder);
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) bytes = static_cast<std::uint64_t>(st.st_size);
   } catch (...) {
     ::close(fd);
     ::unlink(temporary.c_str());
@@ -153,12 +237,14 @@ std::uint64_t archive_segment(const fs::path& segment, const fs::path& archive_d
   return bytes;
 }
 
-std::size_t tidy_archive(const fs::path& archive_dir) {
+std::size_t tidy_archive(const fs::path& archive_dir, std::uint64_t history_id) {
+  // Only this history's: another writer sharing the folder may be moving its own.
+  const std::string ours = temporary_suffix(history_id);
   std::size_t removed = 0;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(archive_dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.front() == '.' && name.ends_with(kTemporarySuffix)) {
+    if (name.front() == '.' && name.ends_with(ours)) {
       std::error_code ignored;
       if (fs::remove(entry.path(), ignored)) ++removed;
     }
@@ -169,6 +255,10 @@ std::size_t tidy_archive(const fs::path& archive_dir) {
 int open_archived_segment(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
+    const int err = errno;
+    if (err == EACCES || err == EPERM) {
+      detail::throw_file_error("cannot read the archived segment", path, err, kArchiveFolder);
+    }
     throw Error(ErrorCode::no_instance, "no archived segment " + path.string());
   }
   const std::vector<char> compressed((std::istreambuf_iterator<char>(in)),

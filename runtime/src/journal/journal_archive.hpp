@@ -5,17 +5,23 @@
 // tools find it without a flag.
 //
 // A move never leaves a segment half anywhere: the compressed copy is written under a
-// temporary name in the archive (.journal-<seq>.evj.zst.tmp), made durable, renamed to its
-// name, the archive folder made durable, and only then the original unlinked. A crash
-// (kill -9 at any point) leaves the segment in the journal, in the archive, or in both (the
-// next move of it just unlinks the original); a temporary is tidied at the writer's start.
+// temporary name in the archive (.journal-<seq>.evj.zst.<history>.tmp), made durable, renamed to
+// its name, the archive folder made durable, and only then the original unlinked. A crash (kill -9
+// at any point) leaves the segment in the journal, in the archive, or in both (the next move of it
+// unlinks the original once it finds the archived copy decompresses to the same bytes); a temporary
+// is tidied at the writer's start. Archive names carry no instance or history: an archived file of
+// the same name that is not a copy of the segment (another writer's, another history's) is never
+// replaced and its segment never unlinked.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace evring {
 
@@ -41,13 +47,19 @@ std::vector<ArchivedSegment> archived_segments(const std::filesystem::path& arch
 enum class ArchiveStep { written, renamed };
 
 // Moves the sealed segment `segment` (a journal-*.evj) into `archive_dir` as above (creating
-// the folder, owner-only plus what `file_mode` grants). Returns the bytes written. Throws
-// Error(resource/permission_denied/io) naming the file; the original is then still there.
-std::uint64_t archive_segment(const std::filesystem::path& segment,
-                              const std::filesystem::path& archive_dir, unsigned file_mode);
+// the folder, owner-only plus what `file_mode` grants; the archived file gets `file_mode`
+// and, unless kCreatorGroup, `group`, as the journal's files do). Returns the bytes written,
+// or nullopt when `stop` was set before it was done (nothing moved). Throws
+// Error(resource/permission_denied/io) naming the file, Error(history_changed) when the
+// archive holds another segment of that name; the original is then still there.
+std::optional<std::uint64_t> archive_segment(const std::filesystem::path& segment,
+                                             const std::filesystem::path& archive_dir,
+                                             unsigned file_mode, gid_t group,
+                                             const std::atomic<bool>& stop);
 
-// Removes temporary files a crash left in the archive; returns how many.
-std::size_t tidy_archive(const std::filesystem::path& archive_dir);
+// Removes temporary files a crash of a move of history `history_id` left in the archive;
+// returns how many.
+std::size_t tidy_archive(const std::filesystem::path& archive_dir, std::uint64_t history_id);
 
 // The whole segment, decompressed, in an anonymous memory file (memfd): returns its fd
 // (the caller closes it), to be mapped like a live segment. Throws Error(corrupt) for a

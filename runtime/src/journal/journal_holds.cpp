@@ -24,6 +24,7 @@ namespace {
 
 constexpr std::string_view kHoldsFolder = "journal's holds folder";
 constexpr std::int64_t kRewriteNs = 1'000'000'000;  // a hold that moves with every event
+constexpr mode_t kHoldMode = 0640;
 
 // Part of a file name: letters, digits, '.', '_' and '-' (a reader id or stream name may
 // hold others: they become '_').
@@ -84,9 +85,11 @@ void write_hold(const fs::path& journal_dir, std::string_view holder, std::uint6
        << "\nwritten_ns=" << journal_file::unix_ns() << '\n';
   const std::string body = text.str();
   // Readable by the group the folder gives it (setgid), so the writer's retention reads it.
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kHoldMode);
   if (fd < 0) detail::throw_file_error("cannot write the hold", temporary, errno, kHoldsFolder);
-  const bool written = ::write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()) &&
+  // Whatever the holder's umask (077 would leave it 0600, unreadable to the writer's user).
+  const bool written = ::fchmod(fd, kHoldMode) == 0 &&
+                       ::write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()) &&
                        ::fdatasync(fd) == 0;
   const int err = errno;
   ::close(fd);
@@ -105,13 +108,18 @@ std::vector<JournalHold> read_holds(const fs::path& journal_dir) {
     if (name.empty() || name.front() == '.') continue;  // a hold being written
     std::ifstream in(entry.path());
     std::stringstream text;
-    text << in.rdbuf();
+    if (in) text << in.rdbuf();
     const std::string body = text.str();
     const auto seq = number_after(body, "seq");
-    if (!in || !seq || *seq == 0) continue;
     JournalHold hold;
     hold.holder = name;
-    hold.needed_seq = *seq;
+    if (!in || !seq || *seq == 0) {
+      // Its holder's need is unknown: it keeps everything rather than nothing.
+      hold.needed_seq = 1;
+      hold.unreadable = !in ? "cannot be read (" + errno_text(errno) + ")" : "cannot be parsed";
+    } else {
+      hold.needed_seq = *seq;
+    }
     hold.pid = number_after(body, "pid").value_or(0);
     hold.start_ticks = number_after(body, "start").value_or(0);
     hold.written_unix_ns = static_cast<std::int64_t>(number_after(body, "written_ns").value_or(0));
@@ -139,7 +147,8 @@ HoldKeeper::HoldKeeper(fs::path journal_dir, std::string holder, LogSink log)
     : journal_dir_(std::move(journal_dir)), holder_(std::move(holder)), log_(std::move(log)) {}
 
 void HoldKeeper::need(std::uint64_t seq, std::int64_t now_ns, bool force) {
-  if (journal_dir_.empty() || seq == 0 || seq == held_) return;
+  // Forced, also when unchanged: evring journal release --force may have removed it.
+  if (journal_dir_.empty() || seq == 0 || (seq == held_ && !force)) return;
   if (!force && now_ns - written_ns_ < kRewriteNs) return;
   try {
     write_hold(journal_dir_, holder_, seq);

@@ -29,6 +29,7 @@ struct JournalHold {
   std::uint64_t start_ticks = 0;  // and its start time, so a recycled pid is not taken for it
   std::int64_t written_unix_ns = 0;
   std::filesystem::path path;
+  std::string unreadable;  // why the file could not be read or parsed (it then holds seq 1)
 };
 
 // <journal>/holds
@@ -48,8 +49,9 @@ void prepare_holds_folder(const std::filesystem::path& journal_dir, mode_t file_
 void write_hold(const std::filesystem::path& journal_dir, std::string_view holder,
                 std::uint64_t needed_seq);
 
-// Every hold of the journal, the lowest needed seq first. Unreadable or malformed files are
-// left out (a hold being replaced is renamed over, never half written). Any thread.
+// Every hold of the journal, the lowest needed seq first. A file that cannot be read or
+// parsed holds seq 1 (what its holder needs is unknown) and says why in `unreadable`; a
+// hold being replaced is renamed over, never half written. Any thread.
 std::vector<JournalHold> read_holds(const std::filesystem::path& journal_dir);
 
 // Removes the hold of `holder`; false if there was none. Throws Error(permission_denied/io).
@@ -66,8 +68,8 @@ class HoldKeeper {
   HoldKeeper(std::filesystem::path journal_dir, std::string holder, LogSink log);
 
   // The holder needs `seq` and after (0: nothing to say yet): written when it moved, at
-  // once with `force`, else at most once a second (a holder that moves on with every
-  // event). A hold that cannot be written is warned about once: what retention may then
+  // once with `force` (also when unchanged), else at most once a second (a holder that moves on
+  // with every event). A hold that cannot be written is warned about once: what retention may then
   // remove, and the remedy.
   void need(std::uint64_t seq, std::int64_t now_ns, bool force);
   const std::filesystem::path& journal_dir() const noexcept { return journal_dir_; }

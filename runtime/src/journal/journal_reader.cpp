@@ -43,7 +43,20 @@ MappedFile map_archived(const fs::path& path) {
   }
 }
 
+// An archive this process may not read looks empty: say so rather than "removed".
+void check_archive_readable(const fs::path& path) {
+  if (::access(path.c_str(), R_OK | X_OK) == 0) return;
+  const int err = errno;
+  if (err == EACCES || err == EPERM) {
+    throw Error(ErrorCode::permission_denied,
+                "cannot read the journal's archive " + path.string() + ": " + errno_text(err) +
+                    " (run the reader as the writer's user or its --group, or let it read the "
+                    "archive folder)");
+  }
+}
+
 [[noreturn]] void throw_removed(const fs::path& directory, std::uint64_t seq) {
+  if (const auto archive = read_journal_archive(directory)) check_archive_readable(*archive);
   const std::uint64_t oldest = oldest_readable_seq(directory);
   throw EventsRemoved(seq, oldest,
                       "seq " + std::to_string(seq) + " is no longer in the journal in " +
@@ -86,7 +99,10 @@ struct JournalReader::State {
     if (!found) {
       if (!look_in_archive || !archive) return false;
       const fs::path archived = archived_segment_path(*archive, first_seq);
-      if (::access(archived.c_str(), F_OK) != 0) return false;
+      if (::access(archived.c_str(), F_OK) != 0) {
+        if (errno == EACCES) check_archive_readable(*archive);
+        return false;
+      }
       found.emplace(map_archived(archived));
     }
     MappedFile file = std::move(*found);

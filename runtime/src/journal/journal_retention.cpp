@@ -61,8 +61,13 @@ std::vector<SegmentOnDisk> segments_on_disk(const fs::path& journal_dir) {
 std::vector<Holder> journal_holders(const fs::path& journal_dir) {
   std::vector<Holder> holders;
   for (const JournalHold& hold : read_holds(journal_dir)) {
-    holders.push_back(
-        {hold.holder, hold.needed_seq, "needs seq " + std::to_string(hold.needed_seq)});
+    holders.push_back({hold.holder, hold.needed_seq,
+                       hold.unreadable.empty()
+                           ? "needs seq " + std::to_string(hold.needed_seq)
+                           : "its hold file " + hold.path.string() + " " + hold.unreadable +
+                                 ", so it keeps every segment: let the writer's user read it "
+                                 "(mode 0640, the journal's group), or evring journal release "
+                                 "it"});
   }
   // The oldest kept snapshot, not the newest: recovery falls back to it when the newest
   // cannot be read. No snapshot yet: a recovery replays from seq 1.
@@ -80,7 +85,7 @@ std::vector<Holder> journal_holders(const fs::path& journal_dir) {
 }
 
 RetentionPass apply_retention(const fs::path& journal_dir, const RetentionPolicy& policy,
-                              std::int64_t now_unix_ns) {
+                              std::int64_t now_unix_ns, const std::atomic<bool>& stop) {
   RetentionPass pass;
   if (!policy.enabled()) return pass;
   std::vector<SegmentOnDisk> segments = segments_on_disk(journal_dir);
@@ -92,8 +97,11 @@ RetentionPass apply_retention(const fs::path& journal_dir, const RetentionPolicy
   const std::vector<Holder> holders = journal_holders(journal_dir);
   for (const SegmentOnDisk& segment : segments) {
     const bool over_size = policy.max_bytes != 0 && sealed_bytes > policy.max_bytes;
-    const bool too_old =
-        policy.max_age_ns != 0 && now_unix_ns - segment.sealed_unix_ns > policy.max_age_ns;
+    // Relaxed: a flag polled between segments, ordering nothing else.
+    if (stop.load(std::memory_order_relaxed)) break;
+    // A seal time of 0 (the next segment's header could not be read) is not "long ago".
+    const bool too_old = policy.max_age_ns != 0 && segment.sealed_unix_ns != 0 &&
+                         now_unix_ns - segment.sealed_unix_ns > policy.max_age_ns;
     if (!over_size && !too_old) break;
     if (policy.archive.empty()) {
       const auto holder = std::find_if(holders.begin(), holders.end(), [&](const Holder& h) {
@@ -115,8 +123,11 @@ RetentionPass apply_retention(const fs::path& journal_dir, const RetentionPolicy
         journal_file::throw_file_error("cannot remove", segment.path, errno);
       }
     } else {
+      const std::optional<std::uint64_t> archived =
+          archive_segment(segment.path, policy.archive, policy.mode, policy.group, stop);
+      if (!archived) break;  // stopped
       retired.archived = true;
-      retired.archived_bytes = archive_segment(segment.path, policy.archive, policy.mode);
+      retired.archived_bytes = *archived;
     }
     sealed_bytes -= segment.bytes;
     pass.retired.push_back(std::move(retired));

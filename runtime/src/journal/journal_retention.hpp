@@ -12,6 +12,7 @@
 // stop a move.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -24,10 +25,11 @@
 namespace evring {
 
 struct RetentionPolicy {
-  std::uint64_t max_bytes = 0;    // of the sealed segments; 0: no limit
-  std::int64_t max_age_ns = 0;    // 0: no limit
-  std::filesystem::path archive;  // empty: remove instead of archive
-  mode_t mode = 0600;             // of archived files
+  std::uint64_t max_bytes = 0;           // of the sealed segments; 0: no limit
+  std::int64_t max_age_ns = 0;           // 0: no limit
+  std::filesystem::path archive;         // empty: remove instead of archive
+  mode_t mode = 0600;                    // of archived files
+  gid_t group = static_cast<gid_t>(-1);  // of archived files: kCreatorGroup, or the journal's
   bool enabled() const { return max_bytes != 0 || max_age_ns != 0; }
 };
 
@@ -64,11 +66,13 @@ struct RetentionPass {
   std::optional<Holder> held_by;
   std::uint64_t held_segment_first = 0;
 };
-// One pass over the folder as the policy says, at `now_unix_ns`. Any thread; one pass at
-// a time per journal. Throws Error(io/permission_denied/resource) naming the file when a
-// removal or move fails; what it did before is done.
+// One pass over the folder as the policy says, at `now_unix_ns`, until done or `stop` is
+// set (looked at between segments, and between chunks of a segment's compression). Any
+// thread; one pass at a time per journal. Throws Error(io/permission_denied/resource/
+// history_changed) naming the file when a removal or move fails; what it did before is done.
 RetentionPass apply_retention(const std::filesystem::path& journal_dir,
-                              const RetentionPolicy& policy, std::int64_t now_unix_ns);
+                              const RetentionPolicy& policy, std::int64_t now_unix_ns,
+                              const std::atomic<bool>& stop);
 
 // The oldest seq the journal folder and its archive still hold, and what holds the oldest
 // segment: for evring stat. Any thread.
