@@ -29,20 +29,6 @@ namespace {
 constexpr std::size_t kWalkAhead = 2048;
 constexpr std::size_t kCacheLine = 64;
 
-// A segment read from the archive: decompressed into an anonymous memory file and mapped
-// like a live one, so the one scan reads both.
-MappedFile map_archived(const fs::path& path) {
-  const int fd = open_archived_segment(path);
-  try {
-    MappedFile file("/proc/self/fd/" + std::to_string(fd), false);
-    ::close(fd);
-    return file;
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-}
-
 [[noreturn]] void throw_removed(const fs::path& directory, std::uint64_t seq) {
   const std::uint64_t oldest = oldest_readable_seq(directory);
   throw EventsRemoved(seq, oldest,
@@ -87,7 +73,7 @@ struct JournalReader::State {
       if (!look_in_archive || !archive) return false;
       const fs::path archived = archived_segment_path(*archive, first_seq);
       if (::access(archived.c_str(), F_OK) != 0) return false;
-      found.emplace(map_archived(archived));
+      found.emplace(map_archived_segment(archived));
     }
     MappedFile file = std::move(*found);
     segment_archived = file.path() != path;
