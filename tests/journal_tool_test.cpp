@@ -34,12 +34,7 @@ constexpr int kExitTornTail = 6;
 const std::vector<std::string> kSmallSegments{"--journal-segment-bytes", "4096", "--max-payload",
                                               "256"};
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+using test::lines_of;
 
 // Overwrites bytes of a file in place, as a failing disk or a stray write would.
 void write_at(const fs::path& path, std::uint64_t offset, const std::string& bytes) {

@@ -66,15 +66,7 @@ class RetentionTest : public test::ProcessTest {
 
   // put k<from>..k<from+count-1>; returns the last seq.
   std::uint64_t put(int from, int count) {
-    Client client = test::connect_with_retry(instance, 30s);
-    const std::string value(kValueBytes, 'v');
-    std::uint64_t seq = 0;
-    for (int i = from; i < from + count; ++i) {
-      const CommandReply reply = client.submit_text({"put", "k" + std::to_string(i), value});
-      EXPECT_TRUE(reply.accepted()) << reply.reason;
-      seq = reply.seq;
-    }
-    return seq;
+    return test::put_values(instance, from, count, kValueBytes);
   }
 
   fs::path journal() const { return dir() / "journal"; }

@@ -216,4 +216,24 @@ Client connect_with_retry(const std::string& instance, std::chrono::milliseconds
   }
 }
 
+std::uint64_t put_values(const std::string& instance, int from, int count,
+                         std::size_t value_bytes) {
+  Client client = connect_with_retry(instance, std::chrono::seconds(30));
+  const std::string value(value_bytes, 'v');
+  std::uint64_t seq = 0;
+  for (int i = from; i < from + count; ++i) {
+    const CommandReply reply = client.submit_text({"put", "k" + std::to_string(i), value});
+    EXPECT_TRUE(reply.accepted()) << reply.reason;
+    seq = reply.seq;
+  }
+  return seq;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
 }  // namespace evring::test

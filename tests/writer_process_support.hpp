@@ -124,4 +124,11 @@ ToolResult run_tool(const std::string& binary, const std::vector<std::string>& a
 // Connects to the instance, retrying while its writer is (re)starting, up to `timeout`.
 Client connect_with_retry(const std::string& instance, std::chrono::milliseconds timeout);
 
+// kv: put k<from>..k<from+count-1>, each a value of `value_bytes`, every one accepted (a
+// test failure otherwise); returns the last seq.
+std::uint64_t put_values(const std::string& instance, int from, int count, std::size_t value_bytes);
+
+// A tool's output, a line an element.
+std::vector<std::string> lines_of(const std::string& text);
+
 }  // namespace evring::test

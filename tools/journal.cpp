@@ -33,13 +33,15 @@ namespace {
 constexpr const char* kJournalFooter = R"(Examples:
   evring journal verify --name orders          # every header, CRC and seq; exit 0 if all good
   evring journal verify --journal /data/orders/journal --from 1000000
+  evring journal verify --name orders --no-archive   # the live segments only
   evring journal info --name orders            # segments, seq ranges, history, writer
   evring journal info --name orders --json
   evring journal export --name orders --from 100 --to 200 > events.jsonl
 --name finds the journal the instance's writer records (while it runs or after kill -9),
 else the instance's default folder (~/.local/state/evring/NAME/journal); --journal names
-a folder. All three read only, and work while the writer appends: records past its
-commit point are not there yet.
+a folder. All three read only, and work while the writer appends (records past its
+commit point are not there yet) and archives: the journal's archive (evring-writer
+--archive) is read with it, seamlessly.
 Exit status: 0 done; 2 error (no such journal, bad flags); verify: 5 the journal is
 damaged (the first bad record, header or gap is named), 6 only a torn tail in the last
 segment, which the writer cuts off when it next starts.
@@ -159,13 +161,15 @@ Command add_journal_command(CLI::App& parent) {
     const char* description;
     int (*run)(const JournalToolFlags&);
     bool json;  // export prints JSON lines anyway
+    bool archive_flag;
   };
   static constexpr Sub kSubs[] = {
       {"verify", "check every segment header, record CRC and seq; name the first bad one",
-       run_journal_verify, true},
-      {"info", "the journal's folder, domain, history, segments and writer", run_journal_info,
-       true},
-      {"export", "the records as JSON lines, described by the domain", run_journal_export, false},
+       run_journal_verify, true, true},
+      {"info", "the journal's folder, domain, history, archive, segments and writer",
+       run_journal_info, true, false},
+      {"export", "the records as JSON lines, described by the domain", run_journal_export, false,
+       false},
   };
   std::vector<std::pair<CLI::App*, std::shared_ptr<JournalToolFlags>>> subs;
   for (const Sub& sub : kSubs) {
@@ -173,6 +177,10 @@ Command add_journal_command(CLI::App& parent) {
     CLI::App* sub_app = app->add_subcommand(sub.name, sub.description);
     sub_app->footer(kJournalFooter);
     add_journal_tool_flags(*sub_app, *flags, sub.json);
+    if (sub.archive_flag) {
+      sub_app->add_flag("--no-archive", flags->no_archive,
+                        "the live folder only, not the archived segments");
+    }
     subs.emplace_back(sub_app, flags);
   }
   const Command holds = add_journal_holds_command(*app);

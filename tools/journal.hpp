@@ -22,6 +22,7 @@ struct JournalToolFlags {
   std::uint64_t from = 0;         // 0: from the oldest record on disk
   std::uint64_t to = 0;           // 0: to the newest
   bool json = false;
+  bool no_archive = false;  // verify: the live folder only
 };
 
 // --name, --journal, --from, --to on `app`, and --json if `json`.

@@ -5,7 +5,8 @@
 //   {"seq":12,"type":1,"publish_ns":P,"event":{"type":"put",...},"command_id":"req-7"}
 // A payload the domain cannot describe goes out whole, in base64, flagged:
 //   {"seq":13,"type":9,"publish_ns":P,"event":{"type":9,"bytes":5,"base64":"..."},"described":false}
-// Reads through JournalReader: up to the writer's commit point when it is appending.
+// Reads through JournalReader: from the archive (evring-writer --archive) for seqs older
+// than the live folder's, and up to the writer's commit point when it is appending.
 #include <signal.h>
 
 #include <cerrno>
@@ -23,7 +24,7 @@
 #include "exit_status.hpp"
 #include "journal.hpp"
 #include "journal/journal.hpp"
-#include "journal/segment_file.hpp"
+#include "journal/journal_retention.hpp"
 
 namespace evring::tools {
 namespace {
@@ -112,9 +113,8 @@ std::optional<DomainDescriber> describer_of(const std::filesystem::path& folder)
 
 int run_journal_export(const JournalToolFlags& flags) {
   const std::filesystem::path folder = journal_folder(flags);
-  const std::vector<std::filesystem::path> segments = journal_segments(folder);
-  const std::uint64_t oldest =
-      segments.empty() ? 1 : *journal_file::first_seq_from_name(segments.front());
+  // The archive's oldest when it has one: JournalReader reads on from there into the folder.
+  const std::uint64_t oldest = oldest_readable_seq(folder);
   if (flags.from != 0 && flags.from < oldest) {
     throw Error(ErrorCode::invalid_argument,
                 fmt::format("--from {} is before the oldest record of {} (seq {}): give --from "

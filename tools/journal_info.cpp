@@ -1,7 +1,9 @@
-// evring journal info: the journal folder, its domain, history, writer (writer.lock) and
-// segments (file, seq range, records, bytes on disk, created, sealed or being written),
-// with totals; --json for scripts. Headers only, and a walk of the last segment: quick on
-// any size of journal (verify is the one that reads every record).
+// evring journal info: the journal folder, its domain, history, writer (writer.lock),
+// archive, where its history starts (archived, or removed by retention) and segments (file,
+// seq range, records, bytes on disk, created, sealed or being written, archived), with
+// totals; --json for scripts. Headers only (an archived segment's folder listing and frame
+// header), and a walk of the last segment: quick on any size of journal (verify is the one
+// that reads every record).
 #include <ctime>
 #include <optional>
 #include <string>
@@ -14,6 +16,7 @@
 #include "footprint.hpp"
 #include "journal.hpp"
 #include "journal/journal.hpp"
+#include "journal/journal_archive.hpp"
 #include "journal/journal_scan.hpp"
 
 namespace evring::tools {
@@ -29,7 +32,14 @@ std::string utc_text(std::int64_t unix_ns) {
   return text;
 }
 
-const char* state_of(const SegmentSummary& segment, bool writer_running) {
+std::string created_text(const SegmentSummary& segment) {
+  return segment.archived ? "-" : utc_text(segment.created_unix_ns);
+}
+
+std::string state_of(const SegmentSummary& segment, bool writer_running) {
+  if (segment.archived) {
+    return "archived (" + bytes_text(static_cast<double>(segment.segment_bytes)) + " decompressed)";
+  }
   if (!segment.last) return "sealed";
   return writer_running ? "being written" : "last (no writer)";
 }
@@ -47,14 +57,64 @@ std::vector<SegmentSummary> in_range(std::vector<SegmentSummary> all, std::uint6
   return kept;
 }
 
+// Where the history starts, over the whole journal (`archived` then `live`, both in seq
+// order, `live` not empty): "seq 1 to 48 archived, 49 to 1200 live", or "seq 1 to 48 removed
+// by retention (the oldest on disk is 49), 49 to 1200 live".
+struct HistoryStart {
+  std::uint64_t oldest = 0;       // on disk, archive included
+  std::uint64_t archived_to = 0;  // 0: nothing archived
+  std::uint64_t live_from = 0;
+  std::uint64_t last = 0;
+
+  HistoryStart(const std::vector<SegmentSummary>& archived, const std::vector<SegmentSummary>& live)
+      : oldest(archived.empty() ? live.front().first_seq : archived.front().first_seq),
+        archived_to(archived.empty() ? 0 : live.front().first_seq - 1),
+        live_from(live.front().first_seq),
+        last(live.back().records != 0 ? live.back().last_seq() : live.back().first_seq - 1) {}
+
+  std::string text() const {
+    std::string out;
+    if (oldest > 1) {
+      out = fmt::format("seq 1 to {} removed by retention (the oldest on disk is {}), ", oldest - 1,
+                        oldest);
+    }
+    if (archived_to != 0) out += fmt::format("seq {} to {} archived, ", oldest, archived_to);
+    return out + (last < live_from ? fmt::format("none live yet (next seq {})", live_from)
+                                   : fmt::format("seq {} to {} live", live_from, last));
+  }
+};
+
+nlohmann::ordered_json segment_json(const SegmentSummary& segment, bool writer_running) {
+  nlohmann::ordered_json out = {{"file", segment.path.filename().string()},
+                                {"first_seq", segment.first_seq},
+                                {"last_seq", segment.last_seq()},
+                                {"records", segment.records},
+                                {"bytes", segment.file_bytes},
+                                {"segment_bytes", segment.segment_bytes}};
+  if (!segment.archived) {
+    out["created_unix_ns"] = segment.created_unix_ns;
+    out["created"] = utc_text(segment.created_unix_ns);
+  }
+  out["sealed"] = !segment.last;
+  out["archived"] = segment.archived;
+  out["state"] = segment.archived ? "archived" : state_of(segment, writer_running);
+  return out;
+}
+
 }  // namespace
 
 int run_journal_info(const JournalToolFlags& flags) {
   const std::filesystem::path folder = journal_folder(flags);
   const std::optional<DomainRecord> domain = read_journal_domain(folder);
   const std::optional<pid_t> writer = journal_writer_pid(folder);
-  const std::vector<SegmentSummary> segments =
-      in_range(summarize_segments(folder), flags.from, flags.to);
+  const std::optional<std::filesystem::path> archive = read_journal_archive(folder);
+  const std::vector<SegmentSummary> live = summarize_segments(folder);
+  std::vector<SegmentSummary> all =
+      archive ? summarize_archive(*archive, live) : std::vector<SegmentSummary>{};
+  const std::size_t archived = all.size();
+  const HistoryStart start(all, live);
+  all.insert(all.end(), live.begin(), live.end());
+  const std::vector<SegmentSummary> segments = in_range(std::move(all), flags.from, flags.to);
   std::uint64_t records = 0;
   std::uint64_t bytes = 0;
   std::uint64_t first_seq = 0;
@@ -66,7 +126,7 @@ int run_journal_info(const JournalToolFlags& flags) {
     if (first_seq == 0) first_seq = segment.first_seq;
     last_seq = segment.last_seq();
   }
-  const std::uint64_t history = segments.empty() ? 0 : segments.front().history_id;
+  const std::uint64_t history = live.front().history_id;
 
   if (flags.json) {
     nlohmann::ordered_json out;
@@ -80,18 +140,16 @@ int run_journal_info(const JournalToolFlags& flags) {
     out["first_seq"] = first_seq;
     out["last_seq"] = last_seq;
     out["bytes"] = bytes;
+    out["archive"] = archive ? nlohmann::ordered_json(archive->string()) : nlohmann::ordered_json();
+    out["archived_segments"] = archived;
+    out["oldest_seq"] = start.oldest;
+    out["removed_to_seq"] = start.oldest - 1;  // 0: nothing removed
+    out["archived_to_seq"] = start.archived_to;
+    out["live_first_seq"] = start.live_from;
+    out["start"] = start.text();
     out["segments"] = nlohmann::ordered_json::array();
     for (const SegmentSummary& segment : segments) {
-      out["segments"].push_back({{"file", segment.path.filename().string()},
-                                 {"first_seq", segment.first_seq},
-                                 {"last_seq", segment.last_seq()},
-                                 {"records", segment.records},
-                                 {"bytes", segment.file_bytes},
-                                 {"segment_bytes", segment.segment_bytes},
-                                 {"created_unix_ns", segment.created_unix_ns},
-                                 {"created", utc_text(segment.created_unix_ns)},
-                                 {"sealed", !segment.last},
-                                 {"state", state_of(segment, writer.has_value())}});
+      out["segments"].push_back(segment_json(segment, writer.has_value()));
     }
     fmt::print("{}\n", out.dump());
     return kExitOk;
@@ -104,6 +162,10 @@ int run_journal_info(const JournalToolFlags& flags) {
   fmt::print("history   {}\n", history_text(history));
   fmt::print("writer    {}\n", writer ? fmt::format("running (pid {}, holds writer.lock)", *writer)
                                       : std::string("not running"));
+  if (archive) {
+    fmt::print("archive   {} ({} segment(s) before the live ones)\n", archive->string(), archived);
+  }
+  fmt::print("starts    {}\n", start.text());
   fmt::print("records   {} (seq {} to {}) in {} segment(s), {} on disk\n", records, first_seq,
              last_seq, segments.size(), bytes_text(static_cast<double>(bytes)));
   fmt::print("\n{:<36} {:>12} {:>12} {:>10} {:>10}  {:<20}  {}\n", "SEGMENT", "FIRST SEQ",
@@ -111,8 +173,8 @@ int run_journal_info(const JournalToolFlags& flags) {
   for (const SegmentSummary& segment : segments) {
     fmt::print("{:<36} {:>12} {:>12} {:>10} {:>10}  {:<20}  {}\n", segment.path.filename().string(),
                segment.first_seq, segment.last_seq(), segment.records,
-               bytes_text(static_cast<double>(segment.file_bytes)),
-               utc_text(segment.created_unix_ns), state_of(segment, writer.has_value()));
+               bytes_text(static_cast<double>(segment.file_bytes)), created_text(segment),
+               state_of(segment, writer.has_value()));
   }
   return kExitOk;
 }

@@ -1,7 +1,9 @@
 // evring journal verify: checks every segment header (magic, version, CRC, first seq, one
-// history), every record's CRC32C and that seqs follow on across segments
-// (journal/journal_scan.hpp). One line on success; the first fault, named, otherwise:
-//   journal /j: 1200 records, seq 1 to 1200, 3 segments, 96.0 KiB, history 1f.., 0.004 s
+// history), every record's CRC32C and that seqs follow on across segments, the archived
+// ones (decompressed) and then the live ones (journal/journal_scan.hpp). One line on
+// success, saying where the history starts; the first fault, named, otherwise:
+//   journal /j: 1200 records, seq 1 to 1200, 3 segment(s) (2 archived), 96.0 KiB, history ..
+//   journal /j: 1152 records, seq 49 to 1200, ..., 0.004 s; seq 1 to 48 removed by retention
 //   bad record in /j/journal-...01.evj at byte 4160, seq 65: checksum mismatch, in a sealed ...
 // Exit 0 good, 5 damaged, 6 only a torn tail (exit_status.hpp).
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "exit_status.hpp"
 #include "footprint.hpp"
 #include "journal.hpp"
+#include "journal/journal_retention.hpp"
 #include "journal/journal_scan.hpp"
 
 namespace evring::tools {
@@ -53,8 +56,44 @@ class Progress {
   std::int64_t next_ = 0;
 };
 
+// What the check did not cover at the start of the history, when it started at the oldest
+// seq: seqs retention removed, and archived ones --no-archive passed over.
+struct UncheckedStart {
+  std::uint64_t removed_to = 0;    // seqs 1 to this are on no disk (0: none)
+  std::uint64_t skipped_from = 0;  // seqs from this to the check's first are archived,
+                                   // not checked (0: none)
+  UncheckedStart(const std::filesystem::path& folder, const JournalCheck& check,
+                 std::uint64_t from) {
+    if (from > 1 || check.first_seq <= 1) return;
+    const std::uint64_t oldest = oldest_readable_seq(folder);
+    removed_to = std::min(oldest, check.first_seq) - 1;
+    if (oldest < check.first_seq) skipped_from = oldest;
+  }
+
+  std::string text(std::uint64_t first_seq) const {
+    std::string out;
+    if (skipped_from != 0) {
+      out += fmt::format("; seq {} to {} archived, not checked (--no-archive)", skipped_from,
+                         first_seq - 1);
+    }
+    if (removed_to != 0) {
+      out += fmt::format("; seq 1 to {} removed by retention (the oldest on disk is {})",
+                         removed_to, removed_to + 1);
+    }
+    return out;
+  }
+};
+
+std::string segments_text(const JournalCheck& check) {
+  std::string out = fmt::format("{} segment(s)", check.segments);
+  if (check.archive) {
+    out += fmt::format(" ({} archived in {})", check.archived_segments, check.archive->string());
+  }
+  return out;
+}
+
 nlohmann::ordered_json check_json(const std::filesystem::path& folder, const JournalCheck& check,
-                                  double seconds) {
+                                  const UncheckedStart& unchecked, double seconds) {
   nlohmann::ordered_json out;
   out["journal"] = folder.string();
   out["ok"] = !check.fault.has_value();
@@ -64,6 +103,11 @@ nlohmann::ordered_json check_json(const std::filesystem::path& folder, const Jou
   out["last_seq"] = check.last_seq;
   out["bytes"] = check.bytes;
   out["history_id"] = history_text(check.history_id);
+  out["archive"] =
+      check.archive ? nlohmann::ordered_json(check.archive->string()) : nlohmann::ordered_json();
+  out["archived_segments"] = check.archived_segments;
+  out["removed_to_seq"] = unchecked.removed_to;
+  out["archive_skipped_from_seq"] = unchecked.skipped_from;
   out["seconds"] = seconds;
   if (check.fault) {
     const JournalFault& fault = *check.fault;
@@ -84,6 +128,7 @@ int run_journal_verify(const JournalToolFlags& flags) {
   options.from_seq = flags.from == 0 ? 1 : flags.from;
   options.to_seq = flags.to == 0 ? UINT64_MAX : flags.to;
   options.writer_running = journal_writer_pid(folder).has_value();
+  options.archive = !flags.no_archive;
   const std::int64_t start = monotonic_ns();
   JournalCheck check;
   {
@@ -94,13 +139,15 @@ int run_journal_verify(const JournalToolFlags& flags) {
     check = check_journal(folder, options);
   }
   const double seconds = static_cast<double>(monotonic_ns() - start) / 1e9;
+  const UncheckedStart unchecked(folder, check, flags.from);
   if (flags.json) {
-    fmt::print("{}\n", check_json(folder, check, seconds).dump());
+    fmt::print("{}\n", check_json(folder, check, unchecked, seconds).dump());
   } else {
-    fmt::print("journal {}: {} records, seq {} to {}, {} segment(s), {}, history {}, {:.3f} s{}\n",
-               folder.string(), check.records, check.first_seq, check.last_seq, check.segments,
-               bytes_text(static_cast<double>(check.bytes)), history_text(check.history_id),
-               seconds, check.fault ? " before the fault below" : "");
+    fmt::print("journal {}: {} records, seq {} to {}, {}, {}, history {}, {:.3f} s{}{}\n",
+               folder.string(), check.records, check.first_seq, check.last_seq,
+               segments_text(check), bytes_text(static_cast<double>(check.bytes)),
+               history_text(check.history_id), seconds,
+               check.fault ? " before the fault below" : "", unchecked.text(check.first_seq));
   }
   if (!check.fault) return kExitOk;
   const JournalFault& fault = *check.fault;

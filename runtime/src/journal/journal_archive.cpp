@@ -36,6 +36,8 @@ constexpr std::string_view kTemporarySuffix = ".tmp";
 constexpr int kCompressionLevel = 3;
 // What the fault-injection test sees the process exit with at a step (journal_archive.hpp).
 constexpr int kStoppedExit = 86;
+// The most a zstd frame header takes (ZSTD_FRAMEHEADERSIZE_MAX, behind ZSTD_STATIC_LINKING_ONLY).
+constexpr std::size_t kFrameHeaderBytes = 18;
 
 void stop_here_if_asked(ArchiveStep step) {
   const char* at = std::getenv("EVRING_ARCHIVE_STOP_AT");
@@ -65,6 +67,12 @@ void write_all(int fd, const void* data, std::size_t bytes, const fs::path& path
     at += wrote;
     bytes -= static_cast<std::size_t>(wrote);
   }
+}
+
+// What a frame header says the frame decompresses to; 0 when it does not say.
+std::uint64_t frame_content_size(const char* data, std::size_t bytes) {
+  const unsigned long long size = ZSTD_getFrameContentSize(data, bytes);
+  return size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ? 0 : size;
 }
 
 }  // namespace
@@ -263,9 +271,8 @@ int open_archived_segment(const fs::path& path) {
   }
   const std::vector<char> compressed((std::istreambuf_iterator<char>(in)),
                                      std::istreambuf_iterator<char>());
-  const unsigned long long size = ZSTD_getFrameContentSize(compressed.data(), compressed.size());
-  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
-      size < sizeof(JournalSegmentHeader)) {
+  const std::uint64_t size = frame_content_size(compressed.data(), compressed.size());
+  if (size < sizeof(JournalSegmentHeader)) {
     throw Error(ErrorCode::corrupt, "the archived segment " + path.string() +
                                         " is not a whole zstd frame: restore it from a copy");
   }
@@ -289,6 +296,26 @@ int open_archived_segment(const fs::path& path) {
                                         " does not decompress: restore it from a copy");
   }
   return fd;
+}
+
+journal_file::MappedFile map_archived_segment(const fs::path& path) {
+  const int fd = open_archived_segment(path);
+  try {
+    journal_file::MappedFile file("/proc/self/fd/" + std::to_string(fd), false);
+    ::close(fd);
+    return file;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+std::optional<std::uint64_t> archived_segment_size(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char header[kFrameHeaderBytes];
+  in.read(header, sizeof header);
+  const std::uint64_t size = frame_content_size(header, static_cast<std::size_t>(in.gcount()));
+  return size == 0 ? std::nullopt : std::optional<std::uint64_t>(size);
 }
 
 }  // namespace evring

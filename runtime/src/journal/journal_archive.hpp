@@ -23,6 +23,8 @@
 
 #include <sys/types.h>
 
+#include "journal/segment_file.hpp"
+
 namespace evring {
 
 // Where the journal's archive is, if it has one.
@@ -65,5 +67,9 @@ std::size_t tidy_archive(const std::filesystem::path& archive_dir, std::uint64_t
 // (the caller closes it), to be mapped like a live segment. Throws Error(corrupt) for a
 // file that is not a whole zstd frame, Error(no_instance) when it does not exist (any more).
 int open_archived_segment(const std::filesystem::path& path);
+// The same, mapped read-only like a live segment, so one scan reads both.
+journal_file::MappedFile map_archived_segment(const std::filesystem::path& path);
+// Its size decompressed, from the frame header alone (std::nullopt if that is unreadable).
+std::optional<std::uint64_t> archived_segment_size(const std::filesystem::path& path);
 
 }  // namespace evring

@@ -29,20 +29,6 @@ namespace {
 constexpr std::size_t kWalkAhead = 2048;
 constexpr std::size_t kCacheLine = 64;
 
-// A segment read from the archive: decompressed into an anonymous memory file and mapped
-// like a live one, so the one scan reads both.
-MappedFile map_archived(const fs::path& path) {
-  const int fd = open_archived_segment(path);
-  try {
-    MappedFile file("/proc/self/fd/" + std::to_string(fd), false);
-    ::close(fd);
-    return file;
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-}
-
 // An archive this process may not read looks empty: say so rather than "removed".
 void check_archive_readable(const fs::path& path) {
   if (::access(path.c_str(), R_OK | X_OK) == 0) return;
@@ -103,7 +89,7 @@ struct JournalReader::State {
         if (errno == EACCES) check_archive_readable(*archive);
         return false;
       }
-      found.emplace(map_archived(archived));
+      found.emplace(map_archived_segment(archived));
     }
     MappedFile file = std::move(*found);
     segment_archived = file.path() != path;

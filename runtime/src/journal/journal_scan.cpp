@@ -4,7 +4,10 @@
 #include <array>
 #include <span>
 
+#include <unistd.h>
+
 #include "evring/error.hpp"
+#include "journal/journal_archive.hpp"
 
 namespace fs = std::filesystem;
 
@@ -21,6 +24,42 @@ bool all_zero(const std::byte* begin, const std::byte* end) {
   return std::all_of(begin, end, [](std::byte b) { return b == std::byte{0}; });
 }
 
+// A segment a check visits: in the journal folder, or in its archive (the .zst).
+struct SegmentRef {
+  std::uint64_t first_seq = 0;
+  fs::path path;
+  bool archived = false;
+};
+
+// The archived segments older than the oldest live one, then the live ones. The archive is
+// listed after the folder: a segment moved between the two listings is then in both (its
+// live entry is kept, and read from the archive if it is gone by then), never in neither.
+std::vector<SegmentRef> segments_to_check(const fs::path& directory,
+                                          const std::optional<fs::path>& archive) {
+  std::vector<SegmentRef> live;
+  for (fs::path& path : journal_segments(directory)) {
+    live.push_back({*first_seq_from_name(path), std::move(path), false});
+  }
+  std::vector<SegmentRef> all;
+  if (archive && !live.empty()) {
+    for (const ArchivedSegment& segment : archived_segments(*archive)) {
+      if (segment.first_seq < live.front().first_seq) {
+        all.push_back({segment.first_seq, segment.path, true});
+      }
+    }
+  }
+  all.insert(all.end(), live.begin(), live.end());
+  return all;
+}
+
+// The bytes a segment holds, for progress: an archived one's decompressed size.
+std::uint64_t segment_size(const SegmentRef& segment) {
+  if (segment.archived) return archived_segment_size(segment.path).value_or(0);
+  std::error_code ec;
+  const std::uint64_t bytes = fs::file_size(segment.path, ec);
+  return ec ? 0 : bytes;
+}
+
 // The checks of one segment in a folder scan: its header, its history, where it starts.
 class FolderScan {
  public:
@@ -28,10 +67,16 @@ class FolderScan {
       : options_(options), check_(check) {}
 
   // False once a fault is recorded in check_ (the scan stops there).
-  bool check_segment(const fs::path& path, bool last, std::uint64_t bytes_before,
+  bool check_segment(const SegmentRef& segment, bool last, std::uint64_t bytes_before,
                      std::uint64_t total) {
-    const std::uint64_t first = *first_seq_from_name(path);
-    MappedFile file(path, false);
+    const std::uint64_t first = segment.first_seq;
+    std::optional<MappedFile> mapped = open(segment);
+    // Gone, with no archived copy: retention removed it since the listing. At the start that
+    // is the start moving on; further in, the next segment's check names the gap.
+    if (!mapped) return !check_.fault;
+    MappedFile& file = *mapped;
+    const bool from_archive = file.path() != segment.path;
+    const fs::path& path = from_archive ? archived_ : segment.path;
     try {
       check_segment_header(file, first);
     } catch (const Error& e) {
@@ -58,6 +103,7 @@ class FolderScan {
                             std::to_string(expected_ - 1) + ")");
     }
     ++check_.segments;
+    if (from_archive) ++check_.archived_segments;
     const auto progress = [&](std::size_t offset) {
       if (options_.on_progress) options_.on_progress(bytes_before + offset, total);
     };
@@ -72,7 +118,7 @@ class FolderScan {
       if (last && seq <= options_.to_seq && file.follow_growth()) continue;
       expected_ = seq;
       if (seq > options_.to_seq) return true;
-      if (run.damaged()) return judge_damage(file, run, last);
+      if (run.damaged()) return judge_damage(path, run, last);
       if (!last && !all_zero(file.data() + offset, file.data() + file.size())) {
         return fail(JournalFault::Kind::bad_record, path, offset, seq,
                     "no record where seq " + std::to_string(seq) +
@@ -83,6 +129,28 @@ class FolderScan {
   }
 
  private:
+  // The segment mapped: live, or decompressed from the archive (a live one retention moved
+  // since the listing too; its .zst path is then in archived_). std::nullopt when it is
+  // gone from both, or when it does not decompress (then a fault is recorded).
+  std::optional<MappedFile> open(const SegmentRef& segment) {
+    archived_ = segment.path;
+    if (!segment.archived) {
+      try {
+        return MappedFile(segment.path, false);
+      } catch (const Error&) {
+        if (::access(segment.path.c_str(), F_OK) == 0 || !check_.archive) throw;
+      }
+      archived_ = archived_segment_path(*check_.archive, segment.first_seq);
+      if (::access(archived_.c_str(), F_OK) != 0) return std::nullopt;
+    }
+    try {
+      return map_archived_segment(archived_);
+    } catch (const Error& e) {
+      fail(JournalFault::Kind::bad_archive, archived_, 0, segment.first_seq, e.what());
+      return std::nullopt;
+    }
+  }
+
   void count(std::uint64_t seq, const RecordRun& run, std::size_t offset) {
     if (run.next_seq == seq) return;
     if (check_.records == 0) check_.first_seq = seq;
@@ -91,9 +159,9 @@ class FolderScan {
     check_.bytes += run.end_offset - offset;
   }
 
-  bool judge_damage(const MappedFile& file, const RecordRun& run, bool last) {
+  bool judge_damage(const fs::path& path, const RecordRun& run, bool last) {
     if (!last) {
-      return fail(JournalFault::Kind::bad_record, file.path(), run.end_offset, run.next_seq,
+      return fail(JournalFault::Kind::bad_record, path, run.end_offset, run.next_seq,
                   run.reason() + ", in a sealed segment (a later one follows it)");
     }
     // The live end: the writer writes a record's commit word last (journal.hpp, FORMAT).
@@ -102,10 +170,10 @@ class FolderScan {
       return true;
     }
     if (options_.writer_running) {
-      return fail(JournalFault::Kind::bad_record, file.path(), run.end_offset, run.next_seq,
+      return fail(JournalFault::Kind::bad_record, path, run.end_offset, run.next_seq,
                   run.reason() + ", in the segment a running writer appends to");
     }
-    return fail(JournalFault::Kind::torn_tail, file.path(), run.end_offset, run.next_seq,
+    return fail(JournalFault::Kind::torn_tail, path, run.end_offset, run.next_seq,
                 run.reason() + ": a torn tail, which the writer cuts off (from byte " +
                     std::to_string(run.end_offset) + " on) when it next starts");
   }
@@ -119,6 +187,7 @@ class FolderScan {
   const JournalCheckOptions& options_;
   JournalCheck& check_;
   std::uint64_t expected_ = 0;  // the seq the next segment must start with
+  fs::path archived_;           // the .zst of the segment being checked, when it is one
 };
 
 }  // namespace
@@ -185,12 +254,16 @@ std::string_view to_string(JournalFault::Kind kind) {
       return "bad record";
     case JournalFault::Kind::torn_tail:
       return "torn tail";
+    case JournalFault::Kind::bad_archive:
+      return "bad archived segment";
   }
   return "fault";
 }
 
 JournalCheck check_journal(const fs::path& directory, const JournalCheckOptions& options) {
-  const std::vector<fs::path> segments = journal_segments(directory);
+  JournalCheck check;
+  if (options.archive) check.archive = read_journal_archive(directory);
+  const std::vector<SegmentRef> segments = segments_to_check(directory, check.archive);
   if (segments.empty()) {
     throw Error(ErrorCode::no_instance,
                 "no journal in " + directory.string() +
@@ -201,24 +274,20 @@ JournalCheck check_journal(const fs::path& directory, const JournalCheckOptions&
   // starts at or before from_seq, up to the last one that starts at or before to_seq.
   std::size_t begin = 0;
   std::size_t end = 0;
-  std::uint64_t total = 0;
-  std::vector<std::uint64_t> sizes;
   for (std::size_t i = 0; i < segments.size(); ++i) {
-    const std::uint64_t first = *first_seq_from_name(segments[i]);
-    if (first <= options.from_seq) begin = i;
-    if (first <= options.to_seq || i == 0) end = i + 1;
-    std::error_code ec;
-    sizes.push_back(fs::file_size(segments[i], ec));
+    if (segments[i].first_seq <= options.from_seq) begin = i;
+    if (segments[i].first_seq <= options.to_seq || i == 0) end = i + 1;
   }
-  for (std::size_t i = begin; i < end; ++i) total += sizes[i];
-  JournalCheck check;
+  std::vector<std::uint64_t> sizes;
+  std::uint64_t total = 0;
+  for (std::size_t i = begin; i < end; ++i) total += sizes.emplace_back(segment_size(segments[i]));
   FolderScan scan(options, check);
   std::uint64_t before = 0;
   for (std::size_t i = begin; i < end; ++i) {
     const bool last = i + 1 == segments.size();
     if (!scan.check_segment(segments[i], last, before, total)) break;
     if (check.last_seq >= options.to_seq) break;
-    before += sizes[i];
+    before += sizes[i - begin];
   }
   return check;
 }
@@ -246,6 +315,29 @@ std::vector<SegmentSummary> summarize_segments(const fs::path& directory) {
     }
     summary.file_bytes = file.size();
     summaries.push_back(std::move(summary));
+  }
+  return summaries;
+}
+
+std::vector<SegmentSummary> summarize_archive(const fs::path& archive_dir,
+                                              const std::vector<SegmentSummary>& live) {
+  std::vector<SegmentSummary> summaries;
+  if (live.empty()) return summaries;
+  for (const ArchivedSegment& archived : archived_segments(archive_dir)) {
+    if (archived.first_seq >= live.front().first_seq) break;  // a copy of a live one
+    SegmentSummary summary;
+    summary.path = archived.path;
+    summary.first_seq = archived.first_seq;
+    summary.file_bytes = archived.bytes;
+    summary.segment_bytes = archived_segment_size(archived.path).value_or(0);
+    summary.archived = true;
+    summaries.push_back(std::move(summary));
+  }
+  // A sealed segment's records, counted from the next one's first seq (verify finds a gap).
+  for (std::size_t i = 0; i < summaries.size(); ++i) {
+    const std::uint64_t next =
+        i + 1 < summaries.size() ? summaries[i + 1].first_seq : live.front().first_seq;
+    summaries[i].records = next - summaries[i].first_seq;
   }
   return summaries;
 }

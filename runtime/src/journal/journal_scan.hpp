@@ -47,6 +47,7 @@ struct JournalFault {
     bad_record,    // a record that fails its checks before the live end
     torn_tail,     // the last segment ends in a torn record, no writer running: the
                    // writer cuts it on its next start (journal.hpp)
+    bad_archive,   // an archived segment that does not decompress (damaged, truncated)
   } kind = Kind::bad_record;
   std::filesystem::path segment;
   std::uint64_t offset = 0;  // in the segment file
@@ -59,12 +60,15 @@ struct JournalCheckOptions {
   std::uint64_t from_seq = 1;         // segments that end before it are passed over
   std::uint64_t to_seq = UINT64_MAX;  // the check stops after this record
   bool writer_running = false;        // an unfinished record at the end is the live end
+  bool archive = true;                // also the archived segments, if the journal has any
   // Called every few MiB with the bytes checked so far and the total to check.
   std::function<void(std::uint64_t done, std::uint64_t total)> on_progress;
 };
 
 struct JournalCheck {
-  std::size_t segments = 0;  // checked
+  std::size_t segments = 0;                      // checked
+  std::size_t archived_segments = 0;             // of those, read from the archive
+  std::optional<std::filesystem::path> archive;  // the journal's archive folder, if it has one
   std::uint64_t records = 0;
   std::uint64_t first_seq = 0;  // of the first record checked (0 if none)
   std::uint64_t last_seq = 0;   // of the last whole record checked (0 if none)
@@ -86,7 +90,9 @@ struct SegmentSummary {
   std::uint64_t segment_bytes = 0;  // what it may grow to (its header)
   std::int64_t created_unix_ns = 0;
   std::uint64_t history_id = 0;
-  bool last = false;  // the one a writer appends to; the others are sealed
+  bool last = false;      // the one a writer appends to; the others are sealed
+  bool archived = false;  // in the archive: file_bytes compressed, segment_bytes decompressed,
+                          // its header not read (created_unix_ns and history_id 0)
   std::uint64_t last_seq() const { return records == 0 ? 0 : first_seq + records - 1; }
 };
 
@@ -94,5 +100,9 @@ struct SegmentSummary {
 // journal's readers for a bad one). Cheap: a sealed segment's records are counted from
 // the next one's first seq; only the last one's are walked.
 std::vector<SegmentSummary> summarize_segments(const std::filesystem::path& directory);
+// The archived segments before the first of `live` (summarize_segments), in seq order, from
+// the archive folder's listing and frame headers alone (nothing decompressed).
+std::vector<SegmentSummary> summarize_archive(const std::filesystem::path& archive_dir,
+                                              const std::vector<SegmentSummary>& live);
 
 }  // namespace evring
