@@ -100,6 +100,11 @@ TEST(WriterChaos, KillNineAtRandomMomentsLosesNoAcceptedCommand) {
     }
     return true;
   };
+  const auto total_sent = [&] {
+    std::uint64_t sent = 0;
+    for (int c = 0; c < kClients; ++c) sent += progress[c].sent.load();
+    return sent;
+  };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(4);
   while (!clients_done()) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "clients did not finish";
@@ -108,9 +113,14 @@ TEST(WriterChaos, KillNineAtRandomMomentsLosesNoAcceptedCommand) {
     const auto pause = std::chrono::milliseconds(1 + rng() % 12);
     test::wait_until(clients_done, pause);
     if (clients_done()) break;
+    const std::uint64_t sent_before = total_sent();
     writer.kill9();
     ++kills;
     writer.restart();
+    // A loaded machine may take the clients back to a restarted writer slower than the next
+    // kill comes: let one more command through first, so the run always ends.
+    test::wait_until([&] { return clients_done() || total_sent() > sent_before; },
+                     std::chrono::seconds(5));
   }
   for (auto& client : clients) {
     ASSERT_EQ(client.wait_for_exit(std::chrono::seconds(1)), 0) << client.role();
