@@ -15,8 +15,6 @@
 #include <system_error>
 #include <thread>
 
-#include <fmt/format.h>
-
 #include "evring/clock.hpp"
 #include "evring/error.hpp"
 
@@ -35,9 +33,9 @@ struct Endpoint {
 Endpoint split_address(const std::string& address) {
   const auto bad = [&address](const std::string& why) {
     return Error(ErrorCode::invalid_argument,
-                 fmt::format("bad listen address \"{}\": {}: give HOST:PORT, e.g. 127.0.0.1:9464, "
-                             "0.0.0.0:9464, [::1]:9464 or :9464 (port 0 picks a free one)",
-                             address, why));
+                 "bad listen address \"" + address + "\": " + why +
+                     ": give HOST:PORT, e.g. 127.0.0.1:9464, 0.0.0.0:9464, [::1]:9464 or :9464 "
+                     "(port 0 picks a free one)");
   };
   const std::size_t colon = address.rfind(':');
   if (colon == std::string::npos) throw bad("no port");
@@ -59,11 +57,11 @@ std::string address_text(const sockaddr_storage& address) {
   if (address.ss_family == AF_INET6) {
     const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
     ::inet_ntop(AF_INET6, &v6.sin6_addr, host, sizeof host);
-    return fmt::format("[{}]:{}", host, ntohs(v6.sin6_port));
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(v6.sin6_port));
   }
   const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
   ::inet_ntop(AF_INET, &v4.sin_addr, host, sizeof host);
-  return fmt::format("{}:{}", host, ntohs(v4.sin_port));
+  return std::string(host) + ":" + std::to_string(ntohs(v4.sin_port));
 }
 
 // A listening socket on the first of `endpoint`'s addresses that takes it; every interface
@@ -85,9 +83,9 @@ Fd listen_on(const Endpoint& endpoint, const std::string& address) {
   }
   if (rc != 0) {
     throw Error(ErrorCode::invalid_argument,
-                fmt::format("bad listen address \"{}\": {}: give HOST:PORT with a numeric "
-                            "HOST of this machine (127.0.0.1, ::1, 0.0.0.0, localhost)",
-                            address, ::gai_strerror(rc)));
+                "bad listen address \"" + address + "\": " + ::gai_strerror(rc) +
+                    ": give HOST:PORT with a numeric HOST of this machine (127.0.0.1, ::1, "
+                    "0.0.0.0, localhost)");
   }
   int err = 0;
   Fd listener;
@@ -115,23 +113,22 @@ Fd listen_on(const Endpoint& endpoint, const std::string& address) {
   if (listener.valid()) return listener;
   if (err == EADDRINUSE) {
     throw Error(ErrorCode::writer_running,
-                fmt::format("cannot listen on {}: the address is already in use: stop what "
-                            "listens there (ss -ltnp names it) or choose another port",
-                            address));
+                "cannot listen on " + address +
+                    ": the address is already in use: stop what listens there (ss -ltnp names "
+                    "it) or choose another port");
   }
   if (err == EADDRNOTAVAIL) {
     throw Error(ErrorCode::invalid_argument,
-                fmt::format("cannot listen on {}: no interface of this machine has that "
-                            "address: give HOST:PORT with HOST 127.0.0.1, ::1 or 0.0.0.0",
-                            address));
+                "cannot listen on " + address +
+                    ": no interface of this machine has that address: give HOST:PORT with HOST "
+                    "127.0.0.1, ::1 or 0.0.0.0");
   }
   if (err == EACCES) {
     throw Error(ErrorCode::permission_denied,
-                fmt::format("cannot listen on {}: {}: ports below 1024 need privileges; choose "
-                            "a port from 1024 up",
-                            address, errno_text(err)));
+                "cannot listen on " + address + ": " + errno_text(err) +
+                    ": ports below 1024 need privileges; choose a port from 1024 up");
   }
-  throw Error(ErrorCode::io, fmt::format("cannot listen on {}: {}", address, errno_text(err)));
+  throw Error(ErrorCode::io, "cannot listen on " + address + ": " + errno_text(err));
 }
 
 // Waits for `events` on `fd` until `deadline_ns`; false at the deadline or on an error.
@@ -167,10 +164,14 @@ bool send_all(int fd, std::string_view data, std::int64_t deadline_ns) {
 }
 
 std::string head_of(const HttpResponse& response, std::string_view extra_headers = {}) {
-  return fmt::format(
-      "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n",
-      http_status_text(response.status), response.content_type, response.body.size(),
-      extra_headers);
+  // No fmt here: the runtime library does not depend on it.
+  std::string head = "HTTP/1.1 " + std::string(http_status_text(response.status)) +
+                     "\r\nContent-Type: " + std::string(response.content_type) +
+                     "\r\nContent-Length: " + std::to_string(response.body.size()) +
+                     "\r\nConnection: close\r\n";
+  head += extra_headers;
+  head += "\r\n";
+  return head;
 }
 
 HttpResponse plain(int status, std::string body) {
