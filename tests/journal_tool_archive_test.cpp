@@ -247,10 +247,12 @@ TEST_F(JournalArchiveToolTest, VerifyWhileTheWriterArchivesFindsNoGap) {
   std::thread feeder([&] {
     for (int i = 1000; !stop.load(std::memory_order_relaxed); i += 20) put(i, 20);
   });
-  // Until retention has moved segments under several runs (each a fraction of a second).
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  // Until retention has moved segments under several runs (each a fraction of a second, but
+  // slow under sanitizers, so both counts are waited for: the feeder keeps archiving).
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
   int runs = 0;
-  while (archived_segments(archive()).size() < 12 && std::chrono::steady_clock::now() < deadline) {
+  while ((runs < 3 || archived_segments(archive()).size() < 12) &&
+         std::chrono::steady_clock::now() < deadline) {
     const test::ToolResult verify = tool("verify", {"--json"});
     ASSERT_EQ(verify.exit_code, 0) << verify.out << verify.err;
     const nlohmann::json check = nlohmann::json::parse(verify.out);
