@@ -2,10 +2,12 @@
 // truncated tails.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <string>
+#include <thread>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -126,6 +128,36 @@ TEST_F(JournalTest, AppendsRollsSegmentsAndReadsBackFromAnySeq) {
               fs::perms::owner_read | fs::perms::owner_write)
         << segment;
   }
+}
+
+// A reader's start reads the history while the writer's retention removes the oldest
+// segments: one gone between the listing and its opening is passed over, never an error.
+TEST_F(JournalTest, HistoryIsReadWhileTheOldestSegmentsAreRemoved) {
+  JournalWriter journal = JournalWriter::open(options(8 << 10));
+  append_test_records(journal, 3000);
+  const std::uint64_t history = journal_history(directory_);
+  ASSERT_NE(history, 0u);
+  const std::vector<fs::path> segments = journal_segments(directory_);
+  ASSERT_GT(segments.size(), 50u);
+  // release/acquire: the last removal happens before the check that sees `removed`.
+  std::atomic<bool> removed{false};
+  std::thread retention([&] {
+    for (std::size_t i = 0; i + 1 < segments.size(); ++i) fs::remove(segments[i]);
+    removed.store(true, std::memory_order_release);
+  });
+  int reads = 0;
+  while (!removed.load(std::memory_order_acquire)) {
+    try {
+      EXPECT_EQ(journal_history(directory_), history);
+    } catch (const Error& e) {
+      ADD_FAILURE() << "after " << reads << " reads: " << e.what();
+      break;
+    }
+    ++reads;
+  }
+  retention.join();
+  EXPECT_EQ(journal_history(directory_), history);
+  EXPECT_GT(reads, 0);
 }
 
 TEST_F(JournalTest, BatchesReadEveryRecordOnceAndStayValidUntilTheNextCall) {

@@ -2,7 +2,9 @@
 #include "journal/journal.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
+#include <optional>
 
 #include <fcntl.h>
 #include <sys/random.h>
@@ -70,11 +72,20 @@ std::uint64_t journal_history(const fs::path& directory) {
                     ": give the folder the writer journals to (evring-writer --journal; by "
                     "default ~/.local/state/evring/<name>/journal)");
   }
-  const std::vector<fs::path> segments = journal_segments(directory);
-  if (segments.empty()) return 0;
-  const MappedFile file(segments.front(), false);
-  check_segment_header(file, *first_seq_from_name(segments.front()));
-  return header_of(file).history_id;
+  // Every segment names the history. Retention may remove the oldest between the listing
+  // and its opening: one gone by then is passed over (the newest, being written, stays).
+  for (const fs::path& path : journal_segments(directory)) {
+    std::optional<MappedFile> file;
+    try {
+      file.emplace(path, false);
+    } catch (const Error&) {
+      if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) continue;
+      throw;
+    }
+    check_segment_header(*file, *first_seq_from_name(path));
+    return header_of(*file).history_id;
+  }
+  return 0;
 }
 
 Durability parse_durability(std::string_view text) {
