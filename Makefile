@@ -75,12 +75,12 @@ soak-ci: build
 
 test-asan: $(BUILD_ASAN)/CMakeCache.txt
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
-	$(CTEST) --test-dir $(BUILD_ASAN) -L 'unit|multiprocess' -LE heavy
+	$(CTEST) --test-dir $(BUILD_ASAN) -L 'unit|multiprocess|tsan' -LE heavy
 
 # setarch -R turns address-space randomization off for the tests: TSan's fixed shadow
 # layout fails ("unexpected memory mapping") on kernels with high mmap randomization.
 test-tsan: $(BUILD_TSAN)/CMakeCache.txt
-	cmake --build $(BUILD_TSAN) -j$(JOBS)
+	cmake --build $(BUILD_TSAN) -j$(JOBS) --target evring_tsan_tests
 	setarch $$(uname -m) -R $(CTEST) --test-dir $(BUILD_TSAN) -L tsan
 
 fuzz-build: $(BUILD_FUZZ)/CMakeCache.txt
