@@ -3,7 +3,8 @@
 #   scripts/fuzz.sh BUILD_DIR SECONDS
 # Each starts from its seeds (tests/fuzz/corpus/<target>, read only) plus what earlier runs
 # found (BUILD_DIR/fuzz-corpus/<target>). A crash stops the run and leaves its input in
-# BUILD_DIR/fuzz-crashes/; copy it into the seeds as crash-<what> once the bug is fixed.
+# BUILD_DIR/fuzz-crashes/; copy it into the seeds as crash-<what> once the bug is fixed. So
+# does a hang: an input that runs for 10 s (-timeout; libFuzzer's own default is 20 minutes).
 set -euo pipefail
 
 build=${1:?usage: scripts/fuzz.sh BUILD_DIR SECONDS}
@@ -31,8 +32,10 @@ for target in "${targets[@]}"; do
   mkdir -p "$found"
   echo "== fuzz $target for ${seconds} s"
   # -rss_limit_mb: the segment and journal targets map files; 2 GB is plenty, and stops a
-  # leak from taking the machine. Its last lines: the run's coverage and speed.
-  if ! "$build/bin/$target" -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 \
+  # leak from taking the machine. -timeout: one input takes microseconds, so 10 s is a hang.
+  # Its last lines: the run's coverage and speed.
+  if ! "$build/bin/$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 \
     -artifact_prefix="$build/fuzz-crashes/$target-" "$found" "$seeds/$target" \
     >"$build/fuzz-crashes/$target.log" 2>&1; then
     tail -n 60 "$build/fuzz-crashes/$target.log"

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "evring/error.hpp"
@@ -178,6 +179,25 @@ TEST_F(RingProtocol, ARecordLongerThanTheMaximumIsCorruption) {
   header.length = sizeof(RecordHeader) + kMaxPayload + 8;
   std::memcpy(ring.data, &header, sizeof header);
   EXPECT_THROW(receiver.poll(buffer), Error);
+}
+
+// A padding at the data area's start would fill all of it and lead to itself: corruption,
+// said so, where the receiver once went round it for ever (found by ring_reader_fuzz).
+TEST_F(RingProtocol, APaddingThatFillsTheWholeRingIsCorruption) {
+  publish(transmitter, 16);
+  RecordHeader header;
+  std::memcpy(&header, ring.data, sizeof header);
+  header.type = kPaddingType;
+  header.length = static_cast<std::uint32_t>(kCapacity);
+  std::memcpy(ring.data, &header, sizeof header);
+  try {
+    receiver.poll(buffer);
+    FAIL() << "a padding over the whole ring was taken";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::corrupt);
+    EXPECT_NE(std::string(e.what()).find("fills the whole data area"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(RingProtocol, ASkippedSeqIsCorruption) {

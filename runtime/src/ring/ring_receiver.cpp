@@ -120,11 +120,14 @@ PollResult RingReceiver::refill() {
     const HeaderFields fields = fields_at(header);
     const std::uint64_t to_end = capacity_ - offset;
     if (fields.type == kPaddingType) {
-      if (fields.length != to_end) {
+      // A padding fills the data area's rest after a record that did not fit there. One at
+      // the area's start would fill all of it, and be followed by itself: never written.
+      if (fields.length != to_end || offset == 0) {
         if (filled != 0) break;  // judged when it comes first
         if (overwritten_since(at)) return on_lapped();
         throw_damaged("the padding at position " + std::to_string(at) +
-                      " does not end where the ring's data area does");
+                      (offset == 0 ? " fills the whole data area"
+                                   : " does not end where the ring's data area does"));
       }
       if (filled != 0) break;  // the padding starts the next batch
       at += to_end;
