@@ -93,6 +93,6 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # iceoryx peer of `evring-bench compare`). A compiler, CMake and the runtime component's
 # dependencies: plugins and clients built against the package (find_package(evring)).
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nats-server, gnuplot-nox, iceoryx, cmake (>= 3.22), \
-g++ (>= 4:12), libboost-dev (>= 1.74), nlohmann-json3-dev")
+g++ (>= 4:12), libboost-dev (>= 1.74), nlohmann-json3-dev, libzstd-dev")
 set(CPACK_STRIP_FILES ON)
 include(CPack)

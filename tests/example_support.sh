@@ -62,12 +62,14 @@ unpack_package() {
 export XDG_RUNTIME_DIR=$scratch/run XDG_STATE_HOME=$scratch/state
 mkdir -p "$XDG_RUNTIME_DIR"
 
-# build_example SOURCE_DIR NAME: configures and builds it against the scratch prefix, with
-# Boost and nlohmann_json hidden (a plugin needs neither); the build folder is
-# $scratch/NAME.
+# build_example SOURCE_DIR NAME [runtime]: configures and builds it against the scratch
+# prefix, with Boost, nlohmann_json and zstd hidden (a plugin needs none of them) unless
+# it is a program of the runtime component; the build folder is $scratch/NAME.
 build_example() {
+  local hidden=(-DCMAKE_DISABLE_FIND_PACKAGE_Boost=ON -DCMAKE_DISABLE_FIND_PACKAGE_nlohmann_json=ON
+    -DCMAKE_DISABLE_FIND_PACKAGE_zstd=ON)
+  [[ ${3:-} == runtime ]] && hidden=()
   cmake -S "$1" -B "$scratch/$2" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_DISABLE_FIND_PACKAGE_Boost=ON -DCMAKE_DISABLE_FIND_PACKAGE_nlohmann_json=ON \
-    >"$scratch/$2-configure.log" 2>&1 || fail "configuring $2 without Boost and nlohmann_json"
+    "${hidden[@]}" >"$scratch/$2-configure.log" 2>&1 || fail "configuring $2 ${hidden[*]}"
   cmake --build "$scratch/$2" >"$scratch/$2-build.log" 2>&1 || fail "building $2"
 }

@@ -3,7 +3,7 @@
 # and run from there: the installed `evring demo --keep` tours a fresh instance with the
 # installed writer and readers (their /proc/PID/exe says so), the commands it prints to try
 # next and to stop it work as printed, then the out-of-tree examples are built against the
-# root's usr/ and run by its writer and reader (example_view_test.sh, example_domain_test.sh).
+# root's usr/ and run by its writer and reader (example_view_test.sh, example_domain_test.sh, example_client_test.sh).
 # Usage: package_run_test.sh PACKAGE_DIR SOURCE_DIR
 set -euo pipefail
 package_dir=$1
@@ -52,9 +52,9 @@ done
 leftover=$(find /dev/shm -maxdepth 1 -name "evring.$instance.*")
 [[ -z $leftover ]] || fail "the stopped demo left $leftover"
 
-for example in view:hot_keys_view domain:inventory_domain; do
+for example in view:hot_keys_view domain:inventory_domain client:kv_client; do
   kind=${example%%:*} name=${example#*:}
   "$(dirname "$0")/example_${kind}_test.sh" "$root/usr" "$source_dir/examples/$name" \
     >"$scratch/example-$kind.log" 2>&1 || fail "example $name against the package"
 done
-echo "package: the installed demo, its suggested commands and both examples ran from $root"
+echo "package: the installed demo, its suggested commands and the three examples ran from $root"
