@@ -137,18 +137,8 @@ TEST_F(JournalArchiveToolTest, VerifyInfoAndExportCoverArchiveAndLive) {
   }
   EXPECT_EQ(next, last + 1);
 
-  const test::ToolResult exported = tool("export", {"--from", "1"});
-  ASSERT_EQ(exported.exit_code, 0) << exported.err;
-  ASSERT_EQ(tail.exit_code, 0) << tail.err;
-  const std::vector<std::string> export_lines = lines_of(exported.out);
-  const std::vector<std::string> tail_lines = lines_of(tail.out);
-  ASSERT_EQ(export_lines.size(), last);
-  ASSERT_EQ(tail_lines.size(), last);
-  for (std::size_t i = 0; i < export_lines.size(); ++i) {
-    nlohmann::json line = nlohmann::json::parse(export_lines[i]);
-    line.erase("command_id");
-    EXPECT_EQ(line, nlohmann::json::parse(tail_lines[i])) << export_lines[i];
-  }
+  test::expect_export_equals_tail(tool("export", {"--from", "1"}), tail, last,
+                                  /*with_command_ids=*/false);
 }
 
 TEST_F(JournalArchiveToolTest, VerifyNamesAFlippedByteInAnArchivedSegment) {

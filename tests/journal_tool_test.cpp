@@ -277,23 +277,6 @@ TEST_F(JournalToolTest, AllThreeWorkWhileTheWriterAppends) {
   EXPECT_GE(journal_segments(folder).size(), 3u) << "the writer should have rolled segments";
 }
 
-// Each export line is tail --json's line for the same event, plus the command id.
-void expect_export_equals_tail(const test::ToolResult& exported, const test::ToolResult& tail,
-                               std::size_t events) {
-  ASSERT_EQ(exported.exit_code, 0) << exported.err;
-  ASSERT_EQ(tail.exit_code, 0) << tail.err;
-  const std::vector<std::string> export_lines = lines_of(exported.out);
-  const std::vector<std::string> tail_lines = lines_of(tail.out);
-  ASSERT_EQ(export_lines.size(), events);
-  ASSERT_EQ(tail_lines.size(), events);
-  for (std::size_t i = 0; i < events; ++i) {
-    nlohmann::json line = nlohmann::json::parse(export_lines[i]);
-    EXPECT_TRUE(line.contains("command_id")) << export_lines[i];
-    line.erase("command_id");
-    EXPECT_EQ(line, nlohmann::json::parse(tail_lines[i])) << export_lines[i];
-  }
-}
-
 TEST_F(JournalToolTest, ExportOfKvAndBankEqualsTail) {
   for (const std::string domain : {"kv", "bank"}) {
     const std::string name = test::unique_instance("jt-export-" + domain);
@@ -317,10 +300,10 @@ TEST_F(JournalToolTest, ExportOfKvAndBankEqualsTail) {
       ASSERT_TRUE(client.submit_text(words, "id-" + std::to_string(++id)).accepted());
     }
     const std::string count = std::to_string(commands.size());
-    expect_export_equals_tail(
+    test::expect_export_equals_tail(
         journal("export", {"--name", name}),
         evring({"tail", "--name", name, "--from", "1", "--count", count, "--json"}),
-        commands.size());
+        commands.size(), /*with_command_ids=*/true);
   }
 }
 

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "evring/error.hpp"
 #include "evring/query_client.hpp"
 
@@ -234,6 +236,24 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
+}
+
+void expect_export_equals_tail(const ToolResult& exported, const ToolResult& tail,
+                               std::size_t events, bool with_command_ids) {
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  const std::vector<std::string> export_lines = lines_of(exported.out);
+  const std::vector<std::string> tail_lines = lines_of(tail.out);
+  ASSERT_EQ(export_lines.size(), events);
+  ASSERT_EQ(tail_lines.size(), events);
+  for (std::size_t i = 0; i < events; ++i) {
+    nlohmann::json line = nlohmann::json::parse(export_lines[i]);
+    if (with_command_ids) {
+      EXPECT_TRUE(line.contains("command_id")) << export_lines[i];
+    }
+    line.erase("command_id");
+    EXPECT_EQ(line, nlohmann::json::parse(tail_lines[i])) << export_lines[i];
+  }
 }
 
 }  // namespace evring::test

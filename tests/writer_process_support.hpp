@@ -131,4 +131,10 @@ std::uint64_t put_values(const std::string& instance, int from, int count, std::
 // A tool's output, a line an element.
 std::vector<std::string> lines_of(const std::string& text);
 
+// Both succeeded with `events` lines, and each line of `evring journal export` is
+// `evring tail --json`'s for the same event plus its command id, if it has one
+// (`with_command_ids`: every event must).
+void expect_export_equals_tail(const ToolResult& exported, const ToolResult& tail,
+                               std::size_t events, bool with_command_ids);
+
 }  // namespace evring::test

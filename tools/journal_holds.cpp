@@ -37,9 +37,9 @@ after its seq: evring journal release --name N HOLDER removes its hold.)";
 constexpr const char* kReleaseFooter = R"(Examples:
   evring journal release --name orders reader-kv-1
 Removes one hold (a name from evring journal holds), so retention may remove the segments
-it kept. A holder that still runs is refused (stop it first), unless --force. The holder, if it ever runs again, needs events that may be gone: start a reader
-with --from live (or --from start with an archive), or feed it from JetStream (--source
-nats://HOST:PORT/STREAM).)";
+it kept. A holder that still runs is refused (stop it first), unless --force. The holder,
+if it ever runs again, needs events that may be gone: start a reader with --from live (or
+--from start with an archive), or feed it from JetStream (--source nats://HOST:PORT/STREAM).)";
 
 struct HoldFlags {
   JournalToolFlags where;  // --name or --journal, found as the other journal tools do

@@ -2,9 +2,7 @@
 #include "journal/journal.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <fstream>
-#include <optional>
 
 #include <fcntl.h>
 #include <sys/random.h>
@@ -75,13 +73,8 @@ std::uint64_t journal_history(const fs::path& directory) {
   // Every segment names the history. Retention may remove the oldest between the listing
   // and its opening: one gone by then is passed over (the newest, being written, stays).
   for (const fs::path& path : journal_segments(directory)) {
-    std::optional<MappedFile> file;
-    try {
-      file.emplace(path, false);
-    } catch (const Error&) {
-      if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) continue;
-      throw;
-    }
+    const std::optional<MappedFile> file = map_if_present(path);
+    if (!file) continue;
     check_segment_header(*file, *first_seq_from_name(path));
     return header_of(*file).history_id;
   }

@@ -74,14 +74,7 @@ struct JournalReader::State {
   // archive, where a move puts it before it unlinks it.
   bool enter(std::uint64_t first_seq, bool look_in_archive) {
     const fs::path path = directory / segment_file_name(first_seq);
-    std::optional<MappedFile> found;
-    if (::access(path.c_str(), F_OK) == 0) {
-      try {
-        found.emplace(path, false);
-      } catch (const Error&) {
-        if (::access(path.c_str(), F_OK) == 0) throw;  // not retention's doing
-      }
-    }
+    std::optional<MappedFile> found = map_if_present(path);
     if (!found) {
       if (!look_in_archive || !archive) return false;
       const fs::path archived = archived_segment_path(*archive, first_seq);

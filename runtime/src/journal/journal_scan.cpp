@@ -4,6 +4,8 @@
 #include <array>
 #include <span>
 
+#include <cerrno>
+
 #include <unistd.h>
 
 #include "evring/error.hpp"
@@ -135,11 +137,8 @@ class FolderScan {
   std::optional<MappedFile> open(const SegmentRef& segment) {
     archived_ = segment.path;
     if (!segment.archived) {
-      try {
-        return MappedFile(segment.path, false);
-      } catch (const Error&) {
-        if (::access(segment.path.c_str(), F_OK) == 0 || !check_.archive) throw;
-      }
+      if (std::optional<MappedFile> live = map_if_present(segment.path)) return live;
+      if (!check_.archive) throw_file_error("cannot open", segment.path, ENOENT);
       archived_ = archived_segment_path(*check_.archive, segment.first_seq);
       if (::access(archived_.c_str(), F_OK) != 0) return std::nullopt;
     }

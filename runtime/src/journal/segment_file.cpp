@@ -94,6 +94,17 @@ void MappedFile::map(bool writable) {
   data_ = static_cast<std::byte*>(p);
 }
 
+std::optional<MappedFile> map_if_present(const std::filesystem::path& path) {
+  // Asked first: a segment not written yet is the usual case at a reader's live end.
+  if (::access(path.c_str(), F_OK) != 0) return std::nullopt;
+  try {
+    return std::optional<MappedFile>(std::in_place, path, false);
+  } catch (const Error&) {
+    if (::access(path.c_str(), F_OK) == 0) throw;  // not retention's doing
+    return std::nullopt;
+  }
+}
+
 void check_segment_header(const MappedFile& file, std::uint64_t named_first_seq) {
   if (file.size() < sizeof(JournalSegmentHeader)) {
     throw Error(ErrorCode::corrupt,

@@ -69,6 +69,10 @@ class MappedFile {
   std::filesystem::path path_;
 };
 
+// Maps the segment at `path` read-only, or std::nullopt when it does not exist (any more):
+// retention removes sealed segments while readers list and open them. Throws otherwise.
+std::optional<MappedFile> map_if_present(const std::filesystem::path& path);
+
 // Checks a segment's header against its file name; throws with what is wrong.
 void check_segment_header(const MappedFile& file, std::uint64_t named_first_seq);
 
